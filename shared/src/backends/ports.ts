@@ -1,0 +1,83 @@
+/**
+ * The two ports every backend implements. Local (folder + child processes) and AWS (S3 + Lambda)
+ * are adapters; `test/contract/` holds the one suite each adapter must pass.
+ */
+
+/** A flat key/value object store with S3 semantics: whole-object put/get, prefix listing. */
+export interface ObjectStore {
+  /** Human-readable location, e.g. `file:///x/.smlt` or `s3://bucket/prefix`. Never contains secrets. */
+  readonly url: string;
+  /** Writes the whole object atomically: a concurrent reader sees the old object, the new one, or none. */
+  put(key: string, body: Uint8Array | string): Promise<void>;
+  /** The object's bytes, or `undefined` when there is no such key. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  has(key: string): Promise<boolean>;
+  /** Every key that starts with `prefix`, sorted ascending (byte order, as S3 lists). */
+  list(prefix: string): Promise<string[]>;
+  /** Deletes the keys; missing keys are not an error. */
+  delete(keys: readonly string[]): Promise<void>;
+  /**
+   * Optional: resolves when `key` exists (with its bytes). Stores that can wait without polling
+   * (e.g. a blocking pop) implement it; otherwise `waitForObject` polls `get`.
+   */
+  waitFor?(key: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Uint8Array>;
+  /** Counts of requests made through this instance, for cost accounting. */
+  readonly requests: RequestCounts;
+}
+
+export interface RequestCounts {
+  put: number;
+  get: number;
+  list: number;
+  delete: number;
+}
+
+/** How a worker reaches the store: enough for a worker process to open its own client. */
+export interface StoreLocation {
+  kind: 'folder' | 's3';
+  /** folder: absolute path; s3: bucket name */
+  root: string;
+  /** s3 only */
+  prefix?: string;
+  region?: string;
+  endpoint?: string;
+}
+
+/** The Lambda-shaped context a worker gets; the local platform fakes it. */
+export interface WorkerContext {
+  functionName: string;
+  memoryLimitInMB: string;
+  awsRequestId: string;
+  getRemainingTimeInMillis(): number;
+}
+
+export interface InvokeOptions {
+  /** Function memory size, as on Lambda (CPU share follows it). */
+  memoryMb: number;
+  signal?: AbortSignal;
+}
+
+export type InvokeOutcome<R> =
+  | { ok: true; result: R; billedMs: number; coldStart: boolean; launchMs: number }
+  | {
+      ok: false;
+      /** handler threw; killed for memory; killed for time; process crashed */
+      reason: 'error' | 'out-of-memory' | 'timeout' | 'crashed' | 'aborted';
+      message: string;
+      billedMs: number;
+      coldStart: boolean;
+      launchMs: number;
+    };
+
+/** Where workers run. One invocation = one call of the worker handler with a JSON event. */
+export interface Platform {
+  readonly name: string;
+  /** Hard per-invocation limit (Lambda: 900 s). */
+  readonly timeLimitMs: number;
+  /** Memory sizes this platform accepts, inclusive. */
+  readonly memoryRangeMb: readonly [number, number];
+  /** Runs the handler once with `event`; never throws for a worker failure, returns it. */
+  invoke<E, R>(event: E, options: InvokeOptions): Promise<InvokeOutcome<R>>;
+  /** Stops every running invocation and releases warm workers. */
+  close(): Promise<void>;
+}
