@@ -58,16 +58,26 @@ export interface InvokeOptions {
 }
 
 export type InvokeOutcome<R> =
-  | { ok: true; result: R; billedMs: number; coldStart: boolean; launchMs: number }
-  | {
+  | ({ ok: true; result: R } & InvocationStats)
+  | ({
       ok: false;
-      /** handler threw; killed for memory; killed for time; process crashed */
+      /** handler threw; killed for memory; killed for time; process crashed; cancelled */
       reason: 'error' | 'out-of-memory' | 'timeout' | 'crashed' | 'aborted';
       message: string;
-      billedMs: number;
-      coldStart: boolean;
-      launchMs: number;
-    };
+      /** The error's `code` when the handler threw an SmltError. */
+      code?: string;
+    } & InvocationStats);
+
+export interface InvocationStats {
+  /** Billed duration (Lambda bills the handler's run time). */
+  billedMs: number;
+  /** A new container was started for this invocation. */
+  coldStart: boolean;
+  /** From the call until the handler started. */
+  launchMs: number;
+  /** Peak resident memory seen, when the platform measures it. */
+  peakMemoryMb?: number;
+}
 
 /** Where workers run. One invocation = one call of the worker handler with a JSON event. */
 export interface Platform {

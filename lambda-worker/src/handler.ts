@@ -1,0 +1,148 @@
+/**
+ * The one worker handler, for AWS Lambda and for the local platform alike. One invocation runs
+ * iterations [fromIteration, iterations) of one epoch of synchronous data-parallel SGD for one
+ * rank, exchanging gradients through the object store, and returns `continue` before the
+ * platform's time limit so the orchestrator can re-invoke it where it stopped.
+ *
+ * Module scope is the warm cache: a re-invocation in the same container reuses the built model
+ * and the data partition (and the partition also sits in the container's temp folder).
+ */
+import type { ObjectStore, WorkerContext } from '@smlt/shared/backends/ports';
+import { openStore } from '@smlt/shared/backends/store-utils';
+import { SmltError } from '@smlt/shared/errors';
+import { runKeys } from '@smlt/shared/run/layout';
+import type { WorkerEvent, WorkerResult } from '@smlt/shared/run/worker-protocol';
+import { initBackend } from '@smlt/shared/tf/backend';
+import { applyGradient, computeGradients, createOptimizer, decodeState, encodeState } from '@smlt/shared/model/training';
+import { syncStrategy } from '@smlt/shared/sync/index';
+import type { SyncContext } from '@smlt/shared/sync/strategy';
+import { epochOrder } from '@smlt/shared/data/order';
+import { BatchSampler } from './batch-sampler.js';
+import { WarmCache } from './warm-cache.js';
+
+const cache = new WarmCache();
+
+export async function handler(event: WorkerEvent, context: WorkerContext): Promise<WorkerResult> {
+  const backend = await initBackend();
+  const store = cache.store(event.store);
+  const requestsBefore = { ...store.requests };
+  const { spec, model, loss, built } = await cache.model(store, event);
+  const { dataset, downloaded } = await cache.partition(store, event.partitionKey);
+
+  const optimizer = createOptimizer(spec.training);
+  await restoreState(store, event, model, optimizer);
+
+  const keys = runKeys(event.runId);
+  const sync = syncStrategy(event.sync);
+  const syncContext: SyncContext = {
+    store,
+    prefix: keys.syncPrefix(event.epoch),
+    workers: event.workers,
+    rank: event.rank,
+    timeoutMs: event.syncTimeoutMs,
+    skipExisting: event.attempt > 0,
+  };
+  const sampler = new BatchSampler(dataset, epochOrder(dataset.count, spec.training.seed, event.epoch), event.perWorkerBatch);
+
+  let computeMs = 0;
+  let syncMs = 0;
+  let lastIterationMs = 0;
+  let iteration = event.fromIteration;
+  for (; iteration < event.iterations; iteration++) {
+    const mustStop = context.getRemainingTimeInMillis() < event.safetyMarginMs + 2 * lastIterationMs;
+    if (mustStop && iteration > event.fromIteration) {
+      await putOnce(store, keys.midEpochState(event.epoch, iteration), () => encodeState(model, optimizer), true);
+      break;
+    }
+    const started = performance.now();
+    const { x, y } = sampler.batch(iteration);
+    let step: { loss: number; gradient: Float32Array };
+    try {
+      step = computeGradients(model, loss, x, y);
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+    const computed = performance.now();
+    const { average } = await sync.allReduce(syncContext, iteration, step.gradient);
+    const synced = performance.now();
+    applyGradient(model, optimizer, average);
+    await store.put(
+      keys.marker(event.epoch, event.rank, iteration),
+      JSON.stringify({ loss: step.loss, samples: event.perWorkerBatch }),
+    );
+    computeMs += computed - started + (performance.now() - synced);
+    syncMs += synced - computed;
+    lastIterationMs = performance.now() - started;
+  }
+
+  const done = iteration >= event.iterations;
+  if (done && event.endStateKey) {
+    await store.put(event.endStateKey, await encodeState(model, optimizer));
+  }
+  optimizer.dispose();
+  return {
+    status: done ? 'done' : 'continue',
+    nextIteration: iteration,
+    iterationsRun: iteration - event.fromIteration,
+    computeMs: Math.round(computeMs),
+    syncMs: Math.round(syncMs),
+    backend,
+    warmCache: !built && !downloaded,
+    dataDownloads: downloaded ? 1 : 0,
+    modelBuilds: built ? 1 : 0,
+    requests: {
+      put: store.requests.put - requestsBefore.put,
+      get: store.requests.get - requestsBefore.get,
+      list: store.requests.list - requestsBefore.list,
+      delete: store.requests.delete - requestsBefore.delete,
+    },
+  };
+}
+
+/**
+ * Brings the model and optimizer to the state before `fromIteration`: the epoch's start state,
+ * or the latest mid-epoch state at or before it, then replays the averaged gradients that all
+ * workers already applied (they are still in the store until the epoch ends). Replaying is exact:
+ * every worker applies the same averages in the same order.
+ */
+async function restoreState(
+  store: ObjectStore,
+  event: WorkerEvent,
+  model: Parameters<typeof encodeState>[0],
+  optimizer: Parameters<typeof encodeState>[1],
+): Promise<void> {
+  const keys = runKeys(event.runId);
+  let from = 0;
+  let stateKey = event.startStateKey;
+  if (event.fromIteration > 0) {
+    const saved = (await store.list(`${keys.syncPrefix(event.epoch)}/state/`))
+      .map((key) => ({ key, iteration: Number(key.match(/\/i(\d+)\.state$/)?.[1] ?? NaN) }))
+      .filter((s) => s.iteration <= event.fromIteration)
+      .sort((a, b) => b.iteration - a.iteration)[0];
+    if (saved) ({ key: stateKey, iteration: from } = saved);
+  }
+  const state = await store.get(stateKey);
+  if (!state) {
+    throw new SmltError('RUN_FAILED', `The state ${stateKey} is missing from ${store.url}; resume the run from its last checkpoint.`);
+  }
+  await decodeState(state, model, optimizer);
+  const sync = syncStrategy(event.sync);
+  for (let i = from; i < event.fromIteration; i++) {
+    const average = await sync.readAverage(
+      { store, prefix: keys.syncPrefix(event.epoch), workers: event.workers, rank: event.rank, timeoutMs: event.syncTimeoutMs },
+      i,
+    );
+    applyGradient(model, optimizer, average);
+  }
+}
+
+async function putOnce(
+  store: ObjectStore,
+  key: string,
+  body: () => Promise<Uint8Array>,
+  skipExisting: boolean,
+): Promise<void> {
+  if (skipExisting && (await store.has(key))) return;
+  await store.put(key, await body());
+}

@@ -1,0 +1,38 @@
+/**
+ * Where each run's store is, so `smlt runs`, `resume` and `cancel` work from any folder.
+ * A small JSON file in the SMLT home folder ($SMLT_HOME, default ~/.smlt); it holds paths only.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface IndexedRun {
+  runId: string;
+  storeRoot: string;
+  notebook?: string;
+  createdAt: string;
+}
+
+export const smltHome = (): string => process.env.SMLT_HOME ?? join(homedir(), '.smlt');
+const indexFile = () => join(smltHome(), 'runs.json');
+
+export async function listIndexedRuns(): Promise<IndexedRun[]> {
+  try {
+    return JSON.parse(await readFile(indexFile(), 'utf8')) as IndexedRun[];
+  } catch {
+    return [];
+  }
+}
+
+export async function findIndexedRun(runId: string): Promise<IndexedRun | undefined> {
+  return (await listIndexedRuns()).find((r) => r.runId === runId);
+}
+
+export async function indexRun(run: IndexedRun): Promise<void> {
+  const runs = (await listIndexedRuns()).filter((r) => r.runId !== run.runId);
+  runs.push(run);
+  await mkdir(smltHome(), { recursive: true });
+  const tmp = `${indexFile()}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(runs, null, 2));
+  await rename(tmp, indexFile());
+}

@@ -1,0 +1,96 @@
+/**
+ * Every event a run emits, in one place. Events are versioned (`v`), numbered (`seq`, from 1,
+ * no gaps) and stored with the run, so a client can replay a run's whole history and then
+ * follow it live. Add a new `type` rather than changing the shape of an existing one.
+ */
+import type { CostBreakdown } from '../cost/cost.js';
+import type { SmltErrorCode } from '../errors.js';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type FinalStatus = Exclude<RunStatus, 'running'>;
+export type SyncName = 'hierarchical' | 'flat';
+export type FailureReason = 'error' | 'out-of-memory' | 'timeout' | 'crashed' | 'aborted';
+
+export interface EpochMetrics {
+  /** Mean training loss over the epoch's iterations and workers. */
+  loss: number;
+  /** On the held-out split. */
+  valLoss?: number;
+  valAccuracy?: number;
+}
+
+export type RunEventBody =
+  | {
+      type: 'run_started';
+      name: string;
+      paramCount: number;
+      trainSamples: number;
+      holdoutSamples: number;
+      epochs: number;
+      platform: string;
+      store: string;
+      resumedFromEpoch?: number;
+    }
+  | {
+      type: 'plan';
+      epoch: number;
+      workers: number;
+      memoryMb: number;
+      sync: SyncName;
+      iterations: number;
+      perWorkerBatch: number;
+      reason: string;
+    }
+  | { type: 'epoch_started'; epoch: number; workers: number; memoryMb: number }
+  | { type: 'progress'; epoch: number; iteration: number; iterations: number; loss: number }
+  | {
+      type: 'worker_started';
+      epoch: number;
+      rank: number;
+      attempt: number;
+      fromIteration: number;
+    }
+  | {
+      type: 'worker_finished';
+      epoch: number;
+      rank: number;
+      status: 'done' | 'continue';
+      iterationsRun: number;
+      billedMs: number;
+      coldStart: boolean;
+      warmCache: boolean;
+      backend: string;
+    }
+  | {
+      type: 'worker_failed';
+      epoch: number;
+      rank: number;
+      attempt: number;
+      reason: FailureReason;
+      message: string;
+    }
+  | {
+      type: 'worker_relaunched';
+      epoch: number;
+      rank: number;
+      attempt: number;
+      fromIteration: number;
+      why: 'time-limit' | 'failure';
+    }
+  | { type: 'checkpoint'; epoch: number; key: string }
+  | ({ type: 'epoch_finished'; epoch: number; durationS: number } & EpochMetrics)
+  | { type: 'cost'; spentUsd: number; breakdown: CostBreakdown }
+  | {
+      type: 'run_finished';
+      status: FinalStatus;
+      durationS: number;
+      costUsd: number;
+      metrics?: EpochMetrics;
+      modelPath?: string;
+      reportPath?: string;
+      error?: { code: SmltErrorCode | string; message: string };
+    };
+
+export type RunEventType = RunEventBody['type'];
+export type RunEvent = RunEventBody & { v: 1; seq: number; time: string; runId: string };
+export type RunEventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;

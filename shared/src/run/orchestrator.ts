@@ -1,0 +1,506 @@
+/**
+ * Drives a run from the orchestrator's side: uploads the artifacts once, then for each epoch
+ * chooses the configuration, runs the epoch on the platform, checkpoints, evaluates on the
+ * held-out split and records everything in the store, so another process can follow the run
+ * or resume it after a crash (losing at most the epoch in progress).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
+import pLimit from 'p-limit';
+import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js';
+import { CostMeter } from '../cost/cost.js';
+import { type Dataset, datasetHash, decodeDataset, encodeDataset, partition, splitHoldout } from '../data/dataset.js';
+import { SmltError, isSmltError } from '../errors.js';
+import { buildModel } from '../model/build.js';
+import { createOptimizer, decodeState, encodeState, evaluate } from '../model/training.js';
+import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
+import { initBackend } from '../tf/backend.js';
+import { type EpochPlan, runEpoch } from './epoch-runner.js';
+import { EventLog } from './event-log.js';
+import type { EpochMetrics, FinalStatus, RunEvent, SyncName } from './events.js';
+import { datasetKeys, runKeys } from './layout.js';
+import { writeRunOutputs } from './outputs.js';
+import {
+  type EpochRecord,
+  type RunManifest,
+  type RunSettings,
+  type RunStatusRecord,
+  readJson,
+  readManifest,
+  readStatus,
+  writeStatus,
+} from './run-state.js';
+import type { WorkerEvent } from './worker-protocol.js';
+
+export interface Captured {
+  spec: JobSpec;
+  dataset: Dataset;
+}
+
+/** The configuration of one epoch, and why (the scheduler plugs in here). */
+export interface EpochConfig {
+  workers: number;
+  memoryMb: number;
+  reason: string;
+}
+
+export interface RunOptions {
+  platform: Platform;
+  store: ObjectStore;
+  /** How workers open the same store. */
+  storeLocation: StoreLocation;
+  workers: number;
+  memoryMb: number;
+  sync?: SyncName;
+  /** Where model files and report.json go; default `<folder store>/runs/<id>`. */
+  outDir?: string;
+  maxRetries?: number;
+  syncTimeoutMs?: number;
+  /** A worker returns `continue` when less than this is left of the platform's time limit. */
+  safetyMarginMs?: number;
+  /** Chooses each epoch's configuration; default: the fixed `workers` and `memoryMb`. */
+  planEpoch?: (epoch: number, previous: EpochRecord[]) => EpochConfig;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  notebook?: string;
+}
+
+export interface RunResult {
+  runId: string;
+  status: FinalStatus;
+  metrics?: EpochMetrics;
+  durationS: number;
+  costUsd: number;
+  modelPath?: string;
+  reportPath?: string;
+  error?: { code: string; message: string };
+}
+
+const HEARTBEAT_MS = 2_000;
+/** An orchestrator silent for longer than this is presumed dead (resume may take over). */
+export const HEARTBEAT_STALE_MS = 15_000;
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Starts a new run of a captured notebook and drives it to the end. */
+export async function train(captured: Captured, options: RunOptions): Promise<RunResult> {
+  const { spec, dataset } = captured;
+  const runId = newRunId();
+  const keys = runKeys(runId);
+  const settings = settingsFrom(options);
+  validateBatch(spec, settings.workers);
+  const outDir = options.outDir ?? defaultOutDir(options.storeLocation, runId);
+
+  const fullKey = datasetKeys(spec.data.hash).full;
+  if (!(await options.store.has(fullKey))) await options.store.put(fullKey, encodeDataset(dataset));
+  await options.store.put(keys.spec, JSON.stringify(spec));
+  const manifest: RunManifest = {
+    v: 1,
+    runId,
+    name: spec.name,
+    notebook: options.notebook,
+    createdAt: new Date().toISOString(),
+    store: options.storeLocation,
+    platform: options.platform.name,
+    outDir,
+    settings,
+  };
+  await options.store.put(keys.manifest, JSON.stringify(manifest, null, 2));
+
+  await initBackend();
+  const model = await buildModel(spec.model.topology, { seed: spec.training.seed });
+  const optimizer = createOptimizer(spec.training);
+  await options.store.put(keys.checkpoint(0), await encodeState(model, optimizer));
+  model.dispose();
+  optimizer.dispose();
+
+  const status = freshStatus();
+  await writeStatus(options.store, runId, status);
+  return drive({ manifest, spec, dataset, status, seq: 0, options });
+}
+
+/** Continues a run whose orchestrator stopped (crash, kill, failure) from its last checkpoint. */
+export async function resume(runId: string, options: Omit<RunOptions, 'workers' | 'memoryMb' | 'storeLocation'> & Partial<Pick<RunOptions, 'workers' | 'memoryMb'>>): Promise<RunResult> {
+  const { store } = options;
+  const manifest = await readManifest(store, runId);
+  const status = await readStatus(store, runId);
+  if (!status) throw new SmltError('RUN_NOT_FOUND', `Run ${runId} has no status in ${store.url}.`);
+  if (status.status === 'succeeded') {
+    throw new SmltError('RUN_BUSY', `Run ${runId} already succeeded; its model is in ${manifest.outDir}.`);
+  }
+  if (status.status === 'running' && Date.now() - Date.parse(status.heartbeatAt) < HEARTBEAT_STALE_MS) {
+    throw new SmltError('RUN_BUSY', `Run ${runId} is still being driven by another process; cancel it with \`smlt cancel ${runId}\` first.`);
+  }
+  const spec = jobSpecSchema.parse(await readJson(store, runKeys(runId).spec));
+  const bytes = await store.get(datasetKeys(spec.data.hash).full);
+  if (!bytes) throw new SmltError('RUN_NOT_FOUND', `The dataset of run ${runId} is missing from ${store.url}.`);
+  const lastCheckpoint = (await store.list(runKeys(runId).checkpointsPrefix)).length - 1;
+  // Epochs past the last checkpoint are redone; forget their records.
+  status.epochsDone = Math.min(status.epochsDone, lastCheckpoint);
+  status.epochs = status.epochs.filter((e) => e.epoch < status.epochsDone);
+  status.error = undefined;
+  await store.delete([runKeys(runId).cancelRequest]);
+  const seq = (await store.list(runKeys(runId).eventsPrefix)).length;
+  manifest.settings = {
+    ...manifest.settings,
+    workers: options.workers ?? manifest.settings.workers,
+    memoryMb: options.memoryMb ?? manifest.settings.memoryMb,
+  };
+  validateBatch(spec, manifest.settings.workers);
+  return drive({
+    manifest,
+    spec,
+    dataset: decodeDataset(bytes),
+    status,
+    seq,
+    resumedFrom: status.epochsDone,
+    options: { ...options, ...manifest.settings, storeLocation: manifest.store },
+  });
+}
+
+/** Asks the orchestrator driving a run to stop; marks it cancelled when no one drives it. */
+export async function requestCancel(store: ObjectStore, runId: string): Promise<'requested' | 'cancelled' | 'finished'> {
+  await readManifest(store, runId);
+  const status = await readStatus(store, runId);
+  if (!status || status.status !== 'running') return 'finished';
+  await store.put(runKeys(runId).cancelRequest, new Date().toISOString());
+  if (Date.now() - Date.parse(status.heartbeatAt) >= HEARTBEAT_STALE_MS) {
+    await writeStatus(store, runId, { ...status, status: 'cancelled', updatedAt: new Date().toISOString() });
+    return 'cancelled';
+  }
+  return 'requested';
+}
+
+interface DriveInput {
+  manifest: RunManifest;
+  spec: JobSpec;
+  dataset: Dataset;
+  status: RunStatusRecord;
+  seq: number;
+  resumedFrom?: number;
+  options: RunOptions;
+}
+
+async function drive(input: DriveInput): Promise<RunResult> {
+  const { manifest, spec, status, options } = input;
+  const { runId } = manifest;
+  const { store, platform } = options;
+  const keys = runKeys(runId);
+  const listeners = options.onEvent ? [options.onEvent] : [];
+  const log = new EventLog(store, runId, input.seq, listeners);
+  const meter = new CostMeter('x86_64', status.cost);
+  const abort = new AbortController();
+  const onUserAbort = () => abort.abort();
+  options.signal?.addEventListener('abort', onUserAbort, { once: true });
+  const startedAt = Date.now();
+  const elapsedBefore = status.elapsedS;
+  const elapsedS = () => elapsedBefore + (Date.now() - startedAt) / 1000;
+  const requestsSeen = { ...store.requests };
+  const chargeOrchestratorRequests = () => {
+    meter.addRequests({
+      put: store.requests.put - requestsSeen.put,
+      get: store.requests.get - requestsSeen.get,
+      list: store.requests.list - requestsSeen.list,
+    });
+    Object.assign(requestsSeen, store.requests);
+  };
+  const saveStatus = async (patch: Partial<RunStatusRecord> = {}) => {
+    Object.assign(status, patch, {
+      elapsedS: elapsedS(),
+      cost: meter.toJSON(),
+      updatedAt: new Date().toISOString(),
+      heartbeatAt: new Date().toISOString(),
+    });
+    await writeStatus(store, runId, status);
+  };
+
+  await initBackend();
+  const { train: trainSet, holdout } = splitHoldout(input.dataset, spec.training.validationSplit);
+  const trainHash = datasetHash(encodeDataset(trainSet));
+  const evaluator = await Evaluator.create(spec, holdout);
+  const settings = manifest.settings;
+  log.emit({
+    type: 'run_started',
+    name: spec.name,
+    paramCount: spec.model.paramCount,
+    trainSamples: trainSet.count,
+    holdoutSamples: holdout.count,
+    epochs: spec.training.epochs,
+    platform: platform.name,
+    store: store.url,
+    ...(input.resumedFrom !== undefined ? { resumedFromEpoch: input.resumedFrom } : {}),
+  });
+  await saveStatus({ status: 'running' });
+
+  let metrics: EpochMetrics | undefined = status.epochs.at(-1);
+  let final: { status: FinalStatus; error?: { code: string; message: string } } = { status: 'succeeded' };
+  const watcher = watchRun(store, runId, () => abort.abort(), () => saveStatus(), log);
+  try {
+    for (let epoch = status.epochsDone; epoch < spec.training.epochs; epoch++) {
+      const config = options.planEpoch?.(epoch, status.epochs) ?? {
+        workers: settings.workers,
+        memoryMb: settings.memoryMb,
+        reason: 'fixed configuration (--workers, --memory)',
+      };
+      validateBatch(spec, config.workers);
+      const perWorkerBatch = spec.training.batchSize / config.workers;
+      const partitionSize = Math.floor(trainSet.count / config.workers);
+      const iterations = Math.floor(partitionSize / perWorkerBatch);
+      if (iterations < 1) {
+        throw new SmltError(
+          'OPTION_INVALID',
+          `The batch size ${spec.training.batchSize} is larger than the ${trainSet.count} training samples; choose a smaller batchSize.`,
+        );
+      }
+      const plan: EpochPlan = { epoch, workers: config.workers, memoryMb: config.memoryMb, iterations };
+      log.emit({ type: 'plan', ...plan, sync: settings.sync, perWorkerBatch, reason: config.reason });
+      await uploadPartitions(store, trainSet, trainHash, config.workers);
+      // Leftovers of an interrupted attempt at this epoch (before a resume) must not be mistaken for this one's.
+      await store.delete(await store.list(`${keys.syncPrefix(epoch)}/`));
+
+      const epochStart = Date.now();
+      const costBefore = meter.breakdown().totalUsd;
+      log.emit({ type: 'epoch_started', epoch, workers: config.workers, memoryMb: config.memoryMb });
+      watcher.follow(epoch, iterations);
+      const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+      const outcome = await runEpoch(plan, {
+        platform,
+        store,
+        log,
+        meter,
+        maxRetries: settings.maxRetries,
+        signal: abort.signal,
+        eventFor: (rank): WorkerEvent => ({
+          v: 1,
+          runId,
+          store: manifest.store,
+          specKey: keys.spec,
+          specHash,
+          partitionKey: datasetKeys(trainHash).partition(config.workers, rank),
+          epoch,
+          rank,
+          workers: config.workers,
+          fromIteration: 0,
+          iterations,
+          perWorkerBatch,
+          startStateKey: keys.checkpoint(epoch),
+          ...(rank === 0 ? { endStateKey: keys.checkpoint(epoch + 1) } : {}),
+          sync: settings.sync,
+          syncTimeoutMs: settings.syncTimeoutMs,
+          attempt: 0,
+          safetyMarginMs: options.safetyMarginMs ?? Math.min(30_000, platform.timeLimitMs / 10),
+        }),
+      });
+      watcher.follow(undefined, 0);
+      log.emit({ type: 'checkpoint', epoch, key: keys.checkpoint(epoch + 1) });
+
+      const loss = await meanTrainingLoss(store, runId, epoch);
+      const state = await store.get(keys.checkpoint(epoch + 1));
+      if (!state) throw new SmltError('RUN_FAILED', `Worker 0 did not write the checkpoint of epoch ${epoch + 1}.`);
+      metrics = { loss, ...(await evaluator.evaluate(state)) };
+      await store.delete(await store.list(`${keys.syncPrefix(epoch)}/`));
+      chargeOrchestratorRequests();
+      const durationS = (Date.now() - epochStart) / 1000;
+      const record: EpochRecord = {
+        epoch,
+        workers: config.workers,
+        memoryMb: config.memoryMb,
+        sync: settings.sync,
+        iterations,
+        durationS,
+        costUsd: meter.breakdown().totalUsd - costBefore,
+        invocations: outcome.invocations,
+        relaunches: outcome.relaunches,
+        ...metrics,
+      };
+      log.emit({ type: 'epoch_finished', epoch, durationS, ...metrics });
+      log.emit({ type: 'cost', spentUsd: meter.breakdown().totalUsd, breakdown: meter.breakdown() });
+      await saveStatus({ epochsDone: epoch + 1, epochs: [...status.epochs, record] });
+    }
+  } catch (err) {
+    final = abort.signal.aborted
+      ? { status: 'cancelled' }
+      : { status: 'failed', error: isSmltError(err) ? err.toJSON() : { code: 'RUN_FAILED', message: String(err) } };
+  } finally {
+    await watcher.stop();
+    options.signal?.removeEventListener('abort', onUserAbort);
+  }
+
+  chargeOrchestratorRequests();
+  const costUsd = meter.breakdown().totalUsd;
+  let outputs: { modelPath?: string; reportPath?: string } = {};
+  try {
+    outputs = await writeRunOutputs({
+      manifest,
+      status: { ...status, status: final.status, error: final.error, elapsedS: elapsedS(), cost: meter.toJSON() },
+      spec,
+      checkpoint: await store.get(keys.checkpoint(status.epochsDone)),
+      withModel: status.epochsDone > 0,
+    });
+  } catch (err) {
+    final = { status: 'failed', error: { code: 'RUN_FAILED', message: `Could not write the run's outputs: ${String(err)}` } };
+  }
+  evaluator.dispose();
+  await saveStatus({ status: final.status, error: final.error });
+  log.emit({
+    type: 'run_finished',
+    status: final.status,
+    durationS: elapsedS(),
+    costUsd,
+    ...(metrics ? { metrics } : {}),
+    ...outputs,
+    ...(final.error ? { error: final.error } : {}),
+  });
+  await log.flush();
+  return { runId, status: final.status, metrics, durationS: elapsedS(), costUsd, ...outputs, ...(final.error ? { error: final.error } : {}) };
+}
+
+function settingsFrom(options: RunOptions): RunSettings {
+  const settings: RunSettings = {
+    workers: options.workers,
+    memoryMb: options.memoryMb,
+    sync: options.sync ?? 'hierarchical',
+    maxRetries: options.maxRetries ?? 3,
+    syncTimeoutMs: options.syncTimeoutMs ?? 120_000,
+  };
+  if (!Number.isInteger(settings.workers) || settings.workers < 1 || settings.workers > 1000) {
+    throw new SmltError('OPTION_INVALID', `--workers must be a whole number from 1 to 1000 (got ${settings.workers}).`);
+  }
+  const [low, high] = options.platform.memoryRangeMb;
+  if (!Number.isInteger(settings.memoryMb) || settings.memoryMb < low || settings.memoryMb > high) {
+    throw new SmltError('OPTION_INVALID', `--memory must be a whole number of MB from ${low} to ${high} (got ${settings.memoryMb}).`);
+  }
+  return settings;
+}
+
+function validateBatch(spec: JobSpec, workers: number): void {
+  const batch = spec.training.batchSize;
+  if (batch % workers !== 0) {
+    const fits = [1, 2, 4, 8, 16, 32].filter((n) => batch % n === 0 && n <= batch).join(', ');
+    throw new SmltError(
+      'OPTION_INVALID',
+      `The batch size ${batch} does not split evenly over ${workers} workers; choose --workers among ${fits}, ` +
+        `or a batch size that is a multiple of ${workers} (e.g. --batch-size ${Math.ceil(batch / workers) * workers}).`,
+    );
+  }
+}
+
+function defaultOutDir(location: StoreLocation, runId: string): string {
+  if (location.kind !== 'folder') {
+    throw new SmltError('OPTION_INVALID', 'Choose an output folder (--out) for runs whose store is not a local folder.');
+  }
+  return `${location.root}/runs/${runId}`;
+}
+
+function freshStatus(): RunStatusRecord {
+  const now = new Date().toISOString();
+  return {
+    status: 'running',
+    epochsDone: 0,
+    epochs: [],
+    elapsedS: 0,
+    cost: new CostMeter().toJSON(),
+    updatedAt: now,
+    heartbeatAt: now,
+  };
+}
+
+/** Uploads each rank's partition once; the key is content-addressed, so re-runs skip it. */
+async function uploadPartitions(store: ObjectStore, trainSet: Dataset, trainHash: string, workers: number): Promise<void> {
+  const limit = pLimit(8);
+  await Promise.all(
+    Array.from({ length: workers }, (_, rank) =>
+      limit(async () => {
+        const key = datasetKeys(trainHash).partition(workers, rank);
+        if (!(await store.has(key))) await store.put(key, encodeDataset(partition(trainSet, workers, rank)));
+      }),
+    ),
+  );
+}
+
+/** Mean of every rank's per-iteration loss (the markers hold them). */
+async function meanTrainingLoss(store: ObjectStore, runId: string, epoch: number): Promise<number> {
+  const limit = pLimit(16);
+  const markers = await store.list(runKeys(runId).markersPrefix(epoch));
+  const losses = await Promise.all(
+    markers.map((key) => limit(async () => (await readJson<{ loss: number }>(store, key))?.loss ?? NaN)),
+  );
+  return losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
+}
+
+/**
+ * Heartbeat, cancel requests from other processes, and progress from rank 0's markers,
+ * on one timer.
+ */
+function watchRun(store: ObjectStore, runId: string, cancel: () => void, heartbeat: () => Promise<void>, log: EventLog) {
+  const keys = runKeys(runId);
+  let epoch: number | undefined;
+  let iterations = 0;
+  let reported = 0;
+  let lastBeat = Date.now();
+  let ticking: Promise<void> = Promise.resolve();
+  const tick = async () => {
+    if (await store.has(keys.cancelRequest)) cancel();
+    if (Date.now() - lastBeat >= HEARTBEAT_MS) {
+      lastBeat = Date.now();
+      await heartbeat();
+    }
+    if (epoch === undefined) return;
+    const markers = await store.list(keys.markersOf(epoch, 0));
+    if (markers.length > reported && epoch !== undefined) {
+      reported = markers.length;
+      const marker = await readJson<{ loss: number }>(store, markers[markers.length - 1]);
+      if (marker) log.emit({ type: 'progress', epoch, iteration: reported, iterations, loss: marker.loss });
+    }
+  };
+  const timer = setInterval(() => {
+    ticking = ticking.then(tick).catch(() => undefined);
+  }, 1000);
+  return {
+    follow(nextEpoch: number | undefined, nextIterations: number) {
+      epoch = nextEpoch;
+      iterations = nextIterations;
+      reported = 0;
+    },
+    async stop() {
+      clearInterval(timer);
+      await ticking;
+    },
+  };
+}
+
+/** Evaluates checkpoints on the held-out split in the orchestrator's process. */
+class Evaluator {
+  private constructor(
+    private readonly spec: JobSpec,
+    private readonly model: Awaited<ReturnType<typeof buildModel>> | undefined,
+    private readonly x: tf.Tensor | undefined,
+    private readonly y: tf.Tensor | undefined,
+  ) {}
+
+  static async create(spec: JobSpec, holdout: Dataset): Promise<Evaluator> {
+    if (holdout.count === 0) return new Evaluator(spec, undefined, undefined, undefined);
+    const model = await buildModel(spec.model.topology);
+    const x = tf.tensor(holdout.x, [holdout.count, ...holdout.xShape]);
+    const y = tf.tensor(holdout.y, [holdout.count, ...holdout.yShape]);
+    return new Evaluator(spec, model, x, y);
+  }
+
+  async evaluate(state: Uint8Array): Promise<Omit<EpochMetrics, 'loss'>> {
+    if (!this.model || !this.x || !this.y) return {};
+    const optimizer = createOptimizer(this.spec.training);
+    await decodeState(state, this.model, optimizer);
+    optimizer.dispose();
+    const result = evaluate(this.model, this.spec.training, this.x, this.y);
+    return { valLoss: result.loss, ...(result.accuracy !== undefined ? { valAccuracy: result.accuracy } : {}) };
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.x?.dispose();
+    this.y?.dispose();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What a run leaves for the user in its output folder: the trained model as a tfjs layers model
+ * (`model/model.json` + weights) and `report.json` (per-epoch configuration, loss, metrics, time,
+ * cost). Written on every ending — succeeded, failed or cancelled — from the last checkpoint.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CostMeter } from '../cost/cost.js';
+import { buildModel } from '../model/build.js';
+import { saveLayersModel } from '../model/save.js';
+import { createOptimizer, decodeState } from '../model/training.js';
+import type { JobSpec } from '../spec/job-spec.js';
+import type { RunManifest, RunStatusRecord } from './run-state.js';
+
+export interface RunReport {
+  v: 1;
+  runId: string;
+  name: string;
+  notebook?: string;
+  status: RunStatusRecord['status'];
+  error?: RunStatusRecord['error'];
+  createdAt: string;
+  durationS: number;
+  costUsd: number;
+  /** As if on AWS Lambda (x86_64) + S3, at the configured memory. */
+  cost: RunStatusRecord['cost'];
+  model: { paramCount: number; origin: JobSpec['model']['origin'] };
+  training: JobSpec['training'];
+  epochs: RunStatusRecord['epochs'];
+  metrics?: { loss: number; valLoss?: number; valAccuracy?: number };
+  modelPath?: string;
+}
+
+export async function writeRunOutputs(input: {
+  manifest: RunManifest;
+  status: RunStatusRecord;
+  spec: JobSpec;
+  checkpoint: Uint8Array | undefined;
+  withModel: boolean;
+}): Promise<{ modelPath?: string; reportPath: string }> {
+  const { manifest, status, spec } = input;
+  await mkdir(manifest.outDir, { recursive: true });
+  let modelPath: string | undefined;
+  if (input.withModel && input.checkpoint) {
+    const model = await buildModel(spec.model.topology);
+    const optimizer = createOptimizer(spec.training);
+    await decodeState(input.checkpoint, model, optimizer);
+    modelPath = (await saveLayersModel(model, join(manifest.outDir, 'model'))).modelJsonPath;
+    model.dispose();
+    optimizer.dispose();
+  }
+  const { totalUsd } = new CostMeter('x86_64', status.cost).breakdown();
+  const last = status.epochs.at(-1);
+  const report: RunReport = {
+    v: 1,
+    runId: manifest.runId,
+    name: manifest.name,
+    notebook: manifest.notebook,
+    status: status.status,
+    ...(status.error ? { error: status.error } : {}),
+    createdAt: manifest.createdAt,
+    durationS: status.elapsedS,
+    costUsd: totalUsd,
+    cost: status.cost,
+    model: { paramCount: spec.model.paramCount, origin: spec.model.origin },
+    training: spec.training,
+    epochs: status.epochs,
+    ...(last ? { metrics: { loss: last.loss, valLoss: last.valLoss, valAccuracy: last.valAccuracy } } : {}),
+    ...(modelPath ? { modelPath } : {}),
+  };
+  const reportPath = join(manifest.outDir, 'report.json');
+  await writeFile(`${reportPath}.tmp`, JSON.stringify(report, null, 2));
+  await rename(`${reportPath}.tmp`, reportPath);
+  return { ...(modelPath ? { modelPath } : {}), reportPath };
+}
