@@ -1,0 +1,16 @@
+/**
+ * `npm run bench -- <name>`: benchmarks that print ratios against a baseline measured in the
+ * same process. They are not tests: nothing here asserts on time.
+ */
+const benches: Record<string, () => Promise<unknown>> = {
+  sync: async () => (await import('./sync.js')).main(process.argv.slice(3)),
+  worker: async () => (await import('./worker.js')).main(process.argv.slice(3)),
+};
+
+const name = process.argv[2];
+const bench = name ? benches[name] : undefined;
+if (!bench) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]\n`);
+  process.exit(2);
+}
+await bench();

@@ -1,0 +1,85 @@
+/**
+ * `npm run bench -- worker`: what the worker machinery costs and buys on this machine.
+ *  1. one SMLT worker vs a plain tfjs `fit` on the same data, model and backend (goal ≥ 0.9x),
+ *  2. two workers vs one (goal ≥ 1.7x on 2 cores),
+ *  3. the wasm backend vs cpu for the gradient step.
+ * Throughput counts the training epoch only (samples / epoch seconds), not process start-up.
+ */
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { captureNotebook } from '@smlt/shared/capture/capture';
+import { splitHoldout } from '@smlt/shared/data/dataset';
+import { buildModel } from '@smlt/shared/model/build';
+import { createOptimizer, lossFunction } from '@smlt/shared/model/training';
+import type { Captured } from '@smlt/shared/run/orchestrator';
+import { initBackend } from '@smlt/shared/tf/backend';
+import { localRun, withEpochs } from '../helpers/local-run.js';
+import { benchCompute } from './worker-compute.js';
+
+const notebooks = {
+  mlp: fileURLToPath(new URL('../../examples/mnist.ipynb', import.meta.url)),
+  cnn: fileURLToPath(new URL('../fixtures/notebooks/mnist-cnn.ipynb', import.meta.url)),
+};
+
+export async function main(args: string[]): Promise<void> {
+  const kinds = (args.length ? args : ['mlp', 'cnn']) as Array<keyof typeof notebooks>;
+  await initBackend('wasm');
+  const rows: string[][] = [['model', 'plain fit', '1 worker', '2 workers', '1w / fit', '2w / 1w']];
+  for (const kind of kinds) {
+    const captured = withEpochs(await captureNotebook(notebooks[kind]), 1);
+    const fit = await plainFit(captured);
+    const one = await smltEpoch(captured, 1);
+    const two = await smltEpoch(captured, 2);
+    rows.push([kind, rate(fit), rate(one), rate(two), (one / fit).toFixed(2), (two / one).toFixed(2)]);
+  }
+  printTable('samples/s over one epoch (wasm backend, batch from the notebook)', rows);
+
+  const computeRows: string[][] = [['model', 'wasm samples/s', 'cpu samples/s', 'wasm / cpu']];
+  for (const kind of ['mlp', 'cnn'] as const) {
+    const wasm = await benchCompute('wasm', kind, 30);
+    const cpu = await benchCompute('cpu', kind, kind === 'cnn' ? 5 : 30);
+    computeRows.push([kind, rate(wasm.samplesPerS), rate(cpu.samplesPerS), (wasm.samplesPerS / cpu.samplesPerS).toFixed(1)]);
+  }
+  await initBackend('wasm');
+  printTable('gradient step (computeGradients + applyGradient), batch 64', computeRows);
+}
+
+/** The baseline: tfjs `fit` in this process, same model, data, batch and optimizer. */
+async function plainFit(captured: Captured): Promise<number> {
+  const { spec } = captured;
+  const { train } = splitHoldout(captured.dataset, spec.training.validationSplit);
+  const model = await buildModel(spec.model.topology, { seed: spec.training.seed });
+  model.compile({ optimizer: createOptimizer(spec.training), loss: lossFunction(spec.training) });
+  const x = tf.tensor(train.x, [train.count, ...train.xShape]);
+  const y = tf.tensor(train.y, [train.count, ...train.yShape]);
+  const started = performance.now();
+  await model.fit(x, y, { epochs: 1, batchSize: spec.training.batchSize, shuffle: false, verbose: 0 });
+  const seconds = (performance.now() - started) / 1000;
+  x.dispose();
+  y.dispose();
+  model.dispose();
+  return train.count / seconds;
+}
+
+/** One epoch on `workers` local workers; the epoch's own duration, after warm-up of the containers. */
+async function smltEpoch(captured: Captured, workers: number): Promise<number> {
+  const run = await localRun();
+  try {
+    await run.train(captured, { workers }); // warm-up: cold starts, data download
+    const result = await run.train(captured, { workers });
+    const epoch = run.events.find((e) => e.runId === result.runId && e.type === 'epoch_finished');
+    const plan = run.events.find((e) => e.runId === result.runId && e.type === 'plan');
+    if (!epoch || epoch.type !== 'epoch_finished' || !plan || plan.type !== 'plan') throw new Error(`run ${result.status}`);
+    return (plan.iterations * captured.spec.training.batchSize) / epoch.durationS;
+  } finally {
+    await run.dispose();
+  }
+}
+
+const rate = (samplesPerS: number) => samplesPerS.toFixed(0);
+
+function printTable(title: string, rows: string[][]): void {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  process.stdout.write(`\n${title}\n`);
+  for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padStart(widths[c])).join('  ')}\n`);
+}

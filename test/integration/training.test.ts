@@ -1,0 +1,176 @@
+/**
+ * The orchestrator, the worker handler and the local platform together: real worker processes
+ * training a real model through the folder store.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { captureNotebook } from '@smlt/shared/capture/capture';
+import { buildModel } from '@smlt/shared/model/build';
+import { createOptimizer, decodeState } from '@smlt/shared/model/training';
+import type { Captured } from '@smlt/shared/run/orchestrator';
+import { resume } from '@smlt/shared/run/orchestrator';
+import { runKeys } from '@smlt/shared/run/layout';
+import { readStatus } from '@smlt/shared/run/run-state';
+import type { ObjectStore } from '@smlt/shared/backends/ports';
+import { initBackend } from '@smlt/shared/tf/backend';
+import { type LocalRun, localRun, withEpochs } from '../helpers/local-run.js';
+
+const notebook = fileURLToPath(new URL('../../examples/mnist.ipynb', import.meta.url));
+
+async function weightsAfter(store: ObjectStore, captured: Captured, runId: string, epoch: number): Promise<Float32Array[]> {
+  const state = await store.get(runKeys(runId).checkpoint(epoch));
+  assert.ok(state, `checkpoint ${epoch} of ${runId}`);
+  const model = await buildModel(captured.spec.model.topology);
+  const optimizer = createOptimizer(captured.spec.training);
+  await decodeState(state, model, optimizer);
+  const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+  model.dispose();
+  return weights;
+}
+
+function maxDifference(a: Float32Array[], b: Float32Array[]): number {
+  assert.equal(a.length, b.length);
+  let max = 0;
+  a.forEach((w, i) => w.forEach((v, j) => (max = Math.max(max, Math.abs(v - b[i][j])))));
+  return max;
+}
+
+describe('training on local workers', () => {
+  let captured: Captured;
+  let oneEpoch: Captured;
+  let reference: { run: LocalRun; runId: string; weights: Float32Array[] };
+
+  before(async () => {
+    await initBackend();
+    captured = await captureNotebook(notebook);
+    oneEpoch = withEpochs(captured, 1);
+    const run = await localRun();
+    const result = await run.train(oneEpoch, { workers: 4 });
+    assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+    reference = { run, runId: result.runId, weights: await weightsAfter(run.store, oneEpoch, result.runId, 1) };
+  });
+  after(() => reference?.run.dispose());
+
+  it('gives the same weights after an epoch on 1 worker as on 4 (same seed, same global batch)', async () => {
+    const run = await localRun();
+    try {
+      const result = await run.train(oneEpoch, { workers: 1 });
+      assert.equal(result.status, 'succeeded');
+      const single = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      assert.ok(maxDifference(single, reference.weights) < 1e-4, `max difference ${maxDifference(single, reference.weights)}`);
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('writes the model, the report and every event, and reuses warm workers', async () => {
+    const { run, runId } = reference;
+    const events = run.events.filter((e) => e.runId === runId);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => i + 1),
+    );
+    const finished = events.at(-1);
+    assert.ok(finished?.type === 'run_finished' && finished.status === 'succeeded');
+    assert.ok(finished.modelPath && existsSync(finished.modelPath));
+    const report = JSON.parse(readFileSync(finished.reportPath!, 'utf8'));
+    assert.equal(report.epochs.length, 1);
+    assert.ok(report.costUsd > 0);
+    assert.equal(report.epochs[0].workers, 4);
+    assert.ok(events.some((e) => e.type === 'epoch_finished' && e.valAccuracy !== undefined && e.valAccuracy > 0.8));
+    const started = events.filter((e) => e.type === 'worker_finished');
+    assert.equal(started.length, 4);
+    assert.ok(started.every((e) => e.type === 'worker_finished' && !e.warmCache && e.coldStart));
+
+    // A second run on the same platform: containers are warm, the model is rebuilt for the new
+    // spec, but data partitions come from each container's temp folder.
+    const again = await run.train(oneEpoch, { workers: 4 });
+    const warm = run.events.filter((e) => e.runId === again.runId && e.type === 'worker_finished');
+    assert.ok(warm.every((e) => e.type === 'worker_finished' && !e.coldStart));
+  });
+
+  it('relaunches a killed worker on the iteration it had not finished, with the same result', async () => {
+    const run = await localRun();
+    try {
+      let killed = 0;
+      const result = await run.train(oneEpoch, {
+        workers: 4,
+        onEvent: (e) => {
+          run.events.push(e);
+          if (e.type === 'progress' && e.iteration > 5 && killed === 0) {
+            killed = run.platform.killRunning((ev) => (ev as { rank?: number }).rank === 2);
+          }
+        },
+      });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      assert.equal(killed, 1);
+      const failed = run.events.find((e) => e.type === 'worker_failed');
+      const relaunched = run.events.find((e) => e.type === 'worker_relaunched' && e.why === 'failure');
+      assert.ok(failed && relaunched && relaunched.type === 'worker_relaunched');
+      assert.ok(relaunched.fromIteration > 0, 'continues where it stopped, not from the start');
+      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      assert.ok(maxDifference(weights, reference.weights) < 1e-5);
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('continues workers that reach the time limit, with the same result', async () => {
+    const run = await localRun({ timeLimitMs: 3000 });
+    try {
+      const result = await run.train(oneEpoch, { workers: 4, safetyMarginMs: 2200 });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      const continued = run.events.filter((e) => e.type === 'worker_relaunched' && e.why === 'time-limit');
+      assert.ok(continued.length >= 4, `${continued.length} continues`);
+      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      assert.ok(maxDifference(weights, reference.weights) < 1e-5);
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('cancels cleanly, keeping the checkpoint and report, and resumes to the end', async () => {
+    const run = await localRun();
+    try {
+      const abort = new AbortController();
+      const twoEpochs = withEpochs(captured, 2);
+      const cancelled = await run.train(twoEpochs, {
+        workers: 2,
+        signal: abort.signal,
+        onEvent: (e) => {
+          run.events.push(e);
+          if (e.type === 'epoch_started' && e.epoch === 1) setTimeout(() => abort.abort(), 300);
+        },
+      });
+      assert.equal(cancelled.status, 'cancelled');
+      assert.ok(cancelled.reportPath && existsSync(cancelled.reportPath));
+      assert.ok(cancelled.modelPath && existsSync(cancelled.modelPath), 'the model of the finished epoch is kept');
+      assert.equal((await readStatus(run.store, cancelled.runId))?.epochsDone, 1);
+
+      const resumed = await resume(cancelled.runId, run.options());
+      assert.equal(resumed.status, 'succeeded', JSON.stringify(resumed.error));
+      const report = JSON.parse(readFileSync(resumed.reportPath!, 'utf8'));
+      assert.deepEqual(report.epochs.map((e: { epoch: number }) => e.epoch), [0, 1]);
+      assert.ok(resumed.metrics?.valAccuracy !== undefined && resumed.metrics.valAccuracy > 0.85);
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('refuses a worker count that does not split the batch, before launching anything', async () => {
+    const run = await localRun();
+    try {
+      await assert.rejects(run.train(oneEpoch, { workers: 3 }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'OPTION_INVALID');
+        assert.match(err.message, /does not split evenly over 3 workers/);
+        return true;
+      });
+      assert.equal(run.platform.containers, 0);
+      assert.deepEqual(await run.store.list('runs/'), []);
+    } finally {
+      await run.dispose();
+    }
+  });
+});
