@@ -35,4 +35,7 @@ process.on('message', (message: InvokeMessage) => {
   );
 });
 
+// The platform (the orchestrator's process) is gone: a container has no reason to live on.
+process.on('disconnect', () => process.exit(0));
+
 send({ type: 'ready' });

@@ -66,11 +66,17 @@ program
   .option('--workers <n>', 'change the number of workers', positiveInt('--workers'))
   .option('--memory <mb>', 'change the memory per worker', positiveInt('--memory'))
   .option('--time-limit <s>', 'per-invocation time limit in seconds', positiveInt('--time-limit'), 900)
+  .option('--force', 'take over even if the run\'s orchestrator seems alive (it crashed moments ago)')
   .option('--json', 'print one JSON object per line; the last is the result')
-  .action(async (runId: string, opts: { workers?: number; memory?: number; timeLimit: number; json?: boolean }) => {
+  .action(async (runId: string, opts: { workers?: number; memory?: number; timeLimit: number; force?: boolean; json?: boolean }) => {
     const storeRoot = await storeOf(runId);
     await runAndReport(outputMode(Boolean(opts.json)), opts.timeLimit, storeRoot, (base) =>
-      resume(runId, { ...base, ...(opts.workers ? { workers: opts.workers } : {}), ...(opts.memory ? { memoryMb: opts.memory } : {}) }),
+      resume(runId, {
+        ...base,
+        force: Boolean(opts.force),
+        ...(opts.workers ? { workers: opts.workers } : {}),
+        ...(opts.memory ? { memoryMb: opts.memory } : {}),
+      }),
     );
   });
 

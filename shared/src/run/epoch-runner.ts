@@ -5,7 +5,7 @@
  */
 import type { ObjectStore, Platform } from '../backends/ports.js';
 import type { CostMeter } from '../cost/cost.js';
-import { SmltError } from '../errors.js';
+import { SmltError, isSmltError } from '../errors.js';
 import type { EventLog } from './event-log.js';
 import { markerIteration, runKeys } from './layout.js';
 import type { WorkerEvent, WorkerResult } from './worker-protocol.js';
@@ -47,8 +47,9 @@ export async function runEpoch(plan: EpochPlan, deps: EpochRunnerDeps): Promise<
     );
     const settled = await Promise.allSettled(ranks);
     if (deps.signal.aborted) throw new SmltError('CANCELLED', 'The run was cancelled.');
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    // Report the rank that failed, not the ranks stopped because of it.
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+    if (failures.length > 0) throw failures.find((err) => !isSmltError(err, 'CANCELLED')) ?? failures[0];
     return counters;
   } finally {
     deps.signal.removeEventListener('abort', stopAll);

@@ -123,7 +123,13 @@ export async function train(captured: Captured, options: RunOptions): Promise<Ru
 }
 
 /** Continues a run whose orchestrator stopped (crash, kill, failure) from its last checkpoint. */
-export async function resume(runId: string, options: Omit<RunOptions, 'workers' | 'memoryMb' | 'storeLocation'> & Partial<Pick<RunOptions, 'workers' | 'memoryMb'>>): Promise<RunResult> {
+export type ResumeOptions = Omit<RunOptions, 'workers' | 'memoryMb' | 'storeLocation'> &
+  Partial<Pick<RunOptions, 'workers' | 'memoryMb'>> & {
+    /** Take over even if the run's orchestrator sent a heartbeat recently (it is known to be dead). */
+    force?: boolean;
+  };
+
+export async function resume(runId: string, options: ResumeOptions): Promise<RunResult> {
   const { store } = options;
   const manifest = await readManifest(store, runId);
   const status = await readStatus(store, runId);
@@ -131,8 +137,12 @@ export async function resume(runId: string, options: Omit<RunOptions, 'workers' 
   if (status.status === 'succeeded') {
     throw new SmltError('RUN_BUSY', `Run ${runId} already succeeded; its model is in ${manifest.outDir}.`);
   }
-  if (status.status === 'running' && Date.now() - Date.parse(status.heartbeatAt) < HEARTBEAT_STALE_MS) {
-    throw new SmltError('RUN_BUSY', `Run ${runId} is still being driven by another process; cancel it with \`smlt cancel ${runId}\` first.`);
+  if (!options.force && status.status === 'running' && Date.now() - Date.parse(status.heartbeatAt) < HEARTBEAT_STALE_MS) {
+    throw new SmltError(
+      'RUN_BUSY',
+      `Run ${runId} is still being driven by another process (heartbeat ${status.heartbeatAt}); ` +
+        `cancel it with \`smlt cancel ${runId}\`, or pass --force if that process is dead.`,
+    );
   }
   const spec = jobSpecSchema.parse(await readJson(store, runKeys(runId).spec));
   const bytes = await store.get(datasetKeys(spec.data.hash).full);

@@ -30,6 +30,8 @@ export interface LocalPlatformOptions {
 
 interface Container {
   id: number;
+  /** The event of the invocation in progress. */
+  event?: unknown;
   process: ChildProcess;
   memoryMb: number;
   tmpDir: string;
@@ -83,12 +85,24 @@ export class LocalPlatform implements Platform {
       });
     }
     const launchMs = performance.now() - calledAt;
+    container.event = event;
     const outcome = await this.run<R>(container, event, options, launchMs, warm === undefined);
+    container.event = undefined;
     this.busy.delete(container);
     if (container.process.exitCode === null && container.process.signalCode === null && !this.closed) {
       this.park(container);
     }
     return outcome;
+  }
+
+  /**
+   * Fault injection: kills the containers whose running invocation's event matches, as a
+   * crashed Lambda sandbox would die. Returns how many were killed.
+   */
+  killRunning(matches: (event: unknown) => boolean): number {
+    const victims = [...this.busy].filter((c) => c.event !== undefined && matches(c.event));
+    for (const c of victims) c.process.kill('SIGKILL');
+    return victims.length;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,201 @@
+import { readFile } from 'node:fs/promises';
+import vm from 'node:vm';
+import * as tfc from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { SmltError, errorMessage, isSmltError } from '../errors.js';
+import { buildModel, countParams } from '../model/build.js';
+import type { ModelSpec } from '../spec/job-spec.js';
+import { modelDocument } from './keras.js';
+import type { RoleCell } from './notebook.js';
+import { resolveInNotebookDir } from './paths.js';
+
+/**
+ * Captures the model cell. It holds one of: TensorFlow.js code that builds a model, Keras /
+ * tfjs JSON, or the path of such a JSON file. Each becomes a tfjs-layers topology, rebuilt
+ * once here so that anything a worker could not build fails now, naming the cell.
+ */
+
+export interface ModelCellOptions {
+  /** Folder that relative paths in the cell are resolved against. */
+  notebookDir: string;
+  /** How long the cell's code may run (default 5000 ms). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_MODEL_TIMEOUT_MS = 5000;
+
+export async function captureModelCell(cell: RoleCell, options: ModelCellOptions): Promise<ModelSpec> {
+  const text = cell.source.trim();
+  if (text.startsWith('{')) {
+    const doc = modelDocument(parseJson(text, cell.label), cell.label);
+    return describeModel(doc.topology, doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json', cell);
+  }
+  // A single line naming a .json file (quotes allowed, as users copy paths from code).
+  const path = /^(['"]?)([^\n'"]+\.json)\1$/i.exec(text)?.[2];
+  if (path) {
+    const doc = await readModelFile(path, options.notebookDir, cell);
+    return describeModel(doc.topology, doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json', cell);
+  }
+  const topology = evaluateModelCode(cell, options.timeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS);
+  return describeModel(topology, 'tfjs-code', cell);
+}
+
+/**
+ * What the cell's code sees as `tf`: tfjs-core and tfjs-layers merged, as the
+ * `@tensorflow/tfjs` union package exports them (`tf.sequential`, `tf.layers.dense`, `tf.tensor`).
+ */
+function tfNamespace(): Record<string, unknown> {
+  return Object.fromEntries(Object.entries({ ...tfc, ...tfl }).filter(([name]) => name !== 'default'));
+}
+
+/**
+ * `import * as tf from '@tensorflow/tfjs'` (or a `require`) opens most tfjs notebook cells; the
+ * context already holds `tf`, so the line is blanked (keeping line numbers) instead of failing.
+ */
+const TFJS_IMPORT =
+  /^\s*(?:import\s+\*\s+as\s+tf\s+from\s*['"]@tensorflow\/tfjs[\w-]*['"]|(?:const|let|var)\s+tf\s*=\s*require\(\s*['"]@tensorflow\/tfjs[\w-]*['"]\s*\))\s*;?\s*$/;
+
+/**
+ * Runs the code in a fresh vm context whose only global is `tf`. This is not a security
+ * boundary (see DESIGN.md); it keeps the cell from seeing SMLT's globals by accident and lets
+ * `timeout` stop an endless loop.
+ */
+function evaluateModelCode(cell: RoleCell, timeoutMs: number): Record<string, unknown> {
+  const code = cell.source
+    .split('\n')
+    .map((line) => (TFJS_IMPORT.test(line) ? '' : line))
+    .join('\n');
+  const filename = `cell${cell.index + 1}.js`;
+  const context = vm.createContext({ tf: tfNamespace() });
+  let model: unknown;
+  try {
+    const completion: unknown = new vm.Script(code, { filename, lineOffset: cell.firstLine - 1 }).runInContext(context, {
+      timeout: timeoutMs,
+    });
+    // A top-level `let`/`const model` is not a property of the context, but a second script
+    // in the same context sees it.
+    const named: unknown = new vm.Script('typeof model === "undefined" ? undefined : model').runInContext(context, {
+      timeout: timeoutMs,
+    });
+    model = isLayersModel(named) ? named : completion;
+  } catch (err) {
+    throw codeError(err, cell, filename, timeoutMs);
+  }
+  if (!isLayersModel(model)) {
+    throw new SmltError(
+      'MODEL_NOT_RETURNED',
+      `${cell.label} ran but produced no model. Assign it to a top-level variable named model ` +
+        `(const model = tf.sequential(...)) or end the cell with the model as its last expression.`,
+    );
+  }
+  try {
+    return JSON.parse(JSON.stringify(model.toJSON(null, false))) as Record<string, unknown>;
+  } catch (err) {
+    throw new SmltError('MODEL_INVALID', `${cell.label}: the model cannot be serialized: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Objects from the vm context fail `instanceof` checks of this realm (and tfjs may be loaded
+ * twice), so a model is recognized by what it can do.
+ */
+function isLayersModel(value: unknown): value is tfl.LayersModel {
+  const model = value as { toJSON?: unknown; countParams?: unknown; dispose?: unknown; layers?: unknown } | null;
+  return (
+    typeof model === 'object' &&
+    model !== null &&
+    typeof model.toJSON === 'function' &&
+    typeof model.countParams === 'function' &&
+    typeof model.dispose === 'function' &&
+    Array.isArray(model.layers)
+  );
+}
+
+function codeError(err: unknown, cell: RoleCell, filename: string, timeoutMs: number): SmltError {
+  if ((err as { code?: unknown } | null)?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+    return new SmltError(
+      'MODEL_CODE_TIMEOUT',
+      `${cell.label} ran longer than ${timeoutMs} ms. Building a model should take well under a ` +
+        `second: look for an endless loop, and leave training (model.fit) out of the cell.`,
+      { cause: err },
+    );
+  }
+  // Errors thrown inside the context are not `instanceof Error` here: read them by shape.
+  const thrown = err as { name?: unknown; message?: unknown; stack?: unknown } | null;
+  const text =
+    typeof thrown?.message === 'string' ? `${typeof thrown.name === 'string' ? `${thrown.name}: ` : ''}${thrown.message}` : String(err);
+  const line = typeof thrown?.stack === 'string' ? new RegExp(`${filename}:(\\d+)`).exec(thrown.stack)?.[1] : undefined;
+  return new SmltError('MODEL_CODE_FAILED', `${cell.label} failed${line ? ` at line ${line}` : ''}: ${text}`, {
+    cause: err,
+  });
+}
+
+async function readModelFile(path: string, notebookDir: string, cell: RoleCell) {
+  const file = resolveInNotebookDir(notebookDir, path, 'MODEL_INVALID', cell.label);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new SmltError('MODEL_INVALID', `${cell.label} names the model file ${path}, which cannot be read: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+  return modelDocument(parseJson(text, `${path} (named in ${cell.label})`), `${path} (named in ${cell.label})`);
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SmltError('MODEL_INVALID', `${where} holds JSON that does not parse: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Rebuilds the topology as a worker will, and reads the shapes and size the scheduler needs. */
+async function describeModel(
+  topology: Record<string, unknown>,
+  origin: ModelSpec['origin'],
+  cell: RoleCell,
+): Promise<ModelSpec> {
+  let model: tfl.LayersModel;
+  try {
+    model = await buildModel(topology);
+  } catch (err) {
+    const code = isSmltError(err) ? err.code : 'MODEL_INVALID';
+    throw new SmltError(code, `${cell.label}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    return {
+      origin,
+      topology: JSON.parse(JSON.stringify(model.toJSON(null, false))) as Record<string, unknown>,
+      paramCount: countParams(model),
+      inputShape: perSampleShape(model.inputs, 'input', cell),
+      outputShape: perSampleShape(model.outputs, 'output', cell),
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+function perSampleShape(tensors: tfl.SymbolicTensor[], kind: 'input' | 'output', cell: RoleCell): number[] {
+  if (tensors.length !== 1) {
+    throw new SmltError(
+      'MODEL_INVALID',
+      `${cell.label}: the model has ${tensors.length} ${kind}s (${tensors.map((t) => t.name).join(', ')}); ` +
+        `SMLT trains models with one input and one output. Merge them into one tensor or train a single-${kind} model.`,
+    );
+  }
+  const [, ...shape] = tensors[0].shape;
+  if (!shape.every((d): d is number => typeof d === 'number' && Number.isInteger(d) && d > 0)) {
+    throw new SmltError(
+      'MODEL_INVALID',
+      `${cell.label}: the model's ${kind} shape ${JSON.stringify(shape)} (per sample) is not fixed: ` +
+        `every dimension needs a size, e.g. inputShape: [28, 28, 1] instead of [null, null, 1].`,
+    );
+  }
+  return shape;
+}

@@ -1,0 +1,152 @@
+import { readFile } from 'node:fs/promises';
+import { SmltError, errorMessage } from '../errors.js';
+
+/**
+ * Finds SMLT's cells in an .ipynb (nbformat 4). A cell takes a role from a tag in
+ * `metadata.tags` (`smlt:model`, `smlt:data`, `smlt:config`) or from a marker comment on its
+ * first line (`// smlt: model`, `# SMLT:model`, ...), so it works in editors without tag UIs.
+ */
+
+export const CELL_ROLES = ['model', 'data', 'config'] as const;
+export type CellRole = (typeof CELL_ROLES)[number];
+
+export interface RoleCell {
+  role: CellRole;
+  /** 0-based position in the notebook. */
+  index: number;
+  /** The cell's text without the marker line. */
+  source: string;
+  /** 1-based line of the cell where `source` starts (after a stripped marker line). */
+  firstLine: number;
+  /** How messages name the cell: "cell 3 (smlt:model)", numbered as users see cells. */
+  label: string;
+}
+
+export interface NotebookCells {
+  model: RoleCell;
+  data: RoleCell;
+  config?: RoleCell;
+}
+
+const MARKER = /^\s*(?:\/\/|#)\s*smlt\s*:\s*(model|data|config)\s*$/i;
+const TAG = /^smlt:(model|data|config)$/i;
+
+export async function readNotebookFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new SmltError('NOTEBOOK_UNREADABLE', `Cannot read the notebook ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SmltError(
+      'NOTEBOOK_INVALID',
+      `${path} is not a Jupyter notebook: its JSON does not parse (${errorMessage(err)}).`,
+      { cause: err },
+    );
+  }
+}
+
+export function findRoleCells(notebook: unknown, where = 'The notebook'): NotebookCells {
+  const cells = notebookCells(notebook, where);
+  const found: Partial<Record<CellRole, RoleCell>> = {};
+  cells.forEach((cell, index) => {
+    const roleCell = roleOf(cell, index);
+    if (!roleCell) return;
+    const previous = found[roleCell.role];
+    if (previous) {
+      throw new SmltError(
+        'NOTEBOOK_INVALID',
+        `${where} has two smlt:${roleCell.role} cells: ${previous.label} and ${roleCell.label}. ` +
+          `Keep the tag or marker on one of them.`,
+      );
+    }
+    found[roleCell.role] = roleCell;
+  });
+  if (!found.model) {
+    throw new SmltError(
+      'MODEL_CELL_MISSING',
+      `${where} has no model cell. Tag the cell that defines the model with smlt:model, or start it ` +
+        `with the comment "// smlt: model" (JavaScript) or "# smlt: model" (Python).`,
+    );
+  }
+  if (!found.data) {
+    throw new SmltError(
+      'DATA_CELL_MISSING',
+      `${where} has no data cell. Add a cell tagged smlt:data (or starting with "# smlt: data") ` +
+        `holding e.g. "source: builtin:mnist".`,
+    );
+  }
+  return { model: found.model, data: found.data, config: found.config };
+}
+
+interface RawCell {
+  cell_type?: unknown;
+  source?: unknown;
+  metadata?: { tags?: unknown };
+}
+
+function notebookCells(notebook: unknown, where: string): RawCell[] {
+  const nb = notebook as { nbformat?: unknown; cells?: unknown } | null;
+  if (typeof nb !== 'object' || nb === null || Array.isArray(nb)) {
+    throw new SmltError('NOTEBOOK_INVALID', `${where} is not a Jupyter notebook (expected a JSON object).`);
+  }
+  if (nb.nbformat !== 4) {
+    throw new SmltError(
+      'NOTEBOOK_INVALID',
+      `${where} is not an nbformat 4 notebook (nbformat is ${JSON.stringify(nb.nbformat) ?? 'missing'}). ` +
+        `Open and save it with a current Jupyter or VS Code to upgrade it.`,
+    );
+  }
+  if (!Array.isArray(nb.cells) || !nb.cells.every((c) => typeof c === 'object' && c !== null)) {
+    throw new SmltError('NOTEBOOK_INVALID', `${where} has no valid "cells" list.`);
+  }
+  return nb.cells as RawCell[];
+}
+
+function roleOf(cell: RawCell, index: number): RoleCell | undefined {
+  const text = cellText(cell, index);
+  const lines = text.split(/\r?\n/);
+  // The marker may follow blank lines; it counts only in code and raw cells, where a Markdown
+  // heading such as "# SMLT: model" cannot be mistaken for it.
+  const markerLine = lines.findIndex((line) => line.trim() !== '');
+  const marker =
+    cell.cell_type !== 'markdown' && markerLine >= 0 ? MARKER.exec(lines[markerLine])?.[1].toLowerCase() : undefined;
+  const tags = Array.isArray(cell.metadata?.tags) ? cell.metadata.tags : [];
+  const tagRoles = new Set(
+    tags.flatMap((tag) => (typeof tag === 'string' ? [TAG.exec(tag.trim())?.[1].toLowerCase()] : [])).filter(isRole),
+  );
+  const roles = new Set([...tagRoles, ...(isRole(marker) ? [marker] : [])]);
+  if (roles.size === 0) return undefined;
+  if (roles.size > 1) {
+    throw new SmltError(
+      'NOTEBOOK_INVALID',
+      `Cell ${index + 1} is marked with several roles (${[...roles].map((r) => `smlt:${r}`).join(', ')}). ` +
+        `Give each cell one role.`,
+    );
+  }
+  const [role] = roles;
+  const body = marker ? lines.slice(markerLine + 1) : lines;
+  return {
+    role,
+    index,
+    source: body.join('\n'),
+    firstLine: marker ? markerLine + 2 : 1,
+    label: `cell ${index + 1} (smlt:${role})`,
+  };
+}
+
+/** nbformat allows `source` as one string or a list of lines (each keeping its "\n"). */
+function cellText(cell: RawCell, index: number): string {
+  const { source } = cell;
+  if (typeof source === 'string') return source;
+  if (Array.isArray(source) && source.every((s) => typeof s === 'string')) return source.join('');
+  if (source === undefined) return '';
+  throw new SmltError('NOTEBOOK_INVALID', `Cell ${index + 1} has a "source" that is neither text nor a list of lines.`);
+}
+
+function isRole(value: string | undefined): value is CellRole {
+  return (CELL_ROLES as readonly string[]).includes(value ?? '');
+}
