@@ -17,7 +17,7 @@
  * is sleeping, not CPU, and the strategies differ by the bytes and round trips on their
  * critical path. It is a model, not a measurement of S3.
  */
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -291,7 +291,11 @@ if (!isMainThread && isBenchWorker(workerData)) {
     `sync benchmark: ${options.parameters} float32 parameters (${((options.parameters ?? 0) * 4) / 1e6} MB), ` +
       `${options.iterations} timed iterations, folder store in ${tmpdir()}, ` +
       (options.network === 'lambda-s3' ? 'emulated Lambda-to-S3 links (27/40 ms, 75 MiB/s per worker), ' : '') +
-      `${availableParallelism()} cores, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
+      `${availableParallelism()} cores, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}, ` +
+      // Other processes competing for the cores skew every number; say so in the output.
+      `load average before ${loadavg()[0].toFixed(2)}`,
   );
-  console.log(formatTable(await benchSync(options)));
+  const rows = await benchSync(options);
+  console.log(formatTable(rows));
+  console.log(`load average after ${loadavg()[0].toFixed(2)} (1 min)`);
 }

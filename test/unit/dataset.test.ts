@@ -62,6 +62,9 @@ describe('encode / decode', () => {
     const carrier = new Uint8Array(encoded.length + 3);
     carrier.set(encoded, 1);
     assert.deepEqual(decodeDataset(carrier.subarray(1, 1 + encoded.length)), ds);
+    // A Buffer read from a file or the store: `slice` on it is a view into a shared pool.
+    const pooled = Buffer.concat([Buffer.alloc(1), Buffer.from(encoded)]).subarray(1);
+    assert.deepEqual(decodeDataset(pooled), ds);
   });
 
   test('refuses bytes that are not a dataset or are truncated', () => {

@@ -149,16 +149,18 @@ for (const name of STRATEGIES) {
       assert.equal(ctx.store.requests.get, getsAtFailure);
     });
 
-    it('fails with SHAPE_MISMATCH on an object of the wrong size, and stops its other waits', async () => {
+    it('fails with SHAPE_MISMATCH on an object of the wrong size, and then stops polling', async () => {
       const folder = freshFolder();
-      // Rank 2 left 7 values where rank 0 expects 10 (hierarchical: shard 0 of 30) or 30 (flat).
-      await new FolderStore(folder).put(partKey(PREFIX, name, 0, 0, 2), new Uint8Array(7 * 4));
+      // The first key rank 0 of 3 awaits holds 7 values where 10 (hierarchical: shard 0 of 30)
+      // or 30 (flat) belong; the other sender never comes.
+      const bad = partKey(PREFIX, name, 0, 0, name === 'hierarchical' ? 2 : 1);
+      await new FolderStore(folder).put(bad, new Uint8Array(7 * 4));
       const ctx = context(folder, 3, 0, { timeoutMs: 5_000 });
       await assert.rejects(
         syncStrategy(name).allReduce(ctx, 0, new Float32Array(30)),
-        (err) => isSmltError(err, 'SHAPE_MISMATCH') && err.message.includes(partKey(PREFIX, name, 0, 0, 2)),
+        (err) => isSmltError(err, 'SHAPE_MISMATCH') && err.message.includes(bad),
       );
-      // The wait for absent rank 1 would poll for 5 s more if the failure did not stop it.
+      // Waiting for the absent sender would poll for 5 s more if the failure did not end the sync.
       const getsAtFailure = ctx.store.requests.get;
       await new Promise((resolve) => setTimeout(resolve, 80));
       assert.equal(ctx.store.requests.get, getsAtFailure);

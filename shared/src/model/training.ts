@@ -84,7 +84,8 @@ function oneHotTarget(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor {
     );
   }
   const indices = tf.cast(tf.reshape(yTrue, [-1]), 'int32') as tf.Tensor1D;
-  return tf.reshape(tf.oneHot(indices, classes, 1, 0, 'float32'), yPred.shape);
+  // int32 then cast: wasm's OneHot kernel ignores a float32 dtype (see tf/wasm-kernel-gaps.ts).
+  return tf.reshape(tf.cast(tf.oneHot(indices, classes), 'float32'), yPred.shape);
 }
 
 /**
@@ -304,9 +305,9 @@ export async function encodeTensors(tensors: NamedTensor[], meta: Record<string,
   bytes.set(MAGIC, 0);
   new DataView(bytes.buffer).setUint32(4, json.length, true);
   bytes.set(json, PREFIX_BYTES);
-  const values = await Promise.all(tensors.map(({ tensor }) => tensor.data()));
-  values.forEach((data, i) => {
-    const view = data as Float32Array | Int32Array;
+  tensors.forEach(({ tensor }, i) => {
+    // dataSync: cpu and wasm read synchronously anyway, and wasm's async read is several times slower.
+    const view = tensor.dataSync() as Float32Array | Int32Array;
     bytes.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), bodyStart + entries[i].offset);
   });
   return bytes;

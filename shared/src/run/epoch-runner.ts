@@ -81,6 +81,8 @@ async function runRank(
         rank,
         status: result.status,
         iterationsRun: result.iterationsRun,
+        computeMs: result.computeMs,
+        syncMs: result.syncMs,
         billedMs: outcome.billedMs,
         coldStart: outcome.coldStart,
         warmCache: result.warmCache,

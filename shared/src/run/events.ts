@@ -56,6 +56,9 @@ export type RunEventBody =
       rank: number;
       status: 'done' | 'continue';
       iterationsRun: number;
+      /** Time in the gradient step and in gradient exchange, summed over the iterations run. */
+      computeMs: number;
+      syncMs: number;
       billedMs: number;
       coldStart: boolean;
       warmCache: boolean;

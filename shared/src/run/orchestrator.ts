@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import pLimit from 'p-limit';
 import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js';
+import type { Captured } from '../capture/capture.js';
 import { CostMeter } from '../cost/cost.js';
 import { type Dataset, datasetHash, decodeDataset, encodeDataset, partition, splitHoldout } from '../data/dataset.js';
 import { SmltError, isSmltError } from '../errors.js';
@@ -16,6 +17,8 @@ import { createOptimizer, decodeState, encodeState, evaluate } from '../model/tr
 import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
 import { initBackend } from '../tf/backend.js';
 import { type EpochPlan, runEpoch } from './epoch-runner.js';
+
+export type { Captured };
 import { EventLog } from './event-log.js';
 import type { EpochMetrics, FinalStatus, RunEvent, SyncName } from './events.js';
 import { datasetKeys, runKeys } from './layout.js';
@@ -31,11 +34,6 @@ import {
   writeStatus,
 } from './run-state.js';
 import type { WorkerEvent } from './worker-protocol.js';
-
-export interface Captured {
-  spec: JobSpec;
-  dataset: Dataset;
-}
 
 /** The configuration of one epoch, and why (the scheduler plugs in here). */
 export interface EpochConfig {

@@ -49,10 +49,11 @@ export class Exchange {
 
   /**
    * The values of every key, in the order given; `lengthOf(i)` is the length key i must hold,
-   * when known. Fetches all keys already there in parallel, then polls only the first one still
-   * missing (keys come in expected arrival order, so when it lands most others have too), and
-   * repeats. One poller per worker rather than one per key keeps polls (each a billed GET on
-   * S3) from growing with n. Times out when one key makes no appearance for `timeoutMs`.
+   * when known. Polls only for the first key still missing (keys come in expected arrival
+   * order), and once it lands fetches all the others in parallel, since most have landed too;
+   * repeats for what is still missing. One poller per worker rather than one per key keeps
+   * polls (each a billed GET on S3) from growing with n. Times out when the awaited key makes
+   * no appearance for `timeoutMs`.
    */
   async gather(keys: readonly string[], lengthOf: (index: number) => number | undefined): Promise<Float32Array[]> {
     const started = performance.now();
@@ -61,17 +62,14 @@ export class Exchange {
     let missing = keys.map((_, i) => i);
     try {
       while (missing.length > 0) {
-        signal?.throwIfAborted();
-        const bodies = await this.reads.map(missing, (i) => store.get(keys[i]));
-        missing = missing.filter((i, j) => {
+        const [next, ...rest] = missing;
+        values[next] = this.received(keys[next], await waitForObject(store, keys[next], { timeoutMs, signal, pollMs }), lengthOf(next));
+        const bodies = await this.reads.map(rest, (i) => store.get(keys[i]));
+        missing = rest.filter((i, j) => {
           const body = bodies[j];
           if (body) values[i] = this.received(keys[i], body, lengthOf(i));
           return !body;
         });
-        const next = missing.shift();
-        if (next !== undefined) {
-          values[next] = this.received(keys[next], await waitForObject(store, keys[next], { timeoutMs, signal, pollMs }), lengthOf(next));
-        }
       }
       return values;
     } finally {
