@@ -1,0 +1,139 @@
+/**
+ * The `smlt` command as a user runs it: a real process, real worker processes, JSON lines out.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../shared/bin/smlt.js', import.meta.url));
+const examples = fileURLToPath(new URL('../../examples', import.meta.url));
+const badNotebooks = fileURLToPath(new URL('../fixtures/bad', import.meta.url));
+
+interface Cli {
+  code: number | null;
+  stdout: string;
+  lines: Array<Record<string, unknown>>;
+  stderr: string;
+}
+
+describe('smlt command line', () => {
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'smlt-cli-'));
+    cpSync(examples, join(work, 'examples'), { recursive: true, filter: (src) => !src.includes('.smlt') });
+    env = { ...process.env, SMLT_HOME: join(work, 'home') };
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  function start(args: string[]): { child: ChildProcess; done: Promise<Cli> } {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const done = new Promise<Cli>((resolve) =>
+      child.on('close', (code) =>
+        resolve({
+          code,
+          stdout,
+          stderr,
+          lines: stdout
+            .split('\n')
+            .filter((l) => l.trim().startsWith('{'))
+            .map((l) => JSON.parse(l) as Record<string, unknown>),
+        }),
+      ),
+    );
+    return { child, done };
+  }
+  const smlt = (args: string[]) => start(args).done;
+
+  it('trains examples/mnist.ipynb on 4 workers to ≥ 0.90 held-out accuracy', async () => {
+    const { code, lines, stderr } = await smlt(['train', 'examples/mnist.ipynb', '--workers', '4', '--epochs', '2', '--json']);
+    const result = lines.at(-1) as { type: string; status: string; runId: string; metrics: { accuracy: number; loss: number }; costUsd: number; modelPath: string; durationS: number };
+    assert.equal(code, 0, stderr);
+    assert.equal(result.type, 'result');
+    assert.equal(result.status, 'succeeded');
+    assert.ok(result.metrics.accuracy >= 0.9, `held-out accuracy ${result.metrics.accuracy}`);
+    assert.ok(result.metrics.loss > 0 && result.costUsd > 0 && result.durationS > 0, JSON.stringify(result));
+    assert.ok(existsSync(result.modelPath), result.modelPath);
+    assert.match(result.modelPath, /examples\/\.smlt\/runs\/[^/]+\/model\/model\.json$/);
+    const types = new Set(lines.map((l) => l.type));
+    for (const t of ['run_started', 'plan', 'epoch_started', 'worker_started', 'worker_finished', 'checkpoint', 'epoch_finished', 'cost', 'run_finished']) {
+      assert.ok(types.has(t), `event ${t} missing`);
+    }
+
+    const runs = await smlt(['runs', '--json']);
+    const listed = (JSON.parse(runs.stdout) as Array<{ runId: string; status: string }>).find((r) => r.runId === result.runId);
+    assert.equal(listed?.status, 'succeeded');
+  });
+
+  it('rejects a bad notebook with its error code and exit code 2, launching nothing', async () => {
+    const notebook = join(badNotebooks, 'two-model-cells.ipynb');
+    const { code, lines } = await smlt(['train', notebook, '--json']);
+    assert.equal(code, 2);
+    assert.deepEqual((lines.at(-1) as { error: { code: string } }).error.code, 'NOTEBOOK_INVALID');
+    assert.equal(existsSync(join(badNotebooks, '.smlt')), false, 'no run state is created');
+
+    const usage = await smlt(['train', 'examples/mnist.ipynb', '--workers', 'zero']);
+    assert.notEqual(usage.code, 0);
+    assert.match(usage.stderr, /--workers must be a whole number/);
+  });
+
+  it('resumes a run whose orchestrator was killed mid-epoch, from its last checkpoint', async () => {
+    const run = start(['train', 'examples/mnist.ipynb', '--workers', '2', '--epochs', '2', '--json']);
+    let runId = '';
+    await new Promise<void>((resolve, reject) => {
+      run.child.stdout!.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n')) {
+          if (!line.startsWith('{')) continue;
+          const event = JSON.parse(line) as { type: string; epoch?: number; iteration?: number; runId: string };
+          runId = event.runId;
+          if (event.type === 'progress' && event.epoch === 1 && (event.iteration ?? 0) > 0) {
+            run.child.kill('SIGKILL');
+            resolve();
+          }
+        }
+      });
+      run.done.then(() => reject(new Error('the run ended before it could be killed')));
+    });
+    await run.done;
+
+    const busy = await smlt(['resume', runId, '--json']);
+    assert.equal(busy.code, 2, 'a run with a fresh heartbeat is not taken over without --force');
+    assert.equal((busy.lines.at(-1) as { error: { code: string } }).error.code, 'RUN_BUSY');
+
+    const resumed = await smlt(['resume', runId, '--force', '--json']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const started = resumed.lines.find((l) => l.type === 'run_started') as { resumedFromEpoch: number; seq: number };
+    assert.equal(started.resumedFromEpoch, 1, 'only the epoch in progress is redone');
+    const result = resumed.lines.at(-1) as { status: string; metrics: { accuracy: number }; runId: string };
+    assert.equal(result.status, 'succeeded');
+    assert.ok(result.metrics.accuracy >= 0.9, `accuracy ${result.metrics.accuracy}`);
+    const report = JSON.parse(readFileSync(join(work, 'examples', '.smlt', 'runs', runId, 'report.json'), 'utf8'));
+    assert.deepEqual(report.epochs.map((e: { epoch: number }) => e.epoch), [0, 1]);
+  });
+
+  it('cancels a running run from another process', async () => {
+    const run = start(['train', 'examples/mnist.ipynb', '--workers', '2', '--epochs', '3', '--json']);
+    const runId = await new Promise<string>((resolve) => {
+      run.child.stdout!.on('data', (chunk: Buffer) => {
+        const first = chunk.toString().split('\n').find((l) => l.includes('"progress"'));
+        if (first) resolve((JSON.parse(first) as { runId: string }).runId);
+      });
+    });
+    const cancel = await smlt(['cancel', runId]);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    const { code, lines } = await run.done;
+    assert.equal(code, 1);
+    const result = lines.at(-1) as { status: string; reportPath: string };
+    assert.equal(result.status, 'cancelled');
+    assert.ok(existsSync(result.reportPath), 'a cancelled run leaves its report');
+  });
+});
