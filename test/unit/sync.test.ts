@@ -141,7 +141,7 @@ for (const name of STRATEGIES) {
     });
 
     it('stops polling once it gives up: no wait outlives the failed sync', async () => {
-      // Rank 0 of 4, alone, waits for three absent workers at once; the first timeout must end every wait.
+      // Rank 0 of 4, alone, waits for three absent workers; once it times out nothing may keep polling.
       const ctx = context(freshFolder(), 4, 0, { timeoutMs: 100 });
       await assert.rejects(syncStrategy(name).allReduce(ctx, 0, new Float32Array(40)), (err) => isSmltError(err, 'SYNC_TIMEOUT'));
       const getsAtFailure = ctx.store.requests.get;
