@@ -48,6 +48,7 @@ export async function handler(event: WorkerEvent, context: WorkerContext): Promi
   let syncMs = 0;
   let lastIterationMs = 0;
   let iteration = event.fromIteration;
+  let marker: Promise<void> = Promise.resolve();
   for (; iteration < event.iterations; iteration++) {
     const mustStop = context.getRemainingTimeInMillis() < event.safetyMarginMs + 2 * lastIterationMs;
     if (mustStop && iteration > event.fromIteration) {
@@ -67,7 +68,9 @@ export async function handler(event: WorkerEvent, context: WorkerContext): Promi
     const { average } = await sync.allReduce(syncContext, iteration, step.gradient);
     const synced = performance.now();
     applyGradient(model, optimizer, average);
-    await store.put(
+    // The marker is written while the next iteration computes; at most one is in flight.
+    await marker;
+    marker = store.put(
       keys.marker(event.epoch, event.rank, iteration),
       JSON.stringify({ loss: step.loss, samples: event.perWorkerBatch }),
     );
@@ -76,6 +79,7 @@ export async function handler(event: WorkerEvent, context: WorkerContext): Promi
     lastIterationMs = performance.now() - started;
   }
 
+  await marker;
   const done = iteration >= event.iterations;
   if (done && event.endStateKey) {
     await store.put(event.endStateKey, await encodeState(model, optimizer));

@@ -272,7 +272,13 @@ function isBenchWorker(data: unknown): data is WorkerInput {
 if (!isMainThread && isBenchWorker(workerData)) {
   parentPort?.postMessage(await workerMain(workerData));
 } else if (isMainThread && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv.slice(2));
+}
+
+/** `npm run bench -- sync [--workers 2,4,8] [--iterations N] [--parameters P] [--network folder|lambda-s3]` */
+export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
+    args,
     options: {
       workers: { type: 'string', default: '2,4,8,16,32' },
       iterations: { type: 'string', default: '5' },

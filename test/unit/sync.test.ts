@@ -227,7 +227,7 @@ for (const name of STRATEGIES) {
       const store = new FolderStore(folder);
       const keys = await store.list(`${PREFIX}/`);
       assert.ok(keys.length > 0);
-      for (const key of keys) assert.match(key, new RegExp(`^${PREFIX}/[0-9a-f]{2}/${name}/i0000001/s\\d{4}/(w\\d{4}|mean)$`));
+      for (const key of keys) assert.match(key, new RegExp(`^${PREFIX}/[0-9a-f]{2}/${name}-i0000001-s\\d{4}-(w\\d{4}|mean)$`));
       await store.delete(keys);
       assert.deepEqual(await store.list(''), []);
     });

@@ -55,6 +55,11 @@ export interface InvokeOptions {
   /** Function memory size, as on Lambda (CPU share follows it). */
   memoryMb: number;
   signal?: AbortSignal;
+  /**
+   * A hint: prefer a warm container that last ran an invocation with the same affinity (it has
+   * that invocation's data cached). Platforms that cannot choose containers ignore it.
+   */
+  affinity?: string;
 }
 
 export type InvokeOutcome<R> =

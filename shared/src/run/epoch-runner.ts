@@ -68,7 +68,11 @@ async function runRank(
   for (;;) {
     if (signal.aborted) throw new SmltError('CANCELLED', 'The epoch was stopped.');
     deps.log.emit({ type: 'worker_started', epoch: plan.epoch, rank, attempt: event.attempt, fromIteration: event.fromIteration });
-    const outcome = await deps.platform.invoke<WorkerEvent, WorkerResult>(event, { memoryMb: plan.memoryMb, signal });
+    const outcome = await deps.platform.invoke<WorkerEvent, WorkerResult>(event, {
+      memoryMb: plan.memoryMb,
+      signal,
+      affinity: event.partitionKey,
+    });
     counters.invocations++;
     deps.meter.addInvocation(plan.memoryMb, outcome.billedMs);
 

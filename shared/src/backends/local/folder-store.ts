@@ -8,9 +8,9 @@
  * a key segment must fit a file name (255 bytes). SMLT's own key layout never needs either.
  */
 import { randomBytes } from 'node:crypto';
-import type { Dirent } from 'node:fs';
+import { type Dirent, type FSWatcher, watch } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import { SmltError, errorMessage } from '../../errors.js';
 import type { ObjectStore, RequestCounts } from '../ports.js';
@@ -24,6 +24,10 @@ const MAX_SEGMENT_BYTES = 255;
 const KEYS_PER_REQUEST = 1000;
 /** Enough parallel unlinks to hide file-system latency without exhausting file handles. */
 const DELETE_CONCURRENCY = 32;
+/** Reads while watching, in case the watcher missed an event. */
+const SAFETY_POLL_MS = 200;
+/** Reads when the folder cannot be watched at all. */
+const FALLBACK_POLL_MS = 5;
 /** A put retries when a concurrent delete removes its just-created (empty) folder. */
 const PUT_ATTEMPTS = 5;
 
@@ -151,6 +155,79 @@ export class FolderStore implements ObjectStore {
         keys.push(`${folderKey}${entry.name}`);
       }
     }
+  }
+
+  /**
+   * Resolves as soon as `key` is written, without polling: the key's folder is watched
+   * (inotify on Linux) and each change that names the key triggers a read. A slow safety poll
+   * covers events a watcher can miss (its folder removed and re-created, or an unsupported file
+   * system). Workers wait for each other's gradients through this, so wake-up latency is sync time.
+   */
+  async waitFor(key: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Uint8Array> {
+    const { timeoutMs, signal } = options;
+    signal?.throwIfAborted();
+    const early = await this.get(key);
+    if (early) return early;
+    const file = this.pathOf(key);
+    const folder = dirname(file);
+    const name = basename(file);
+    await mkdir(folder, { recursive: true });
+    return new Promise<Uint8Array>((resolvePromise, rejectPromise) => {
+      let settled = false;
+      let reading = false;
+      let readAgain = false;
+      const finish = (err: unknown, body?: Uint8Array) => {
+        if (settled) return;
+        settled = true;
+        watcher?.close();
+        clearTimeout(timer);
+        clearInterval(safetyPoll);
+        signal?.removeEventListener('abort', onAbort);
+        if (body) resolvePromise(body);
+        else rejectPromise(err);
+      };
+      const check = async () => {
+        if (reading) {
+          readAgain = true;
+          return;
+        }
+        reading = true;
+        try {
+          do {
+            readAgain = false;
+            const body = await this.get(key);
+            if (body) return finish(undefined, body);
+          } while (readAgain && !settled);
+        } catch (err) {
+          finish(err);
+        } finally {
+          reading = false;
+        }
+      };
+      const onAbort = () => finish(signal?.reason);
+      let watcher: FSWatcher | undefined;
+      try {
+        watcher = watch(folder, { persistent: false }, (_event, changed) => {
+          if (changed === null || changed === name) void check();
+        });
+        watcher.on('error', () => undefined); // the safety poll carries on
+      } catch {
+        watcher = undefined; // no watcher on this file system: the safety poll is the wait
+      }
+      const safetyPoll = setInterval(() => void check(), watcher ? SAFETY_POLL_MS : FALLBACK_POLL_MS);
+      const timer = setTimeout(
+        () =>
+          finish(
+            new SmltError(
+              'SYNC_TIMEOUT',
+              `Waited ${timeoutMs} ms for ${key} in ${this.url} and it never appeared: the worker that writes it failed or is straggling.`,
+            ),
+          ),
+        timeoutMs,
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void check(); // it may have been written between the first read and the watch
+    });
   }
 
   private pathOf(key: string): string {

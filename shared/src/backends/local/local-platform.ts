@@ -32,6 +32,8 @@ interface Container {
   id: number;
   /** The event of the invocation in progress. */
   event?: unknown;
+  /** The affinity of the last invocation it ran. */
+  affinity?: string;
   process: ChildProcess;
   memoryMb: number;
   tmpDir: string;
@@ -71,7 +73,7 @@ export class LocalPlatform implements Platform {
   async invoke<E, R>(event: E, options: InvokeOptions): Promise<InvokeOutcome<R>> {
     if (this.closed) throw new Error('The local platform is closed.');
     const calledAt = performance.now();
-    const warm = this.takeIdle(options.memoryMb);
+    const warm = this.takeIdle(options.memoryMb, options.affinity);
     const container = warm ?? this.start(options.memoryMb);
     this.busy.add(container);
     try {
@@ -86,6 +88,7 @@ export class LocalPlatform implements Platform {
     }
     const launchMs = performance.now() - calledAt;
     container.event = event;
+    container.affinity = options.affinity;
     const outcome = await this.run<R>(container, event, options, launchMs, warm === undefined);
     container.event = undefined;
     this.busy.delete(container);
@@ -146,8 +149,10 @@ export class LocalPlatform implements Platform {
     return container;
   }
 
-  private takeIdle(memoryMb: number): Container | undefined {
-    const i = this.idle.findIndex((c) => c.memoryMb === memoryMb);
+  private takeIdle(memoryMb: number, affinity: string | undefined): Container | undefined {
+    const fits = (c: Container) => c.memoryMb === memoryMb;
+    let i = this.idle.findIndex((c) => fits(c) && affinity !== undefined && c.affinity === affinity);
+    if (i < 0) i = this.idle.findIndex(fits);
     if (i < 0) return undefined;
     const [container] = this.idle.splice(i, 1);
     clearTimeout(container.idleTimer);
