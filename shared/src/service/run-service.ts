@@ -1,0 +1,72 @@
+/**
+ * The one way every client (CLI, `smlt serve` over HTTP, the VS Code and JupyterLab extensions)
+ * drives runs. Runs live in the object store, so any client — or a new process — can re-attach
+ * to a run and see its whole history.
+ */
+import type { RunEvent } from '../run/events.js';
+import type { RunStatusRecord } from '../run/run-state.js';
+import type { TrainingConfig } from '../spec/job-spec.js';
+
+/** Where the notebook comes from: a file, or an editor's in-memory notebook (unsaved edits). */
+export type NotebookSource =
+  | { path: string }
+  | { notebook: unknown; notebookDir: string; name: string; notebookPath?: string };
+
+export interface RunRequest {
+  source: NotebookSource;
+  overrides?: Partial<Pick<TrainingConfig, 'epochs' | 'batchSize'>>;
+  workers?: number;
+  memoryMb?: number;
+  sync?: 'hierarchical' | 'flat';
+  deadlineS?: number;
+  budgetUsd?: number;
+  objective?: 'time' | 'cost';
+}
+
+export interface Estimate {
+  workers: number;
+  memoryMb: number;
+  iterationsPerEpoch: number;
+  epochs: number;
+  /** Predicted wall time and cost (as if on AWS Lambda + S3), with a low–high interval. */
+  timeS: { expected: number; low: number; high: number };
+  costUsd: { expected: number; low: number; high: number };
+  /** Measured in this process by a short probe of the gradient step. */
+  computeMsPerSample: number;
+  feasible: boolean;
+  /** When not feasible: what to change (the budget the deadline needs, or the deadline the budget allows). */
+  advice?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  name: string;
+  notebook?: string;
+  createdAt: string;
+  status: RunStatusRecord['status'];
+  epochsDone: number;
+  epochs: number;
+  costUsd: number;
+  elapsedS: number;
+  metrics?: { loss: number; valLoss?: number; valAccuracy?: number };
+}
+
+export interface RunArtifacts {
+  runId: string;
+  outDir: string;
+  modelPath?: string;
+  reportPath?: string;
+}
+
+export interface RunService {
+  estimate(request: RunRequest): Promise<Estimate>;
+  /** Captures and validates synchronously (bad input rejects here, nothing launched), then runs in the background. */
+  start(request: RunRequest): Promise<{ runId: string }>;
+  /** Past events with seq > fromSeq, then live ones, ending after `run_finished` (or when the signal aborts). */
+  events(runId: string, options?: { fromSeq?: number; signal?: AbortSignal }): AsyncIterable<RunEvent>;
+  cancel(runId: string): Promise<{ outcome: 'requested' | 'cancelled' | 'finished' }>;
+  list(): Promise<RunSummary[]>;
+  get(runId: string): Promise<RunSummary>;
+  resume(runId: string, options?: { force?: boolean }): Promise<{ runId: string }>;
+  artifacts(runId: string): Promise<RunArtifacts>;
+}
