@@ -1,23 +1,15 @@
 /**
- * The `smlt` command line. Thin: parses options, then calls capture, the orchestrator and the
- * local backend in `shared`. Exit code 0 only on success; 1 when a run fails or is cancelled;
- * 2 on bad input.
+ * The `smlt` command line. Thin: parses options, then calls the run service in `shared` (the
+ * same one `smlt serve` and the editors use). Exit code 0 only on success; 1 when a run fails or
+ * is cancelled; 2 on bad input.
  */
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { LocalPlatform } from '../backends/local/local-platform.js';
-import { FolderStore } from '../backends/local/folder-store.js';
-import { captureNotebook } from '../capture/capture.js';
-import { isSmltError } from '../errors.js';
-import { readManifest, readStatus } from '../run/run-state.js';
-import { type RunOptions, type RunResult, requestCancel, resume, train } from '../run/orchestrator.js';
-import type { TrainingConfig } from '../spec/job-spec.js';
-import { findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
-import { outputMode, progressPrinter } from './progress.js';
-
-const DEFAULT_WORKERS = 4;
-/** 1,769 MB buys one full vCPU on Lambda; a single-threaded wasm worker gains nothing above it. */
-const DEFAULT_MEMORY_MB = 1769;
+import { SmltError, isSmltError } from '../errors.js';
+import type { RunEventOf } from '../run/events.js';
+import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService } from '../service/local-run-service.js';
+import type { RunService } from '../service/run-service.js';
+import { type OutputMode, outputMode, progressPrinter } from './progress.js';
 
 const program = new Command()
   .name('smlt')
@@ -30,54 +22,42 @@ program
   .argument('<notebook>', '.ipynb file')
   .option('--workers <n>', 'number of workers', positiveInt('--workers'), DEFAULT_WORKERS)
   .option('--memory <mb>', 'memory per worker in MB (Lambda sizes CPU with it)', positiveInt('--memory'), DEFAULT_MEMORY_MB)
-  .option('--epochs <n>', 'override the notebook\'s epochs', positiveInt('--epochs'))
-  .option('--batch-size <n>', 'override the notebook\'s global batch size', positiveInt('--batch-size'))
+  .option('--epochs <n>', "override the notebook's epochs", positiveInt('--epochs'))
+  .option('--batch-size <n>', "override the notebook's global batch size", positiveInt('--batch-size'))
   .option('--sync <strategy>', 'gradient aggregation: hierarchical or flat', syncName, 'hierarchical')
   .option('--backend <name>', 'where workers run: local', backendName, 'local')
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
   .option('--out <dir>', 'output folder (default: .smlt/runs/<id> next to the notebook)')
   .option('--json', 'print one JSON object per line; the last is the result')
   .action(async (notebook: string, opts: TrainOptions) => {
-    const mode = outputMode(Boolean(opts.json));
-    const overrides: Partial<TrainingConfig> = {
-      ...(opts.epochs ? { epochs: opts.epochs } : {}),
-      ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
-    };
-    const notebookPath = resolve(notebook);
-    const captured = await captureNotebook(notebookPath, overrides);
-    const storeRoot = join(dirname(notebookPath), '.smlt');
-    await runAndReport(mode, opts.timeLimit, storeRoot, (base) =>
-      train(captured, {
-        ...base,
+    await withService(opts.timeLimit, async (service) => {
+      const { runId } = await service.start({
+        source: { path: resolve(notebook) },
+        overrides: {
+          ...(opts.epochs ? { epochs: opts.epochs } : {}),
+          ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+        },
         workers: opts.workers,
         memoryMb: opts.memory,
         sync: opts.sync,
-        notebook: notebookPath,
         ...(opts.out ? { outDir: resolve(opts.out) } : {}),
-      }),
-      notebookPath,
-    );
+      });
+      await follow(service, runId, outputMode(Boolean(opts.json)));
+    });
   });
 
 program
   .command('resume')
   .description('Continue a run that stopped (crash, failure, cancel) from its last checkpoint')
   .argument('<run>', 'run id (see `smlt runs`)')
-  .option('--workers <n>', 'change the number of workers', positiveInt('--workers'))
-  .option('--memory <mb>', 'change the memory per worker', positiveInt('--memory'))
   .option('--time-limit <s>', 'per-invocation time limit in seconds', positiveInt('--time-limit'), 900)
-  .option('--force', 'take over even if the run\'s orchestrator seems alive (it crashed moments ago)')
+  .option('--force', "take over even if the run's orchestrator seems alive (it crashed moments ago)")
   .option('--json', 'print one JSON object per line; the last is the result')
-  .action(async (runId: string, opts: { workers?: number; memory?: number; timeLimit: number; force?: boolean; json?: boolean }) => {
-    const storeRoot = await storeOf(runId);
-    await runAndReport(outputMode(Boolean(opts.json)), opts.timeLimit, storeRoot, (base) =>
-      resume(runId, {
-        ...base,
-        force: Boolean(opts.force),
-        ...(opts.workers ? { workers: opts.workers } : {}),
-        ...(opts.memory ? { memoryMb: opts.memory } : {}),
-      }),
-    );
+  .action(async (runId: string, opts: { timeLimit: number; force?: boolean; json?: boolean }) => {
+    await withService(opts.timeLimit, async (service) => {
+      const { fromSeq } = await service.resume(runId, { force: Boolean(opts.force) });
+      await follow(service, runId, outputMode(Boolean(opts.json)), fromSeq);
+    });
   });
 
 program
@@ -85,13 +65,15 @@ program
   .description('Stop a run; it keeps its last checkpoint and report')
   .argument('<run>', 'run id')
   .action(async (runId: string) => {
-    const outcome = await requestCancel(new FolderStore(await storeOf(runId)), runId);
-    const messages = {
-      requested: `Cancel requested; run ${runId} stops within a few seconds and keeps its last checkpoint.`,
-      cancelled: `Run ${runId} had no live orchestrator; it is now marked cancelled.`,
-      finished: `Run ${runId} has already finished.`,
-    };
-    process.stdout.write(`${messages[outcome]}\n`);
+    await withService(900, async (service) => {
+      const { outcome } = await service.cancel(runId);
+      const messages = {
+        requested: `Cancel requested; run ${runId} stops within a few seconds and keeps its last checkpoint.`,
+        cancelled: `Run ${runId} had no live orchestrator; it is now marked cancelled.`,
+        finished: `Run ${runId} has already finished.`,
+      };
+      process.stdout.write(`${messages[outcome]}\n`);
+    });
   });
 
 program
@@ -99,30 +81,21 @@ program
   .description('List runs started from this machine')
   .option('--json', 'print JSON')
   .action(async (opts: { json?: boolean }) => {
-    const rows = [];
-    for (const run of await listIndexedRuns()) {
-      const store = new FolderStore(run.storeRoot);
-      const status = await readStatus(store, run.runId).catch(() => undefined);
-      const last = status?.epochs.at(-1);
-      rows.push({
-        runId: run.runId,
-        status: status?.status ?? 'missing',
-        epochs: status ? `${status.epochsDone}` : '-',
-        accuracy: last?.valAccuracy,
-        costUsd: status ? status.cost.computeUsd : undefined,
-        notebook: run.notebook,
-        createdAt: run.createdAt,
-      });
-    }
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(rows)}\n`);
-      return;
-    }
-    if (rows.length === 0) process.stdout.write('No runs yet. Start one with `smlt train <notebook>`.\n');
-    for (const r of rows) {
-      const accuracy = r.accuracy !== undefined ? `${(r.accuracy * 100).toFixed(1)}%` : '-';
-      process.stdout.write(`${r.runId}  ${r.status.padEnd(9)}  epochs ${r.epochs.padEnd(3)}  accuracy ${accuracy.padEnd(6)}  ${r.notebook ?? ''}\n`);
-    }
+    await withService(900, async (service) => {
+      const runs = await service.list();
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(runs)}\n`);
+        return;
+      }
+      if (runs.length === 0) process.stdout.write('No runs yet. Start one with `smlt train <notebook>`.\n');
+      for (const r of runs) {
+        const accuracy = r.metrics?.valAccuracy !== undefined ? `${(r.metrics.valAccuracy * 100).toFixed(1)}%` : '-';
+        process.stdout.write(
+          `${r.runId}  ${r.status.padEnd(9)}  epochs ${`${r.epochsDone}/${r.epochs}`.padEnd(5)}  ` +
+            `accuracy ${accuracy.padEnd(6)}  $${r.costUsd.toFixed(4)}  ${r.notebook ?? r.name}\n`,
+        );
+      }
+    });
   });
 
 interface TrainOptions {
@@ -137,67 +110,48 @@ interface TrainOptions {
   json?: boolean;
 }
 
-type BaseOptions = Pick<RunOptions, 'platform' | 'store' | 'storeLocation' | 'signal' | 'onEvent'>;
-
-/** Sets up the local backend, shows progress, stops cleanly on Ctrl-C, prints the result. */
-async function runAndReport(
-  mode: ReturnType<typeof outputMode>,
-  timeLimitS: number,
-  storeRoot: string,
-  start: (base: BaseOptions) => Promise<RunResult>,
-  notebook?: string,
-): Promise<void> {
-  const platform = new LocalPlatform({ timeLimitMs: timeLimitS * 1000 });
-  const store = new FolderStore(storeRoot);
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
-  const printer = progressPrinter(mode);
-  let indexing: Promise<void> = Promise.resolve();
+async function withService(timeLimitS: number, use: (service: LocalRunService) => Promise<void>): Promise<void> {
+  const service = new LocalRunService({ timeLimitMs: timeLimitS * 1000 });
   try {
-    const result = await start({
-      platform,
-      store,
-      storeLocation: { kind: 'folder', root: storeRoot },
-      signal: abort.signal,
-      onEvent: (event) => {
-        if (event.type === 'run_started' && event.resumedFromEpoch === undefined) {
-          indexing = indexRun({ runId: event.runId, storeRoot, createdAt: event.time, notebook });
-        }
-        printer.onEvent(event);
-      },
-    });
-    printer.stop();
-    await indexing;
-    if (mode === 'json') {
-      process.stdout.write(
-        `${JSON.stringify({
-          type: 'result',
-          status: result.status,
-          runId: result.runId,
-          metrics: { loss: result.metrics?.valLoss ?? result.metrics?.loss, accuracy: result.metrics?.valAccuracy, trainLoss: result.metrics?.loss },
-          durationS: result.durationS,
-          costUsd: result.costUsd,
-          modelPath: result.modelPath,
-          reportPath: result.reportPath,
-          ...(result.error ? { error: result.error } : {}),
-        })}\n`,
-      );
-    }
-    process.exitCode = result.status === 'succeeded' ? 0 : 1;
+    await use(service);
   } finally {
-    process.off('SIGINT', onSigint);
-    await platform.close();
+    await service.close();
   }
 }
 
-async function storeOf(runId: string): Promise<string> {
-  const indexed = await findIndexedRun(runId);
-  if (indexed) return indexed.storeRoot;
-  // Not started from this machine's index: look next to the current folder.
-  const local = resolve('.smlt');
-  await readManifest(new FolderStore(local), runId);
-  return local;
+/** Shows a run's events until it ends; Ctrl-C cancels it (it keeps its checkpoint and report). */
+async function follow(service: RunService, runId: string, mode: OutputMode, fromSeq = 0): Promise<void> {
+  const printer = progressPrinter(mode);
+  const onSigint = () => void service.cancel(runId);
+  process.once('SIGINT', onSigint);
+  let finished: RunEventOf<'run_finished'> | undefined;
+  try {
+    for await (const event of service.events(runId, { fromSeq })) {
+      printer.onEvent(event);
+      if (event.type === 'run_finished') finished = event;
+    }
+  } finally {
+    printer.stop();
+    process.off('SIGINT', onSigint);
+  }
+  if (!finished) throw new SmltError('RUN_FAILED', `Run ${runId} stopped without finishing; resume it with \`smlt resume ${runId}\`.`);
+  if (mode === 'json') {
+    const { metrics } = finished;
+    process.stdout.write(
+      `${JSON.stringify({
+        type: 'result',
+        status: finished.status,
+        runId,
+        metrics: { loss: metrics?.valLoss ?? metrics?.loss, accuracy: metrics?.valAccuracy, trainLoss: metrics?.loss },
+        durationS: finished.durationS,
+        costUsd: finished.costUsd,
+        modelPath: finished.modelPath,
+        reportPath: finished.reportPath,
+        ...(finished.error ? { error: finished.error } : {}),
+      })}\n`,
+    );
+  }
+  process.exitCode = finished.status === 'succeeded' ? 0 : 1;
 }
 
 function positiveInt(flag: string) {

@@ -61,6 +61,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   notebook?: string;
+  /** Id for the new run (default: a fresh time-stamped id), so a caller can follow it at once. */
+  runId?: string;
 }
 
 export interface RunResult {
@@ -83,10 +85,28 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
+/** A run that is validated and recorded in the store, ready to be driven. */
+export interface PreparedRun {
+  runId: string;
+  /** The run's last event so far (0 for a new run); its next events follow it. */
+  fromSeq: number;
+  run(): Promise<RunResult>;
+}
+
 /** Starts a new run of a captured notebook and drives it to the end. */
 export async function train(captured: Captured, options: RunOptions): Promise<RunResult> {
+  return (await prepareTrain(captured, options)).run();
+}
+
+/** Continues a run whose orchestrator stopped (crash, kill, failure) from its last checkpoint. */
+export async function resume(runId: string, options: ResumeOptions): Promise<RunResult> {
+  return (await prepareResume(runId, options)).run();
+}
+
+/** Validates the options and uploads what workers need; bad input rejects here, before any launch. */
+export async function prepareTrain(captured: Captured, options: RunOptions): Promise<PreparedRun> {
   const { spec, dataset } = captured;
-  const runId = newRunId();
+  const runId = options.runId ?? newRunId();
   const keys = runKeys(runId);
   const settings = settingsFrom(options);
   validateBatch(spec, settings.workers);
@@ -117,17 +137,17 @@ export async function train(captured: Captured, options: RunOptions): Promise<Ru
 
   const status = freshStatus();
   await writeStatus(options.store, runId, status);
-  return drive({ manifest, spec, dataset, status, seq: 0, options });
+  return { runId, fromSeq: 0, run: () => drive({ manifest, spec, dataset, status, seq: 0, options }) };
 }
 
-/** Continues a run whose orchestrator stopped (crash, kill, failure) from its last checkpoint. */
 export type ResumeOptions = Omit<RunOptions, 'workers' | 'memoryMb' | 'storeLocation'> &
   Partial<Pick<RunOptions, 'workers' | 'memoryMb'>> & {
     /** Take over even if the run's orchestrator sent a heartbeat recently (it is known to be dead). */
     force?: boolean;
   };
 
-export async function resume(runId: string, options: ResumeOptions): Promise<RunResult> {
+/** Checks that a run can be resumed and loads what driving it needs. */
+export async function prepareResume(runId: string, options: ResumeOptions): Promise<PreparedRun> {
   const { store } = options;
   const manifest = await readManifest(store, runId);
   const status = await readStatus(store, runId);
@@ -158,15 +178,22 @@ export async function resume(runId: string, options: ResumeOptions): Promise<Run
     memoryMb: options.memoryMb ?? manifest.settings.memoryMb,
   };
   validateBatch(spec, manifest.settings.workers);
-  return drive({
-    manifest,
-    spec,
-    dataset: decodeDataset(bytes),
-    status,
-    seq,
-    resumedFrom: status.epochsDone,
-    options: { ...options, ...manifest.settings, storeLocation: manifest.store },
-  });
+  const dataset = decodeDataset(bytes);
+  const resumedFrom = status.epochsDone;
+  return {
+    runId,
+    fromSeq: seq,
+    run: () =>
+      drive({
+        manifest,
+        spec,
+        dataset,
+        status,
+        seq,
+        resumedFrom,
+        options: { ...options, ...manifest.settings, storeLocation: manifest.store },
+      }),
+  };
 }
 
 /** Asks the orchestrator driving a run to stop; marks it cancelled when no one drives it. */

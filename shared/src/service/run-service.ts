@@ -21,6 +21,8 @@ export interface RunRequest {
   deadlineS?: number;
   budgetUsd?: number;
   objective?: 'time' | 'cost';
+  /** Where the model and report go (default: `.smlt/runs/<id>` next to the notebook). */
+  outDir?: string;
 }
 
 export interface Estimate {
@@ -67,6 +69,7 @@ export interface RunService {
   cancel(runId: string): Promise<{ outcome: 'requested' | 'cancelled' | 'finished' }>;
   list(): Promise<RunSummary[]>;
   get(runId: string): Promise<RunSummary>;
-  resume(runId: string, options?: { force?: boolean }): Promise<{ runId: string }>;
+  /** `fromSeq`: the run's last event before this resume; follow `events(runId, { fromSeq })` to see only the new ones. */
+  resume(runId: string, options?: { force?: boolean }): Promise<{ runId: string; fromSeq: number }>;
   artifacts(runId: string): Promise<RunArtifacts>;
 }

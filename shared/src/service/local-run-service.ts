@@ -1,0 +1,203 @@
+/**
+ * The RunService on this machine: captures notebooks, drives runs on the local platform in
+ * this process (in the background), and reads any run — started here or by another process —
+ * from its folder store. `smlt serve`, the CLI and the editors all go through it.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LocalPlatform } from '../backends/local/local-platform.js';
+import { FolderStore } from '../backends/local/folder-store.js';
+import { waitForObject } from '../backends/store-utils.js';
+import { type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
+import { CostMeter } from '../cost/cost.js';
+import { SmltError, isSmltError } from '../errors.js';
+import type { RunEvent } from '../run/events.js';
+import { runKeys } from '../run/layout.js';
+import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel } from '../run/orchestrator.js';
+import { readManifest, readStatus } from '../run/run-state.js';
+import { estimateRun } from './estimate.js';
+import { findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
+import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
+
+export const DEFAULT_WORKERS = 4;
+/** 1,769 MB buys one full vCPU on Lambda; a single-threaded wasm worker gains nothing above it. */
+export const DEFAULT_MEMORY_MB = 1769;
+
+export interface LocalRunServiceOptions {
+  /** Per-invocation time limit of the local platform (Lambda: 900 s). */
+  timeLimitMs?: number;
+}
+
+export class LocalRunService implements RunService {
+  private readonly platform: LocalPlatform;
+  private readonly active = new Map<string, { abort: AbortController; done: Promise<RunResult> }>();
+
+  constructor(options: LocalRunServiceOptions = {}) {
+    this.platform = new LocalPlatform({ timeLimitMs: options.timeLimitMs });
+  }
+
+  async estimate(request: RunRequest): Promise<Estimate> {
+    const captured = await capture(request);
+    return estimateRun(captured, {
+      workers: request.workers ?? DEFAULT_WORKERS,
+      memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
+      deadlineS: request.deadlineS,
+      budgetUsd: request.budgetUsd,
+    });
+  }
+
+  async start(request: RunRequest): Promise<{ runId: string }> {
+    const captured = await capture(request);
+    const storeRoot = storeRootOf(request.source);
+    const abort = new AbortController();
+    const notebook = notebookPathOf(request.source);
+    const prepared = await prepareTrain(captured, {
+      platform: this.platform,
+      store: new FolderStore(storeRoot),
+      storeLocation: { kind: 'folder', root: storeRoot },
+      workers: request.workers ?? DEFAULT_WORKERS,
+      memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
+      sync: request.sync,
+      notebook,
+      ...(request.outDir ? { outDir: request.outDir } : {}),
+      signal: abort.signal,
+    });
+    await indexRun({ runId: prepared.runId, storeRoot, notebook, createdAt: new Date().toISOString() });
+    return this.drive(prepared, abort);
+  }
+
+  async resume(runId: string, options: { force?: boolean } = {}): Promise<{ runId: string; fromSeq: number }> {
+    if (this.active.has(runId)) throw new SmltError('RUN_BUSY', `Run ${runId} is already running in this process.`);
+    const store = new FolderStore(await storeRootOfRun(runId));
+    const abort = new AbortController();
+    const prepared = await prepareResume(runId, { platform: this.platform, store, signal: abort.signal, force: options.force });
+    return this.drive(prepared, abort);
+  }
+
+  async *events(runId: string, options: { fromSeq?: number; signal?: AbortSignal } = {}): AsyncIterable<RunEvent> {
+    const store = new FolderStore(await storeRootOfRun(runId));
+    await readManifest(store, runId);
+    const keys = runKeys(runId);
+    let seq = options.fromSeq ?? 0;
+    for (;;) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await waitForObject(store, keys.event(seq + 1), { timeoutMs: 5_000, signal: options.signal });
+      } catch (err) {
+        if (!isSmltError(err, 'SYNC_TIMEOUT')) {
+          if (options.signal?.aborted) return;
+          throw err;
+        }
+        // Nothing new for a while: stop following a run no process drives any more.
+        const status = await readStatus(store, runId);
+        const orphaned = !status || (!this.active.has(runId) && Date.now() - Date.parse(status.heartbeatAt) > HEARTBEAT_STALE_MS);
+        if (orphaned || (status && status.status !== 'running' && !(await store.has(keys.event(seq + 1))))) return;
+        continue;
+      }
+      const event = JSON.parse(Buffer.from(bytes).toString('utf8')) as RunEvent;
+      seq = event.seq;
+      yield event;
+      if (event.type === 'run_finished') {
+        // When this process drives the run, let it finish writing (outputs, status) first.
+        await this.active.get(runId)?.done.catch(() => undefined);
+        return;
+      }
+    }
+  }
+
+  async cancel(runId: string): Promise<{ outcome: 'requested' | 'cancelled' | 'finished' }> {
+    const local = this.active.get(runId);
+    if (local) {
+      local.abort.abort();
+      return { outcome: 'requested' };
+    }
+    return { outcome: await requestCancel(new FolderStore(await storeRootOfRun(runId)), runId) };
+  }
+
+  async list(): Promise<RunSummary[]> {
+    const summaries = await Promise.all(
+      (await listIndexedRuns()).map((run) => summarize(new FolderStore(run.storeRoot), run.runId).catch(() => undefined)),
+    );
+    return summaries.filter((s): s is RunSummary => s !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  async get(runId: string): Promise<RunSummary> {
+    return summarize(new FolderStore(await storeRootOfRun(runId)), runId);
+  }
+
+  async artifacts(runId: string): Promise<RunArtifacts> {
+    const manifest = await readManifest(new FolderStore(await storeRootOfRun(runId)), runId);
+    const modelPath = join(manifest.outDir, 'model', 'model.json');
+    const reportPath = join(manifest.outDir, 'report.json');
+    return {
+      runId,
+      outDir: manifest.outDir,
+      ...(existsSync(modelPath) ? { modelPath } : {}),
+      ...(existsSync(reportPath) ? { reportPath } : {}),
+    };
+  }
+
+  /** Waits for the runs this process drives, then stops the workers. */
+  async close(): Promise<void> {
+    for (const { abort } of this.active.values()) abort.abort();
+    await Promise.all([...this.active.values()].map((r) => r.done.catch(() => undefined)));
+    await this.platform.close();
+  }
+
+  private drive(prepared: PreparedRun, abort: AbortController): { runId: string; fromSeq: number } {
+    const { runId } = prepared;
+    const done: Promise<RunResult> = prepared.run().finally(() => this.active.delete(runId));
+    done.catch(() => undefined); // a failure is recorded in the run's status and events
+    this.active.set(runId, { abort, done });
+    return { runId, fromSeq: prepared.fromSeq };
+  }
+}
+
+async function capture(request: RunRequest): Promise<Captured> {
+  const { source } = request;
+  const overrides = request.overrides ?? {};
+  if ('path' in source) return captureNotebook(source.path, overrides);
+  return captureNotebookJson(source.notebook, {
+    notebookDir: source.notebookDir,
+    name: source.name,
+    ...(source.notebookPath ? { notebookPath: source.notebookPath } : {}),
+    overrides,
+  });
+}
+
+/** Runs of a notebook live next to it, in `.smlt/`. */
+function storeRootOf(source: NotebookSource): string {
+  return join('path' in source ? dirname(source.path) : source.notebookDir, '.smlt');
+}
+
+function notebookPathOf(source: NotebookSource): string | undefined {
+  return 'path' in source ? source.path : source.notebookPath;
+}
+
+async function storeRootOfRun(runId: string): Promise<string> {
+  const indexed = await findIndexedRun(runId);
+  if (!indexed) throw new SmltError('RUN_NOT_FOUND', `No run "${runId}" is known on this machine; list runs with \`smlt runs\`.`);
+  return indexed.storeRoot;
+}
+
+async function summarize(store: FolderStore, runId: string): Promise<RunSummary> {
+  const manifest = await readManifest(store, runId);
+  const status = await readStatus(store, runId);
+  if (!status) throw new SmltError('RUN_NOT_FOUND', `Run ${runId} has no status yet.`);
+  const spec = await store.get(runKeys(runId).spec);
+  const epochs = spec ? (JSON.parse(Buffer.from(spec).toString('utf8')) as { training: { epochs: number } }).training.epochs : 0;
+  const last = status.epochs.at(-1);
+  return {
+    runId,
+    name: manifest.name,
+    ...(manifest.notebook ? { notebook: manifest.notebook } : {}),
+    createdAt: manifest.createdAt,
+    status: status.status,
+    epochsDone: status.epochsDone,
+    epochs,
+    costUsd: new CostMeter('x86_64', status.cost).breakdown().totalUsd,
+    elapsedS: status.elapsedS,
+    ...(last ? { metrics: { loss: last.loss, valLoss: last.valLoss, valAccuracy: last.valAccuracy } } : {}),
+  };
+}
+
