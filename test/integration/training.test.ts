@@ -84,11 +84,15 @@ describe('training on local workers', () => {
     assert.equal(started.length, 4);
     assert.ok(started.every((e) => e.type === 'worker_finished' && !e.warmCache && e.coldStart));
 
-    // A second run on the same platform: containers are warm, the model is rebuilt for the new
-    // spec, but data partitions come from each container's temp folder.
+    // A second run of the same spec on the same platform: every invocation lands in a warm
+    // container that already holds the built model and its data partition.
     const again = await run.train(oneEpoch, { workers: 4 });
     const warm = run.events.filter((e) => e.runId === again.runId && e.type === 'worker_finished');
-    assert.ok(warm.every((e) => e.type === 'worker_finished' && !e.coldStart));
+    assert.equal(warm.length, 4);
+    assert.ok(
+      warm.every((e) => e.type === 'worker_finished' && !e.coldStart && e.warmCache),
+      'warm re-invocations download and build nothing',
+    );
   });
 
   it('relaunches a killed worker on the iteration it had not finished, with the same result', async () => {
@@ -124,6 +128,9 @@ describe('training on local workers', () => {
       assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
       const continued = run.events.filter((e) => e.type === 'worker_relaunched' && e.why === 'time-limit');
       assert.ok(continued.length >= 4, `${continued.length} continues`);
+      const finished = run.events.filter((e) => e.type === 'worker_finished');
+      const rewarmed = finished.filter((e) => e.type === 'worker_finished' && e.warmCache).length;
+      assert.ok(rewarmed >= continued.length, `continued invocations reuse their container's cache (${rewarmed} warm)`);
       const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
       assert.ok(maxDifference(weights, reference.weights) < 1e-5);
     } finally {
