@@ -3,10 +3,13 @@
  * same one `smlt serve` and the editors use). Exit code 0 only on success; 1 when a run fails or
  * is cancelled; 2 on bad input.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SmltError, isSmltError } from '../errors.js';
+import { panelStateFromEvents, renderReportPage } from '../panel/index.js';
 import type { RunEventOf } from '../run/events.js';
+import type { RunReport } from '../run/outputs.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService } from '../service/local-run-service.js';
 import type { RunService } from '../service/run-service.js';
 import { type OutputMode, outputMode, progressPrinter } from './progress.js';
@@ -93,6 +96,33 @@ program
         process.stdout.write(
           `${r.runId}  ${r.status.padEnd(9)}  epochs ${`${r.epochsDone}/${r.epochs}`.padEnd(5)}  ` +
             `accuracy ${accuracy.padEnd(6)}  $${r.costUsd.toFixed(4)}  ${r.notebook ?? r.name}\n`,
+        );
+      }
+    });
+  });
+
+program
+  .command('report')
+  .description("Summarize a run; with --html, write its panel as a self-contained page to share")
+  .argument('<run>', 'run id')
+  .option('--html <file>', 'write the report page here')
+  .action(async (runId: string, opts: { html?: string }) => {
+    await withService(900, async (service) => {
+      const state = panelStateFromEvents(await service.history(runId));
+      const { reportPath } = await service.artifacts(runId);
+      const report = reportPath ? (JSON.parse(await readFile(reportPath, 'utf8')) as RunReport) : undefined;
+      if (opts.html) {
+        await writeFile(resolve(opts.html), renderReportPage(state, report));
+        process.stdout.write(`Report of run ${runId} written to ${resolve(opts.html)}\n`);
+        return;
+      }
+      const summary = await service.get(runId);
+      process.stdout.write(`run ${runId} (${summary.name}): ${summary.status}, ${summary.epochsDone}/${summary.epochs} epochs, ` +
+        `${summary.elapsedS.toFixed(1)} s, $${summary.costUsd.toFixed(4)} as if on AWS Lambda\n`);
+      for (const e of report?.epochs ?? []) {
+        const accuracy = e.valAccuracy !== undefined ? `, held-out accuracy ${(e.valAccuracy * 100).toFixed(2)}%` : '';
+        process.stdout.write(
+          `  epoch ${e.epoch + 1}: ${e.workers} × ${e.memoryMb} MB, loss ${e.loss.toFixed(4)}${accuracy}, ${e.durationS.toFixed(1)} s, $${e.costUsd.toFixed(4)}\n`,
         );
       }
     });

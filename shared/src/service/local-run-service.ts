@@ -11,6 +11,7 @@ import { waitForObject } from '../backends/store-utils.js';
 import { type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
 import { CostMeter } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
+import { readEvents } from '../run/event-log.js';
 import type { RunEvent } from '../run/events.js';
 import { runKeys } from '../run/layout.js';
 import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel } from '../run/orchestrator.js';
@@ -103,6 +104,13 @@ export class LocalRunService implements RunService {
         return;
       }
     }
+  }
+
+  /** The events stored so far, without following the run. */
+  async history(runId: string): Promise<RunEvent[]> {
+    const store = new FolderStore(await storeRootOfRun(runId));
+    await readManifest(store, runId);
+    return readEvents(store, runId);
   }
 
   async cancel(runId: string): Promise<{ outcome: 'requested' | 'cancelled' | 'finished' }> {
