@@ -10,6 +10,9 @@ import { SmltError, isSmltError } from '../errors.js';
 import { panelStateFromEvents, renderReportPage } from '../panel/index.js';
 import type { RunEventOf } from '../run/events.js';
 import type { RunReport } from '../run/outputs.js';
+import { RunServiceClient } from '../serve/client.js';
+import { startServer } from '../serve/server.js';
+import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '../serve/token-file.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService } from '../service/local-run-service.js';
 import type { RunService } from '../service/run-service.js';
 import { type OutputMode, outputMode, progressPrinter } from './progress.js';
@@ -31,9 +34,11 @@ program
   .option('--backend <name>', 'where workers run: local', backendName, 'local')
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
   .option('--out <dir>', 'output folder (default: .smlt/runs/<id> next to the notebook)')
+  .option('--server <url>', 'start the run on a running `smlt serve` (token from its file or $SMLT_TOKEN)')
   .option('--json', 'print one JSON object per line; the last is the result')
   .action(async (notebook: string, opts: TrainOptions) => {
-    await withService(opts.timeLimit, async (service) => {
+    await withService(opts.timeLimit, async (local) => {
+      const service = opts.server ? await remoteService(opts.server) : local;
       const { runId } = await service.start({
         source: { path: resolve(notebook) },
         overrides: {
@@ -102,6 +107,26 @@ program
   });
 
 program
+  .command('serve')
+  .description('Serve the run service over HTTP + SSE on loopback, for the editors and `train --server`')
+  .option('--port <n>', 'port (default: a free one)', positiveInt('--port'))
+  .option('--time-limit <s>', 'per-invocation time limit in seconds', positiveInt('--time-limit'), 900)
+  .action(async (opts: { port?: number; timeLimit: number }) => {
+    await withService(opts.timeLimit, async (service) => {
+      const server = await startServer(service, { ...(opts.port ? { port: opts.port } : {}) });
+      // The token goes to a file only this user can read, never to the terminal or logs.
+      await writeServeInfo({ url: server.url, token: server.token, pid: process.pid, startedAt: new Date().toISOString() });
+      process.stdout.write(`smlt serve: ${server.url} (token in ${serveInfoPath()}); Ctrl-C stops it\n`);
+      await new Promise<void>((resolveStop) => {
+        process.once('SIGINT', resolveStop);
+        process.once('SIGTERM', resolveStop);
+      });
+      await removeServeInfo(server.token);
+      await server.close();
+    });
+  });
+
+program
   .command('report')
   .description("Summarize a run; with --html, write its panel as a self-contained page to share")
   .argument('<run>', 'run id')
@@ -137,7 +162,18 @@ interface TrainOptions {
   backend: 'local';
   timeLimit: number;
   out?: string;
+  server?: string;
   json?: boolean;
+}
+
+/** A client of `smlt serve` at `url`, authenticated with the token its server wrote (or $SMLT_TOKEN). */
+async function remoteService(url: string): Promise<RunService> {
+  const info = await readServeInfo();
+  const token = process.env.SMLT_TOKEN ?? (info && info.url === url.replace(/\/+$/, '') ? info.token : undefined);
+  if (!token) {
+    throw new SmltError('OPTION_INVALID', `No token for ${url}: start it with \`smlt serve\` on this machine, or set SMLT_TOKEN.`);
+  }
+  return new RunServiceClient({ url, token });
 }
 
 async function withService(timeLimitS: number, use: (service: LocalRunService) => Promise<void>): Promise<void> {

@@ -1,0 +1,91 @@
+/**
+ * A whole run over HTTP: the real LocalRunService behind `smlt serve`'s server, driven by the
+ * HTTP client that the CLI (`train --server`) and the editors use, with re-attachment mid-run.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { RunEvent } from '@smlt/shared/run/events';
+import { RunServiceClient } from '@smlt/shared/serve/client';
+import { type RunningServer, startServer } from '@smlt/shared/serve/server';
+import { LocalRunService } from '@smlt/shared/service/local-run-service';
+
+const examples = fileURLToPath(new URL('../../examples', import.meta.url));
+
+describe('a run driven over HTTP', () => {
+  let work: string;
+  let service: LocalRunService;
+  let server: RunningServer;
+  let client: RunServiceClient;
+  const previousHome = process.env.SMLT_HOME;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'smlt-serve-run-'));
+    cpSync(examples, join(work, 'examples'), { recursive: true, filter: (src) => !src.includes('.smlt') });
+    process.env.SMLT_HOME = join(work, 'home');
+    service = new LocalRunService();
+    server = await startServer(service);
+    client = new RunServiceClient({ url: server.url, token: server.token });
+  });
+  after(async () => {
+    await server.close();
+    await service.close();
+    process.env.SMLT_HOME = previousHome;
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('estimates, starts, follows with a re-attach, and fetches the artifacts', async () => {
+    const request = { source: { path: join(work, 'examples', 'mnist.ipynb') }, workers: 2, overrides: { epochs: 2 } };
+    const estimate = await client.estimate(request);
+    assert.equal(estimate.workers, 2);
+    assert.ok(estimate.timeS.expected > 0 && estimate.costUsd.expected > 0, JSON.stringify(estimate));
+    assert.ok(estimate.timeS.low <= estimate.timeS.expected && estimate.timeS.expected <= estimate.timeS.high);
+
+    const { runId } = await client.start(request);
+    const seen: RunEvent[] = [];
+    // First client: leaves after the first epoch finishes (as an editor window that closes).
+    for await (const event of client.events(runId)) {
+      seen.push(event);
+      if (event.type === 'epoch_finished') break;
+    }
+    // Second client: re-attaches where the first left and follows to the end.
+    for await (const event of client.events(runId, { fromSeq: seen.at(-1)!.seq })) seen.push(event);
+
+    assert.deepEqual(
+      seen.map((e) => e.seq),
+      seen.map((_, i) => i + 1),
+      'every event once, in order, across the re-attach',
+    );
+    const finished = seen.at(-1);
+    assert.ok(finished?.type === 'run_finished', `last event ${finished?.type}`);
+    assert.equal(finished.status, 'succeeded');
+
+    // A late client replays the whole history.
+    const replay: RunEvent[] = [];
+    for await (const event of client.events(runId)) replay.push(event);
+    assert.deepEqual(replay, seen);
+
+    const summary = await client.get(runId);
+    assert.equal(summary.status, 'succeeded');
+    assert.equal(summary.epochsDone, 2);
+    assert.ok((summary.metrics?.valAccuracy ?? 0) > 0.85, JSON.stringify(summary.metrics));
+    assert.ok((await client.list()).some((r) => r.runId === runId));
+    const artifacts = await client.artifacts(runId);
+    assert.ok(artifacts.modelPath && existsSync(artifacts.modelPath), 'model files');
+    assert.ok(artifacts.reportPath && existsSync(artifacts.reportPath), 'report');
+  });
+
+  it('rejects a bad notebook over HTTP with its code, launching nothing', async () => {
+    await assert.rejects(
+      client.start({ source: { path: join(work, 'examples', 'iris.csv') } }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'NOTEBOOK_INVALID', err.message);
+        return true;
+      },
+    );
+    await assert.rejects(client.get('no-such-run'), (err: Error & { code?: string }) => err.code === 'RUN_NOT_FOUND');
+  });
+});
