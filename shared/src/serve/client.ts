@@ -129,7 +129,7 @@ export class RunServiceClient implements RunService {
           if (response.status < 500 && response.status !== 429) throw err;
           lastFailure = err;
         } else {
-          for await (const message of parseSse(touching(response.body!, resetIdle))) {
+          for await (const message of parseSse(touching(response.body!, resetIdle, connection.signal))) {
             if (message.event === STREAM_END) return;
             if (message.event === STREAM_ERROR) throw errorFromBody(safeJson(message.data), response.status);
             if (finished) continue;
@@ -245,11 +245,29 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** The body's chunks, calling `onChunk` for each (heartbeats included) to keep the idle timer off. */
-async function* touching(body: AsyncIterable<Uint8Array>, onChunk: () => void): AsyncGenerator<Uint8Array> {
-  for await (const chunk of body) {
-    onChunk();
-    yield chunk;
+/**
+ * The body's chunks, calling `onChunk` for each (heartbeats included) to keep the idle timer off.
+ * Ends with the signal's reason when the connection is aborted, whatever the fetch behind it does.
+ */
+async function* touching(body: AsyncIterable<Uint8Array>, onChunk: () => void, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const chunks = body[Symbol.asyncIterator]();
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      const next = await Promise.race([chunks.next(), aborted]);
+      if (next.done) return;
+      onChunk();
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    void chunks.return?.()?.catch(() => undefined);
   }
 }
 
