@@ -120,6 +120,36 @@ describe('smlt command line', () => {
     assert.deepEqual(report.epochs.map((e: { epoch: number }) => e.epoch), [0, 1]);
   });
 
+  it('trains through a running `smlt serve` with --server, and writes a shareable report', async () => {
+    const serve = start(['serve']);
+    const url = await new Promise<string>((resolve, reject) => {
+      serve.child.stdout!.on('data', (chunk: Buffer) => {
+        const match = /smlt serve: (http:\/\/127\.0\.0\.1:\d+)/.exec(chunk.toString());
+        if (match) resolve(match[1]);
+      });
+      serve.done.then((r) => reject(new Error(`serve exited: ${r.stderr}`)));
+    });
+    try {
+      const served = await smlt(['train', 'examples/mnist.ipynb', '--server', url, '--workers', '2', '--epochs', '1', '--json']);
+      assert.equal(served.code, 0, served.stderr);
+      const result = served.lines.at(-1) as { status: string; runId: string };
+      assert.equal(result.status, 'succeeded');
+      assert.ok(!served.stdout.includes(JSON.parse(readFileSync(join(work, 'home', 'serve.json'), 'utf8')).token), 'the token is never printed');
+
+      const page = join(work, 'report.html');
+      const report = await smlt(['report', result.runId, '--html', page]);
+      assert.equal(report.code, 0, report.stderr);
+      const html = readFileSync(page, 'utf8');
+      assert.match(html, /Content-Security-Policy/);
+      assert.match(html, /Succeeded/);
+      assert.doesNotMatch(html, /<script/i);
+    } finally {
+      serve.child.kill('SIGINT');
+      await serve.done;
+    }
+    assert.equal(existsSync(join(work, 'home', 'serve.json')), false, 'the token file is removed when the server stops');
+  });
+
   it('cancels a running run from another process', async () => {
     const run = start(['train', 'examples/mnist.ipynb', '--workers', '2', '--epochs', '3', '--json']);
     const runId = await new Promise<string>((resolve) => {
