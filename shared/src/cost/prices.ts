@@ -20,3 +20,71 @@ export const PRICES = {
 } as const;
 
 export type Arch = keyof Omit<typeof PRICES.lambda, 'usdPerRequest' | 'billingGranularityMs'>;
+
+/**
+ * One price table per platform the scheduler can plan for. Every figure is a list price from the
+ * pages named in `source` (us-east-1, on demand, first pricing tier), as of `checked`; the
+ * project's CALIBRATION.md §5 cites the same pages. `local` costs nothing to run; it carries the
+ * Lambda x86_64 prices so a local run is planned and reported "as if on Lambda".
+ */
+export interface PriceTable {
+  platform: PricedPlatform;
+  /** What the numbers are, for reports: e.g. "AWS Lambda x86_64 + S3 Standard, us-east-1". */
+  label: string;
+  source: string;
+  checked: string;
+  /** Duration price per GB-second of configured memory (memory in MB / 1024). */
+  usdPerGbSecond: number;
+  /** Price of one invocation (request). */
+  usdPerInvocation: number;
+  billingGranularityMs: number;
+  /** Object-store request prices (S3 Standard): PUT/COPY/POST, GET/HEAD, LIST; DELETE is free. */
+  store: { usdPerPut: number; usdPerGet: number; usdPerList: number };
+  /** True when running on it costs nothing and the prices are for comparison only. */
+  hypothetical: boolean;
+}
+
+export type PricedPlatform = 'lambda-x86_64' | 'lambda-arm64' | 'local';
+
+const S3_STANDARD = { usdPerPut: PRICES.s3.usdPerPut, usdPerGet: PRICES.s3.usdPerGet, usdPerList: PRICES.s3.usdPerPut };
+
+export const PRICE_TABLES: Readonly<Record<PricedPlatform, PriceTable>> = {
+  'lambda-x86_64': {
+    platform: 'lambda-x86_64',
+    label: 'AWS Lambda x86_64 + S3 Standard, us-east-1',
+    source: PRICES.source,
+    checked: PRICES.checked,
+    usdPerGbSecond: PRICES.lambda.x86_64.usdPerGbSecond,
+    usdPerInvocation: PRICES.lambda.usdPerRequest,
+    billingGranularityMs: PRICES.lambda.billingGranularityMs,
+    store: S3_STANDARD,
+    hypothetical: false,
+  },
+  'lambda-arm64': {
+    platform: 'lambda-arm64',
+    label: 'AWS Lambda arm64 + S3 Standard, us-east-1',
+    source: PRICES.source,
+    checked: PRICES.checked,
+    usdPerGbSecond: PRICES.lambda.arm64.usdPerGbSecond,
+    usdPerInvocation: PRICES.lambda.usdPerRequest,
+    billingGranularityMs: PRICES.lambda.billingGranularityMs,
+    store: S3_STANDARD,
+    hypothetical: false,
+  },
+  local: {
+    platform: 'local',
+    label: 'local workers, priced as if on AWS Lambda x86_64 + S3 Standard',
+    source: PRICES.source,
+    checked: PRICES.checked,
+    usdPerGbSecond: PRICES.lambda.x86_64.usdPerGbSecond,
+    usdPerInvocation: PRICES.lambda.usdPerRequest,
+    billingGranularityMs: PRICES.lambda.billingGranularityMs,
+    store: S3_STANDARD,
+    hypothetical: true,
+  },
+};
+
+/** The price table of `platform` (`local` and unknown names get Lambda x86_64 prices, marked hypothetical). */
+export function priceTable(platform: string): PriceTable {
+  return Object.hasOwn(PRICE_TABLES, platform) ? PRICE_TABLES[platform as PricedPlatform] : PRICE_TABLES.local;
+}

@@ -1,0 +1,203 @@
+/**
+ * The analytical model of an iteration and an epoch, the prior mean of the planner's Gaussian
+ * process (DESIGN.md, "The scheduler's problem, stated"):
+ *
+ *   iteration = compute + sync
+ *   compute   = (per-worker batch × ms per sample + optimizer step) / speed-up(backend, memory)
+ *   sync      = request rounds × latency + bytes / per-function bandwidth + CPU to (de)code and
+ *               average, floored by the store's request rate (S3: 3,500 PUT / 5,500 GET per
+ *               second per partitioned prefix)
+ *   epoch     = launch + start state + iterations × iteration + checkpoint
+ *               (+ cold start and data download when the configuration changed,
+ *                + a state save and reload per time-limit continuation)
+ *
+ * Figures are CALIBRATION.md's medians. Observations calibrate it: one factor each for compute,
+ * sync and per-epoch overhead, from the compute and sync times workers report (`worker_finished`).
+ */
+import type { SyncName } from '../run/events.js';
+import type { OptimizerName } from '../spec/job-spec.js';
+import { optimizerSlots } from '../sizing/memory.js';
+import { type BackendProfile, computeSpeedup } from '../sizing/profiles.js';
+import { normalQuantile } from './stats.js';
+
+const MIB = 1024 * 1024;
+
+/** What the planner assumes of the function platform and the object store (CALIBRATION.md). */
+export interface StoreNetworkModel {
+  /** Median small-object latency, S3 Standard from Lambda (2024): 27 ms GET, 40 ms PUT. */
+  getLatencyMs: number;
+  putLatencyMs: number;
+  /** Log-sd of request latency (p95 ≈ 3× median: 0.62). */
+  latencySigma: number;
+  /** Share of requests in the long tail, and the tail's mean delay (≈10 s max over 1 M requests). */
+  tailProbability: number;
+  tailMeanS: number;
+  /** Sustained per-function bandwidth (≈75 MiB/s, constant across memory sizes). */
+  bandwidthBytesPerS: number;
+  /** Burst: a bucket of this many bytes at this rate, refilled at the sustained rate while the worker computes. */
+  burstBucketBytes: number;
+  burstBytesPerS: number;
+  /** Requests a worker keeps in flight per direction (sync/exchange.ts). */
+  requestsInFlight: number;
+  /** Request rate per partitioned prefix; a new bucket starts as one partition. */
+  putsPerS: number;
+  getsPerS: number;
+  /** Billed polls per worker and iteration while waiting for others' objects, per second of sync. */
+  pollsPerSyncS: number;
+  /** Launch delay per worker (paper: 2.83 s for 100 workers) and fixed part. */
+  launchSPerWorker: number;
+  launchS: number;
+  coldStartS: number;
+  warmStartS: number;
+  /** CPU time to encode, decode and average gradients, ns per byte moved, at one vCPU. */
+  cpuNsPerSyncByte: number;
+}
+
+export const DEFAULT_NETWORK: StoreNetworkModel = {
+  getLatencyMs: 27,
+  putLatencyMs: 40,
+  latencySigma: 0.62,
+  tailProbability: 2e-4,
+  tailMeanS: 1.5,
+  bandwidthBytesPerS: 75 * MIB,
+  burstBucketBytes: 150 * MIB,
+  burstBytesPerS: 1200 * MIB,
+  requestsInFlight: 16,
+  putsPerS: 3500,
+  getsPerS: 5500,
+  pollsPerSyncS: 5,
+  launchSPerWorker: 0.028,
+  launchS: 0.2,
+  coldStartS: 0.5,
+  warmStartS: 0.03,
+  cpuNsPerSyncByte: 1,
+};
+
+export interface ModelFacts {
+  paramCount: number;
+  optimizer: OptimizerName;
+  bytesPerSample: number;
+  /** Gradient step per sample at one vCPU of the backend, ms (a profiler's estimate). */
+  computeMsPerSample: number;
+  /** Optimizer update at one vCPU, ms per million parameters. */
+  applyMsPerMillionParams: number;
+}
+
+export interface Config {
+  workers: number;
+  memoryMb: number;
+  sync: SyncName;
+}
+
+export function configKey(c: Config): string {
+  return `${c.workers}x${c.memoryMb}:${c.sync}`;
+}
+
+export interface IterationParts {
+  computeS: number;
+  syncS: number;
+}
+
+/** Calibration factors (1 = the model as written). */
+export interface Calibration {
+  compute: number;
+  sync: number;
+  overhead: number;
+  /** Observed billed polls over the model's. */
+  polls: number;
+  /** Observed epoch cost over the cost model's at the observed duration. */
+  cost: number;
+}
+
+export const UNCALIBRATED: Calibration = { compute: 1, sync: 1, overhead: 1, polls: 1, cost: 1 };
+
+export class AnalyticalModel {
+  constructor(
+    readonly facts: ModelFacts,
+    readonly profile: BackendProfile,
+    readonly network: StoreNetworkModel,
+  ) {}
+
+  get gradientBytes(): number {
+    return 4 * this.facts.paramCount;
+  }
+
+  /** Weights and optimizer slots: what a checkpoint and a continuation move. */
+  get stateBytes(): number {
+    return 4 * this.facts.paramCount * (1 + optimizerSlots(this.facts.optimizer));
+  }
+
+  computeS(config: Config, perWorkerBatch: number): number {
+    const { computeMsPerSample, applyMsPerMillionParams, paramCount } = this.facts;
+    const ms = perWorkerBatch * computeMsPerSample + (applyMsPerMillionParams * paramCount) / 1e6;
+    return ms / 1000 / computeSpeedup(this.profile, config.memoryMb);
+  }
+
+  /** Sync seconds of one iteration; `computeS` (the worker's idle network time) refills the burst bucket. */
+  syncS(config: Config, computeS = 0): number {
+    const n = config.workers;
+    const net = this.network;
+    const g = this.gradientBytes;
+    const bucket = Math.min(net.burstBucketBytes, net.bandwidthBytesPerS * computeS);
+    const transfer = (bytes: number) => {
+      const fast = Math.min(bytes, bucket);
+      return fast / net.burstBytesPerS + (bytes - fast) / net.bandwidthBytesPerS;
+    };
+    // A wave of k parallel requests lasts as long as its slowest: the median of the max of k log-normals.
+    const wave = (k: number, medianMs: number) => (medianMs / 1000) * Math.exp(net.latencySigma * normalQuantile(0.5 ** (1 / Math.max(k, 1))));
+    const waves = (k: number, medianMs: number) => {
+      let total = 0;
+      for (let left = k; left > 0; left -= net.requestsInFlight) total += wave(Math.min(left, net.requestsInFlight), medianMs);
+      return total;
+    };
+    // (De)coding and averaging run on the worker's CPU; a fraction of a vCPU slows them.
+    const cpuShare = Math.min(1, Math.max(computeSpeedup({ ...this.profile, threads: 1, tensorsOn: 'host' }, config.memoryMb), 0.05));
+    const requests = config.sync === 'hierarchical' ? n * n + 2 * n * (n - 1) : 3 * n - 2;
+    // Any request in the long tail holds up the barrier.
+    const tail = (1 - (1 - net.tailProbability) ** requests) * net.tailMeanS;
+    if (n === 1) return wave(1, net.putLatencyMs) + transfer(g) + (g * net.cpuNsPerSyncByte) / 1e9 / cpuShare + tail;
+    if (config.sync === 'flat') {
+      const latency = wave(n - 1, net.putLatencyMs) + waves(n - 1, net.getLatencyMs) + 2 * wave(1, net.putLatencyMs) + wave(n - 1, net.getLatencyMs);
+      const bytes = transfer(g) + transfer((n - 1) * g) + (2 * g) / net.bandwidthBytesPerS;
+      const cpu = ((n + 2) * g * net.cpuNsPerSyncByte) / 1e9 / cpuShare;
+      const floor = n / net.putsPerS + (2 * (n - 1)) / net.getsPerS;
+      return Math.max(latency + bytes + cpu, floor) + tail;
+    }
+    // Scatter (writes) overlaps the reduce (reads); then the mean is written and the means read.
+    const latency = Math.max(waves(n - 1, net.putLatencyMs), waves(n - 1, net.getLatencyMs)) + wave(n, net.putLatencyMs) + waves(n - 1, net.getLatencyMs);
+    const shard = g / n;
+    const bytes = transfer((n - 1) * shard) + shard / net.bandwidthBytesPerS + ((n - 1) * shard) / net.bandwidthBytesPerS;
+    const cpu = ((3 * g * net.cpuNsPerSyncByte) / 1e9) / cpuShare;
+    const floor = (n * n) / net.putsPerS + (2 * n * (n - 1)) / net.getsPerS;
+    return Math.max(latency + bytes + cpu, floor) + tail;
+  }
+
+  iteration(config: Config, perWorkerBatch: number, calibration: Calibration = UNCALIBRATED): IterationParts {
+    const computeS = this.computeS(config, perWorkerBatch);
+    return { computeS: computeS * calibration.compute, syncS: this.syncS(config, computeS) * calibration.sync };
+  }
+
+  /** Seconds one epoch spends outside its iterations, and how many continuations the time limit forces. */
+  epochOverhead(
+    config: Config,
+    runS: number,
+    options: { switched: boolean; partitionBytes: number; timeLimitS: number; safetyMarginS: number },
+    calibration: Calibration = UNCALIBRATED,
+  ): { overheadS: number; continuations: number; launchS: number } {
+    const net = this.network;
+    const state = this.stateBytes / net.bandwidthBytesPerS + net.getLatencyMs / 1000;
+    const launchS = net.launchS + net.launchSPerWorker * config.workers;
+    const usable = Math.max(options.timeLimitS - options.safetyMarginS, 1);
+    const continuations = Math.max(0, Math.ceil((runS + state) / usable) - 1);
+    let overheadS = launchS + net.warmStartS + state + this.stateBytes / net.bandwidthBytesPerS;
+    if (options.switched) overheadS += net.coldStartS + options.partitionBytes / net.bandwidthBytesPerS;
+    overheadS += continuations * (2 * state + net.warmStartS);
+    return { overheadS: overheadS * calibration.overhead, continuations, launchS };
+  }
+
+  /** Billed polls per iteration, all workers. */
+  pollGets(config: Config, syncS: number, calibration: Calibration = UNCALIBRATED): number {
+    if (config.workers === 1) return 0;
+    return config.workers * this.network.pollsPerSyncS * syncS * calibration.polls;
+  }
+}

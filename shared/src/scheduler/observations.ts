@@ -1,0 +1,52 @@
+/**
+ * Turning what the orchestrator records into the planner's `EpochObservation`: the epoch record
+ * (run/run-state.ts) plus the epoch's `worker_finished` events, which carry each invocation's
+ * compute and sync time (the profiler input: compute time per sample and sync time observed).
+ */
+import type { RequestCounts } from '../backends/ports.js';
+import type { RunEventOf } from '../run/events.js';
+import type { EpochRecord } from '../run/run-state.js';
+import type { EpochObservation } from './types.js';
+
+/** Per-worker compute and sync ms of one epoch: each rank's invocations summed, then the mean over ranks. */
+export function summarizeWorkers(events: ReadonlyArray<Pick<RunEventOf<'worker_finished'>, 'rank' | 'computeMs' | 'syncMs'>>): {
+  computeMs: number;
+  syncMs: number;
+} {
+  const byRank = new Map<number, { computeMs: number; syncMs: number }>();
+  for (const e of events) {
+    const sums = byRank.get(e.rank) ?? { computeMs: 0, syncMs: 0 };
+    sums.computeMs += e.computeMs;
+    sums.syncMs += e.syncMs;
+    byRank.set(e.rank, sums);
+  }
+  const ranks = Math.max(byRank.size, 1);
+  let computeMs = 0;
+  let syncMs = 0;
+  for (const sums of byRank.values()) {
+    computeMs += sums.computeMs;
+    syncMs += sums.syncMs;
+  }
+  return { computeMs: computeMs / ranks, syncMs: syncMs / ranks };
+}
+
+/** An observation from an epoch record, its batch size, and (optionally) its worker events and request counts. */
+export function observationFromRecord(
+  record: Pick<EpochRecord, 'epoch' | 'workers' | 'memoryMb' | 'sync' | 'iterations' | 'durationS' | 'costUsd'>,
+  batchSize: number,
+  workerEvents: ReadonlyArray<Pick<RunEventOf<'worker_finished'>, 'rank' | 'computeMs' | 'syncMs'>> = [],
+  requests?: RequestCounts,
+): EpochObservation {
+  return {
+    epoch: record.epoch,
+    workers: record.workers,
+    memoryMb: record.memoryMb,
+    sync: record.sync,
+    batchSize,
+    iterations: record.iterations,
+    durationS: record.durationS,
+    costUsd: record.costUsd,
+    ...(workerEvents.length > 0 ? summarizeWorkers(workerEvents) : {}),
+    ...(requests ? { requests } : {}),
+  };
+}

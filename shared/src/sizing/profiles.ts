@@ -1,0 +1,85 @@
+/**
+ * Backend profiles: how a tfjs backend turns a function's memory size into speed and what it
+ * needs in memory (DESIGN.md, "Runtime facts": "CPU/WebGPU-aware memory sizing").
+ *
+ * Lambda gives CPU in proportion to memory: 1,769 MB = one vCPU, up to 10,240 MB ≈ 5.79 vCPU
+ * (CALIBRATION.md §1). What extra vCPUs buy depends on the backend:
+ *  - `cpu` (pure JS) and `wasm-simd` run on one thread (wasm threads are off in Node): above one
+ *    vCPU they gain nothing but footprint; below it they slow down in proportion.
+ *  - `native` (tfjs-node / libtensorflow, in a container image) uses every core: Amdahl's law
+ *    with the profile's parallel fraction.
+ *  - `webgpu` computes on a GPU device: memory size does not change its speed, and the model's
+ *    tensors live in GPU buffers, which count against the device's memory, not the function's.
+ */
+import type { BackendName } from '../tf/backend.js';
+
+export type BackendProfileName = 'cpu' | 'wasm-simd' | 'native' | 'webgpu';
+
+export interface BackendProfile {
+  name: BackendProfileName;
+  /** Threads the backend computes with: 1, or 'all' (one per vCPU). */
+  threads: 1 | 'all';
+  /** Share of a step that parallelises over threads (Amdahl), for `threads: 'all'`. */
+  parallelFraction: number;
+  /** Throughput per vCPU relative to wasm-simd (wasm-simd = 1); the design brief measured wasm 4-5x cpu. */
+  relativeSpeed: number;
+  /** Resident memory of the runtime before any model: Node, the bundle, the backend's binary. */
+  runtimeBaseMb: number;
+  /** Multiplier on tensor bytes for allocator slack and temporaries of the gradient step. */
+  tensorOverhead: number;
+  /** Where tensors live; 'gpu' means weights, gradients, optimizer slots and activations are GPU buffers. */
+  tensorsOn: 'host' | 'gpu';
+  /** webgpu only: the device's memory and its speed relative to one vCPU of wasm-simd. */
+  gpu?: { memoryMb: number; relativeSpeed: number };
+}
+
+/** Lambda: memory per vCPU and the largest function (CALIBRATION.md §1). */
+export const MB_PER_VCPU = 1769;
+export const LAMBDA_MAX_MEMORY_MB = 10_240;
+
+export const BACKEND_PROFILES: Readonly<Record<BackendProfileName, BackendProfile>> = {
+  cpu: { name: 'cpu', threads: 1, parallelFraction: 0, relativeSpeed: 0.22, runtimeBaseMb: 110, tensorOverhead: 1.3, tensorsOn: 'host' },
+  'wasm-simd': {
+    name: 'wasm-simd',
+    threads: 1,
+    parallelFraction: 0,
+    relativeSpeed: 1,
+    runtimeBaseMb: 140,
+    tensorOverhead: 1.25,
+    tensorsOn: 'host',
+  },
+  native: { name: 'native', threads: 'all', parallelFraction: 0.9, relativeSpeed: 3, runtimeBaseMb: 420, tensorOverhead: 1.2, tensorsOn: 'host' },
+  webgpu: {
+    name: 'webgpu',
+    threads: 1,
+    parallelFraction: 0,
+    relativeSpeed: 1,
+    runtimeBaseMb: 300,
+    tensorOverhead: 1.2,
+    tensorsOn: 'gpu',
+    gpu: { memoryMb: 16_384, relativeSpeed: 20 },
+  },
+};
+
+/** The profile of a backend the registry in `tf/backend.ts` activated. */
+export function profileOfBackend(name: BackendName | 'webgpu', options: { simd?: boolean } = {}): BackendProfile {
+  if (name === 'wasm') return options.simd === false ? { ...BACKEND_PROFILES['wasm-simd'], relativeSpeed: 0.5 } : BACKEND_PROFILES['wasm-simd'];
+  return BACKEND_PROFILES[name];
+}
+
+/** vCPU share of a Lambda function of `memoryMb` (fractional below 1,769 MB). */
+export function vcpusOf(memoryMb: number): number {
+  return Math.min(memoryMb, LAMBDA_MAX_MEMORY_MB) / MB_PER_VCPU;
+}
+
+/**
+ * Speed of the gradient step at `memoryMb` relative to one full vCPU of the same backend
+ * (1 at 1,769 MB). Below one vCPU every backend slows in proportion (CPU credits are linear).
+ */
+export function computeSpeedup(profile: BackendProfile, memoryMb: number): number {
+  if (profile.tensorsOn === 'gpu') return 1;
+  const v = vcpusOf(memoryMb);
+  if (v <= 1 || profile.threads === 1) return Math.min(v, 1);
+  const p = profile.parallelFraction;
+  return 1 / (1 - p + p / v);
+}

@@ -1,0 +1,128 @@
+/**
+ * The cost model: price tables, the request counts of each sync strategy (checked against the
+ * real strategies on a folder store), and the cost of an epoch worked out by hand.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { FolderStore } from '@smlt/shared/backends/local/folder-store';
+import type { ObjectStore, RequestCounts } from '@smlt/shared/backends/ports';
+import { epochCost, iterationRequests, syncRequestsPerIteration } from '@smlt/shared/cost/epoch-cost';
+import { PRICE_TABLES, PRICES, priceTable } from '@smlt/shared/cost/prices';
+import { syncStrategy } from '@smlt/shared/sync/index';
+import type { SyncName } from '@smlt/shared/sync/strategy';
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'smlt-cost-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('price tables', () => {
+  it('has one table per platform, each with its source and date, and leaves PRICES as it was', () => {
+    for (const table of Object.values(PRICE_TABLES)) {
+      assert.match(table.source, /pricing/i);
+      assert.match(table.checked, /^\d{4}-\d{2}-\d{2}$/);
+      assert.ok(table.usdPerGbSecond > 0 && table.usdPerInvocation > 0 && table.store.usdPerPut > table.store.usdPerGet);
+    }
+    assert.equal(PRICE_TABLES['lambda-x86_64'].usdPerGbSecond, 0.0000166667);
+    assert.equal(PRICE_TABLES['lambda-arm64'].usdPerGbSecond, 0.0000133334);
+    assert.equal(PRICE_TABLES['lambda-x86_64'].store.usdPerPut, 0.005 / 1000);
+    assert.equal(PRICE_TABLES['lambda-x86_64'].store.usdPerGet, 0.0004 / 1000);
+    // Local runs cost nothing; they are priced as if on Lambda x86_64.
+    assert.equal(PRICE_TABLES.local.hypothetical, true);
+    assert.equal(PRICE_TABLES.local.usdPerGbSecond, PRICE_TABLES['lambda-x86_64'].usdPerGbSecond);
+    assert.equal(priceTable('something-else').platform, 'local');
+    assert.equal(PRICES.lambda.x86_64.usdPerGbSecond, 0.0000166667);
+  });
+});
+
+/** A folder store without `waitFor`, so a read of a missing object is a poll we can tell apart. */
+class CountingStore implements ObjectStore {
+  readonly objectReads = { count: 0 };
+  polls = 0;
+  constructor(private readonly inner: FolderStore) {}
+  get url() {
+    return this.inner.url;
+  }
+  get requests(): RequestCounts {
+    return this.inner.requests;
+  }
+  put(key: string, body: Uint8Array | string) {
+    return this.inner.put(key, body);
+  }
+  async get(key: string) {
+    const body = await this.inner.get(key);
+    if (body) this.objectReads.count++;
+    else this.polls++;
+    return body;
+  }
+  has(key: string) {
+    return this.inner.has(key);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  delete(keys: readonly string[]) {
+    return this.inner.delete(keys);
+  }
+}
+
+describe('request counts', () => {
+  for (const name of ['hierarchical', 'flat'] as SyncName[]) {
+    it(`match what the ${name} strategy really does (PUTs, and GETs that returned an object)`, async () => {
+      for (const workers of [1, 2, 3, 5]) {
+        const folder = join(root, `${name}-${workers}`);
+        const stores = Array.from({ length: workers }, () => new CountingStore(new FolderStore(folder)));
+        await Promise.all(
+          stores.map((store, rank) =>
+            syncStrategy(name).allReduce(
+              { store, prefix: 'runs/r/sync/e0000', workers, rank, timeoutMs: 5000, pollMs: { initial: 1, max: 5 } },
+              0,
+              Float32Array.from({ length: 37 }, (_, i) => rank + i),
+            ),
+          ),
+        );
+        const expected = syncRequestsPerIteration(name, workers);
+        assert.equal(stores.reduce((a, s) => a + s.requests.put, 0), expected.put, `${workers} workers: PUTs`);
+        assert.equal(stores.reduce((a, s) => a + s.objectReads.count, 0), expected.get, `${workers} workers: GETs`);
+      }
+    });
+  }
+
+  it('grow as n² for hierarchical and as n for flat', () => {
+    assert.deepEqual(syncRequestsPerIteration('hierarchical', 100), { put: 10_000, get: 19_800, list: 0, delete: 0 });
+    assert.deepEqual(syncRequestsPerIteration('flat', 100), { put: 100, get: 198, list: 0, delete: 0 });
+    // Plus one progress marker per worker and the polls.
+    assert.deepEqual(iterationRequests('hierarchical', 4, 7), { put: 20, get: 31, list: 0, delete: 0 });
+  });
+});
+
+describe('epoch cost', () => {
+  it('is duration + invocations + requests, as worked out by hand', () => {
+    const cost = epochCost(
+      { workers: 4, memoryMb: 2048, sync: 'hierarchical', iterations: 10, billedSPerWorker: 100, invocations: 4 },
+      PRICE_TABLES['lambda-x86_64'],
+    );
+    // 4 workers × 2 GB × 100 s × $0.0000166667
+    assert.ok(Math.abs(cost.durationUsd - 0.01333336) < 1e-12);
+    assert.ok(Math.abs(cost.invocationsUsd - 4 * 0.2e-6) < 1e-15);
+    // Per iteration 16 PUTs (n²) + 4 markers, 24 GETs (2n(n-1)); per epoch +1 PUT (checkpoint),
+    // +4 GETs (start state), 3 LISTs (priced as PUT).
+    assert.deepEqual(cost.requests, { put: 201, get: 244, list: 3, delete: 0 });
+    assert.ok(Math.abs(cost.requestsUsd - ((201 + 3) * 0.005e-3 + 244 * 0.0004e-3)) < 1e-15);
+    assert.ok(Math.abs(cost.totalUsd - (cost.durationUsd + cost.invocationsUsd + cost.requestsUsd)) < 1e-15);
+    assert.ok(Math.abs(cost.totalUsd - 0.0144517) < 1e-6);
+  });
+
+  it('prices arm64 below x86 for the same work, and a local run like x86', () => {
+    const input = { workers: 8, memoryMb: 1769, sync: 'flat' as const, iterations: 50, billedSPerWorker: 60 };
+    const x86 = epochCost(input, PRICE_TABLES['lambda-x86_64']).totalUsd;
+    assert.ok(epochCost(input, PRICE_TABLES['lambda-arm64']).totalUsd < x86);
+    assert.equal(epochCost(input, PRICE_TABLES.local).totalUsd, x86);
+  });
+});

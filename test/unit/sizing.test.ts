@@ -1,0 +1,76 @@
+/** Backend-aware memory sizing: footprints worked out by hand, and which sizes each profile can use. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  activationBytesFromLayerOutputs,
+  memoryFootprint,
+  optimizerSlots,
+  syncBufferParams,
+  usefulMemorySizesMb,
+} from '@smlt/shared/sizing/memory';
+import { BACKEND_PROFILES, computeSpeedup, profileOfBackend, vcpusOf } from '@smlt/shared/sizing/profiles';
+
+const MB = 1024 * 1024;
+const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-6, `${what}: ${a} vs ${b}`);
+
+const model = { paramCount: 1_000_000, optimizer: 'adam' as const, bytesPerSample: 1000, activationBytesPerSample: 100_000 };
+
+describe('memory footprint', () => {
+  it('adds weights, gradients, optimizer slots, shard buffers, activations, runtime and data (wasm-simd, by hand)', () => {
+    const f = memoryFootprint({ model, profile: BACKEND_PROFILES['wasm-simd'], workers: 4, perWorkerBatch: 10, partitionSamples: 1000, sync: 'hierarchical' });
+    const paramMb = 4e6 / MB;
+    close(f.weightsMb, paramMb * 1.25, 'weights');
+    close(f.gradientsMb, paramMb * 1.25, 'gradients');
+    close(f.optimizerSlotsMb, 2 * paramMb * 1.25, 'adam slots');
+    close(f.shardBuffersMb, paramMb * (2 * (3 / 4) + 1), 'shard buffers');
+    close(f.activationsMb, (1e6 / MB) * 1.25, 'activations');
+    close(f.cachedDataMb, 1e6 / MB, 'data');
+    close(f.hostMb, 140 + f.cachedDataMb + f.shardBuffersMb + f.weightsMb + f.gradientsMb + f.optimizerSlotsMb + f.activationsMb, 'total');
+    assert.ok(Math.abs(f.hostMb - 170.76) < 0.01);
+    assert.equal(f.minimumMemoryMb, 192);
+    assert.equal(f.gpuMb, 0);
+  });
+
+  it('counts tensors as GPU buffers on webgpu, and says when they do not fit the device', () => {
+    const f = memoryFootprint({ model, profile: BACKEND_PROFILES.webgpu, workers: 1, perWorkerBatch: 10, partitionSamples: 1000, sync: 'hierarchical' });
+    const paramMb = 4e6 / MB;
+    close(f.gpuMb, paramMb * 1.2 * 4 + (1e6 / MB) * 1.2, 'gpu buffers');
+    close(f.hostMb, 300 + 1e6 / MB + paramMb * 1 + 2 * paramMb, 'host: runtime, data, exchange, staging');
+    assert.equal(f.fitsDevice, true);
+    const huge = memoryFootprint({ model: { ...model, paramCount: 2e9 }, profile: BACKEND_PROFILES.webgpu, workers: 1, perWorkerBatch: 1, partitionSamples: 1, sync: 'flat' });
+    assert.equal(huge.fitsDevice, false);
+  });
+
+  it('makes a flat aggregator hold every gradient, a hierarchical one under 3', () => {
+    assert.equal(syncBufferParams('flat', 10), 10);
+    assert.ok(syncBufferParams('hierarchical', 200) < 3);
+    assert.equal(syncBufferParams('hierarchical', 1), 1);
+    assert.deepEqual(['sgd', 'momentum', 'adagrad', 'rmsprop', 'adam'].map((o) => optimizerSlots(o as never)), [0, 1, 1, 2, 2]);
+    assert.equal(activationBytesFromLayerOutputs([100, 50]), 2 * 4 * 150);
+  });
+});
+
+describe('speed and useful memory sizes per profile', () => {
+  it('gives one vCPU per 1,769 MB; a single-threaded backend gains nothing above it, native follows Amdahl', () => {
+    close(vcpusOf(1769), 1, 'vcpus');
+    close(vcpusOf(10_240), 10_240 / 1769, 'max vcpus');
+    close(computeSpeedup(BACKEND_PROFILES['wasm-simd'], 884.5), 0.5, 'half a vCPU');
+    close(computeSpeedup(BACKEND_PROFILES['wasm-simd'], 3538), 1, 'wasm above one vCPU');
+    close(computeSpeedup(BACKEND_PROFILES.cpu, 10_240), 1, 'cpu above one vCPU');
+    close(computeSpeedup(BACKEND_PROFILES.native, 3538), 1 / (0.1 + 0.9 / 2), 'native at 2 vCPU');
+    close(computeSpeedup(BACKEND_PROFILES.webgpu, 512), 1, 'webgpu ignores memory');
+    assert.equal(profileOfBackend('wasm', { simd: false }).relativeSpeed, 0.5);
+    assert.equal(profileOfBackend('native').name, 'native');
+  });
+
+  it('proposes fractions of a vCPU up to 1,769 MB for wasm, vCPU tiers for native, the minimum for webgpu', () => {
+    assert.deepEqual(usefulMemorySizesMb(BACKEND_PROFILES['wasm-simd'], 170, [128, 10_240]), [192, 512, 1024, 1536, 1769]);
+    assert.deepEqual(usefulMemorySizesMb(BACKEND_PROFILES.native, 170, [128, 10_240]), [192, 512, 1024, 1536, 1769, 3538, 5307, 7076, 8845, 10_240]);
+    assert.deepEqual(usefulMemorySizesMb(BACKEND_PROFILES.webgpu, 170, [128, 10_240]), [192]);
+    // A worker that needs more than one vCPU's memory on a single-threaded backend: its minimum only.
+    assert.deepEqual(usefulMemorySizesMb(BACKEND_PROFILES['wasm-simd'], 3000, [128, 10_240]), [3008]);
+    assert.deepEqual(usefulMemorySizesMb(BACKEND_PROFILES.native, 9000, [128, 10_240]), [9024, 10_240]);
+    assert.deepEqual(usefulMemorySizesMb(BACKEND_PROFILES.native, 12_000, [128, 10_240]), []);
+    assert.deepEqual(usefulMemorySizesMb(BACKEND_PROFILES.native, 170, [128, 3008]), [192, 512, 1024, 1536, 1769]);
+  });
+});
