@@ -7,13 +7,16 @@
  * Module scope is the warm cache: a re-invocation in the same container reuses the built model
  * and the data partition (and the partition also sits in the container's temp folder).
  */
-import type { ObjectStore, WorkerContext } from '@smlt/shared/backends/ports';
-import { openStore } from '@smlt/shared/backends/store-utils';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { ObjectStore, RequestCounts, WorkerContext } from '@smlt/shared/backends/ports';
+import type { Dataset } from '@smlt/shared/data/dataset';
+import type { JobSpec } from '@smlt/shared/spec/job-spec';
 import { SmltError } from '@smlt/shared/errors';
 import { runKeys } from '@smlt/shared/run/layout';
 import type { WorkerEvent, WorkerResult } from '@smlt/shared/run/worker-protocol';
 import { initBackend } from '@smlt/shared/tf/backend';
-import { applyGradient, computeGradients, createOptimizer, decodeState, encodeState } from '@smlt/shared/model/training';
+import { type LossFn, applyGradient, computeGradients, createOptimizer, decodeState, encodeState } from '@smlt/shared/model/training';
 import { syncStrategy } from '@smlt/shared/sync/index';
 import type { SyncContext } from '@smlt/shared/sync/strategy';
 import { epochOrder } from '@smlt/shared/data/order';
@@ -30,6 +33,30 @@ export async function handler(event: WorkerEvent, context: WorkerContext): Promi
   const { dataset, downloaded } = await cache.partition(store, event.partitionKey);
 
   const optimizer = createOptimizer(spec.training);
+  try {
+    return await train(event, context, { store, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore });
+  } finally {
+    // The model stays warm for the next invocation; the optimizer's state is per invocation.
+    optimizer.dispose();
+  }
+}
+
+interface Prepared {
+  store: ObjectStore;
+  spec: JobSpec;
+  model: LayersModel;
+  loss: LossFn;
+  optimizer: tf.Optimizer;
+  dataset: Dataset;
+  backend: string;
+  built: boolean;
+  downloaded: boolean;
+  requestsBefore: RequestCounts;
+}
+
+/** Runs this invocation's iterations: gradient step, all-reduce through the store, marker. */
+async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepared): Promise<WorkerResult> {
+  const { store, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore } = prepared;
   await restoreState(store, event, model, optimizer);
 
   const keys = runKeys(event.runId);
@@ -84,7 +111,6 @@ export async function handler(event: WorkerEvent, context: WorkerContext): Promi
   if (done && event.endStateKey) {
     await store.put(event.endStateKey, await encodeState(model, optimizer));
   }
-  optimizer.dispose();
   return {
     status: done ? 'done' : 'continue',
     nextIteration: iteration,
@@ -113,8 +139,8 @@ export async function handler(event: WorkerEvent, context: WorkerContext): Promi
 async function restoreState(
   store: ObjectStore,
   event: WorkerEvent,
-  model: Parameters<typeof encodeState>[0],
-  optimizer: Parameters<typeof encodeState>[1],
+  model: LayersModel,
+  optimizer: tf.Optimizer,
 ): Promise<void> {
   const keys = runKeys(event.runId);
   let from = 0;
