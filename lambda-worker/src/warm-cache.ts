@@ -8,17 +8,14 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type * as tf from '@tensorflow/tfjs-core';
 import type { ObjectStore, StoreLocation } from '@smlt/shared/backends/ports';
 import { openStore } from '@smlt/shared/backends/store-utils';
 import { type Dataset, decodeDataset } from '@smlt/shared/data/dataset';
 import { SmltError } from '@smlt/shared/errors';
 import { buildModel } from '@smlt/shared/model/build';
-import { lossFunction } from '@smlt/shared/model/training';
+import { type LossFn, lossFunction } from '@smlt/shared/model/training';
 import { type JobSpec, jobSpecSchema } from '@smlt/shared/spec/job-spec';
 import type { WorkerEvent } from '@smlt/shared/run/worker-protocol';
-
-type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
 
 export class WarmCache {
   private readonly stores = new Map<string, ObjectStore>();
