@@ -32,6 +32,7 @@ export type SmltErrorCode =
   | 'RUN_NOT_FOUND'
   | 'RUN_BUSY'
   | 'RUN_FAILED'
+  | 'BUDGET_EXHAUSTED'
   | 'CANCELLED';
 
 export class SmltError extends Error {

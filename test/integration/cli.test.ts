@@ -166,4 +166,41 @@ describe('smlt command line', () => {
     assert.equal(result.status, 'cancelled');
     assert.ok(existsSync(result.reportPath), 'a cancelled run leaves its report');
   });
+  it('plans a run with `smlt plan --json`: exit 0 when feasible, 1 with advice when not', async () => {
+    const ok = await smlt(['plan', 'examples/mnist.ipynb', '--deadline', '20m', '--epochs', '3', '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const plan = ok.lines.at(-1) as {
+      type: string;
+      feasible: boolean;
+      constraints: { deadlineS: number; objective: string };
+      timeS: { expected: number; low: number; high: number };
+      costUsd: { expected: number; low: number; high: number };
+      plan: Array<{ fromEpoch: number; toEpoch: number; workers: number; memoryMb: number }>;
+      computeMsPerSample: number;
+    };
+    assert.equal(plan.type, 'plan');
+    assert.equal(plan.feasible, true);
+    assert.deepEqual(plan.constraints, { objective: 'time', deadlineS: 1200 });
+    assert.ok(plan.timeS.low <= plan.timeS.expected && plan.timeS.expected <= plan.timeS.high && plan.timeS.high <= 1200, JSON.stringify(plan.timeS));
+    assert.ok(plan.costUsd.expected > 0 && plan.computeMsPerSample > 0);
+    assert.equal(plan.plan[0]?.fromEpoch, 0);
+    assert.equal(plan.plan.at(-1)?.toEpoch, 2);
+    for (const p of plan.plan) assert.ok(64 % p.workers === 0 && p.workers <= 16, JSON.stringify(p));
+
+    const late = await smlt(['plan', 'examples/mnist.ipynb', '--deadline', '1s', '--epochs', '3', '--json']);
+    assert.equal(late.code, 1, late.stderr);
+    const infeasible = late.lines.at(-1) as { feasible: boolean; binding: string; advice: { message: string; earliestDeadlineS: number } };
+    assert.equal(infeasible.feasible, false);
+    assert.equal(infeasible.binding, 'deadline');
+    assert.ok(infeasible.advice.earliestDeadlineS > 1, JSON.stringify(infeasible.advice));
+    assert.match(infeasible.advice.message, /deadline/);
+
+    const poor = await smlt(['plan', 'examples/mnist.ipynb', '--budget', '0.000001', '--epochs', '3']);
+    assert.equal(poor.code, 1, poor.stderr);
+    assert.match(poor.stdout, /Not feasible: .*budget/);
+
+    const bad = await smlt(['plan', 'examples/mnist.ipynb', '--deadline', 'soon']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--deadline must be a positive duration/);
+  });
 });

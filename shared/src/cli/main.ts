@@ -13,8 +13,9 @@ import type { RunReport } from '../run/outputs.js';
 import { RunServiceClient } from '../serve/client.js';
 import { startServer } from '../serve/server.js';
 import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '../serve/token-file.js';
-import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService } from '../service/local-run-service.js';
-import type { RunService } from '../service/run-service.js';
+import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService, isAdaptive } from '../service/local-run-service.js';
+import type { RunRequest, RunService } from '../service/run-service.js';
+import { formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers } from './parse.js';
 import { type OutputMode, outputMode, progressPrinter } from './progress.js';
 
 const program = new Command()
@@ -26,10 +27,13 @@ program
   .command('train')
   .description('Train the model of a notebook (cells tagged smlt:model, smlt:data, smlt:config)')
   .argument('<notebook>', '.ipynb file')
-  .option('--workers <n>', 'number of workers', positiveInt('--workers'), DEFAULT_WORKERS)
-  .option('--memory <mb>', 'memory per worker in MB (Lambda sizes CPU with it)', positiveInt('--memory'), DEFAULT_MEMORY_MB)
+  .option('--workers <n|auto>', `number of workers, or auto: the adaptive scheduler chooses (default ${DEFAULT_WORKERS}, auto with a constraint)`, (v) => parseWorkers(v))
+  .option('--memory <mb>', `memory per worker in MB (Lambda sizes CPU with it; default ${DEFAULT_MEMORY_MB}, chosen by the scheduler with a constraint)`, positiveInt('--memory'))
   .option('--epochs <n>', "override the notebook's epochs", positiveInt('--epochs'))
   .option('--batch-size <n>', "override the notebook's global batch size", positiveInt('--batch-size'))
+  .option('--deadline <duration>', 'finish within this long: 90s, 20m, 1h or seconds (the scheduler plans for it)', (v) => parseDuration(v, '--deadline'))
+  .option('--budget <usd>', 'spend at most this many US dollars (as if on AWS Lambda); stops before exceeding it', (v) => parseUsd(v, '--budget'))
+  .option('--objective <time|cost>', 'what the scheduler minimises within the constraints (default time)', (v) => parseObjective(v, '--objective'))
   .option('--sync <strategy>', 'gradient aggregation: hierarchical or flat', syncName, 'hierarchical')
   .option('--backend <name>', 'where workers run: local', backendName, 'local')
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
@@ -40,17 +44,77 @@ program
     await withService(opts.timeLimit, async (local) => {
       const service = opts.server ? await remoteService(opts.server) : local;
       const { runId } = await service.start({
-        source: { path: resolve(notebook) },
-        overrides: {
-          ...(opts.epochs ? { epochs: opts.epochs } : {}),
-          ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
-        },
-        workers: opts.workers,
-        memoryMb: opts.memory,
+        ...planRequest(notebook, opts),
         sync: opts.sync,
         ...(opts.out ? { outDir: resolve(opts.out) } : {}),
       });
       await follow(service, runId, outputMode(Boolean(opts.json)));
+    });
+  });
+
+program
+  .command('plan')
+  .description('Predict the time and cost of training a notebook under a deadline or budget, and the plan the scheduler would follow')
+  .argument('<notebook>', '.ipynb file')
+  .option('--deadline <duration>', 'finish within this long: 90s, 20m, 1h or seconds', (v) => parseDuration(v, '--deadline'))
+  .option('--budget <usd>', 'spend at most this many US dollars (as if on AWS Lambda)', (v) => parseUsd(v, '--budget'))
+  .option('--objective <time|cost>', 'what to minimise within the constraints (default time)', (v) => parseObjective(v, '--objective'))
+  .option('--workers <n|auto>', 'fix the number of workers (default auto)', (v) => parseWorkers(v))
+  .option('--memory <mb>', 'fix the memory per worker in MB (default: chosen)', positiveInt('--memory'))
+  .option('--epochs <n>', "override the notebook's epochs", positiveInt('--epochs'))
+  .option('--batch-size <n>', "override the notebook's global batch size", positiveInt('--batch-size'))
+  .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
+  .option('--json', 'print the plan as one JSON object')
+  .action(async (notebook: string, opts: PlanOptions) => {
+    await withService(opts.timeLimit, async (service) => {
+      const request = planRequest(notebook, { ...opts, objective: opts.objective ?? 'time' });
+      const { adaptive, computeMsPerSample, trainSamples, captured } = await service.plan(request);
+      const estimate = adaptive.planner.estimate();
+      const constraints = {
+        objective: request.objective ?? 'time',
+        ...(request.deadlineS !== undefined ? { deadlineS: request.deadlineS } : {}),
+        ...(request.budgetUsd !== undefined ? { budgetUsd: request.budgetUsd } : {}),
+      };
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({
+            type: 'plan',
+            name: captured.spec.name,
+            epochs: captured.spec.training.epochs,
+            batchSize: captured.spec.training.batchSize,
+            trainSamples,
+            computeMsPerSample,
+            constraints,
+            ...estimate,
+          })}\n`,
+        );
+      } else {
+        const range = (i: { expected: number; low: number; high: number }, f: (x: number) => string) =>
+          `${f(i.expected)} (90%: ${f(i.low)} to ${f(i.high)})`;
+        const wanted = [
+          constraints.deadlineS !== undefined ? `deadline ${formatDuration(constraints.deadlineS)}` : undefined,
+          constraints.budgetUsd !== undefined ? `budget ${formatUsd(constraints.budgetUsd)}` : undefined,
+          `objective ${constraints.objective}`,
+        ].filter(Boolean);
+        process.stdout.write(
+          `${captured.spec.name}: ${captured.spec.training.epochs} epochs of ${trainSamples} samples, batch ${captured.spec.training.batchSize} ` +
+            `(${wanted.join(', ')}; gradient step ${computeMsPerSample.toFixed(3)} ms/sample measured here)\n` +
+            `  time  ${range(estimate.timeS, formatDuration)}\n` +
+            `  cost  ${range(estimate.costUsd, formatUsd)} as if on AWS Lambda\n`,
+        );
+        for (const p of estimate.plan) {
+          const epochs = p.fromEpoch === p.toEpoch ? `epoch ${p.fromEpoch + 1}` : `epochs ${p.fromEpoch + 1}-${p.toEpoch + 1}`;
+          process.stdout.write(
+            `  ${epochs}: ${p.workers} × ${p.memoryMb} MB, ${p.sync} sync, batch ${p.batchSize}, ${p.iterationsPerEpoch} iterations an epoch\n`,
+          );
+        }
+        process.stdout.write(
+          estimate.feasible
+            ? `Feasible at ${(estimate.confidence * 100).toFixed(0)}% confidence${estimate.binding !== 'none' ? ` (the ${estimate.binding} binds)` : ''}.\n`
+            : `Not feasible: ${estimate.advice?.message ?? 'no plan meets the constraints.'}\n`,
+        );
+      }
+      process.exitCode = estimate.feasible ? 0 : 1;
     });
   });
 
@@ -153,11 +217,47 @@ program
     });
   });
 
-interface TrainOptions {
-  workers: number;
-  memory: number;
+interface ConstraintOptions {
+  workers?: number | 'auto';
+  memory?: number;
   epochs?: number;
   batchSize?: number;
+  deadline?: number;
+  budget?: number;
+  objective?: 'time' | 'cost';
+}
+
+interface PlanOptions extends ConstraintOptions {
+  timeLimit: number;
+  json?: boolean;
+}
+
+/**
+ * The request of `train` and `plan`: with a deadline, a budget, an objective or `--workers auto`
+ * the adaptive scheduler chooses what is not fixed; without, the fixed defaults (4 × 1,769 MB).
+ */
+function planRequest(notebook: string, opts: ConstraintOptions): RunRequest {
+  const workers = opts.workers === 'auto' ? undefined : opts.workers;
+  const request: RunRequest = {
+    source: { path: resolve(notebook) },
+    overrides: {
+      ...(opts.epochs ? { epochs: opts.epochs } : {}),
+      ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+    },
+    ...(workers !== undefined ? { workers } : {}),
+    ...(opts.memory !== undefined ? { memoryMb: opts.memory } : {}),
+    ...(opts.deadline !== undefined ? { deadlineS: opts.deadline } : {}),
+    ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
+    ...(opts.objective !== undefined || opts.workers === 'auto' ? { objective: opts.objective ?? 'time' } : {}),
+  };
+  if (!isAdaptive(request)) {
+    request.workers ??= DEFAULT_WORKERS;
+    request.memoryMb ??= DEFAULT_MEMORY_MB;
+  }
+  return request;
+}
+
+interface TrainOptions extends ConstraintOptions {
   sync: 'hierarchical' | 'flat';
   backend: 'local';
   timeLimit: number;

@@ -940,7 +940,7 @@ class BayesianPlanner implements Planner {
     runnerUp: Plan | undefined,
   ): string {
     const c = current.config;
-    const what = `${c.workers} workers × ${c.memoryMb} MB`;
+    const what = `${c.workers} worker${c.workers === 1 ? '' : 's'} × ${c.memoryMb} MB`;
     const unit = (v: number) => (this.options.constraints.objective === 'cost' ? `$${fmt(v)}` : fmtS(v));
     const why = triggers.includes('drift')
       ? ' after iteration times drifted from prediction'

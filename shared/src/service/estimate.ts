@@ -10,7 +10,11 @@ import { invocationCostUsd, storageRequestsCostUsd } from '../cost/cost.js';
 import { splitHoldout } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import { computeGradients, lossFunction } from '../model/training.js';
-import { initBackend } from '../tf/backend.js';
+import { adaptivePlanEpoch, type AdaptivePlan } from '../run/adaptive-plan.js';
+import type { Estimate as PlannerEstimate, Objective } from '../scheduler/types.js';
+import { profileOfBackend } from '../sizing/profiles.js';
+import type { Platform } from '../backends/ports.js';
+import { backendInfo, initBackend } from '../tf/backend.js';
 import type { Estimate } from './run-service.js';
 
 export interface EstimateInput {
@@ -78,8 +82,8 @@ export async function estimateRun(captured: Captured, input: EstimateInput): Pro
   };
 }
 
-/** Milliseconds per sample of the real gradient step on this machine's backend. */
-async function probeComputeMsPerSample(captured: Captured, batch: number): Promise<number> {
+/** Milliseconds per sample of the real gradient step on this machine's backend (`batch` samples a step). */
+export async function probeComputeMsPerSample(captured: Captured, batch: number): Promise<number> {
   await initBackend();
   const { spec, dataset } = captured;
   const model = await buildModel(spec.model.topology, { seed: spec.training.seed });
@@ -99,4 +103,59 @@ async function probeComputeMsPerSample(captured: Captured, batch: number): Promi
     y.dispose();
     model.dispose();
   }
+}
+
+export interface AdaptiveInput {
+  platform: Pick<Platform, 'name' | 'timeLimitMs' | 'memoryRangeMb'>;
+  constraints: { deadlineS?: number; budgetUsd?: number; objective: Objective };
+  /** Fix the worker count (the planner still chooses memory and guards the budget). */
+  workers?: number;
+  /** Fix the memory size. */
+  memoryMb?: number;
+}
+
+export interface AdaptiveSetup {
+  adaptive: AdaptivePlan;
+  computeMsPerSample: number;
+  trainSamples: number;
+}
+
+/**
+ * Probes the gradient step and creates the adaptive planner for a run of `captured` (the
+ * orchestrator's `planEpoch` and, before launch, `planner.estimate()`).
+ */
+export async function setupAdaptive(captured: Captured, input: AdaptiveInput): Promise<AdaptiveSetup> {
+  const { spec, dataset } = captured;
+  const { train } = splitHoldout(dataset, spec.training.validationSplit);
+  // Probe at the per-worker batch of a mid-sized configuration (4 workers when the batch splits).
+  const probeWorkers = input.workers ?? (spec.training.batchSize % 4 === 0 ? 4 : 1);
+  const computeMsPerSample = await probeComputeMsPerSample(captured, Math.max(1, Math.floor(spec.training.batchSize / probeWorkers)));
+  const info = backendInfo();
+  const adaptive = adaptivePlanEpoch({
+    spec,
+    trainSamples: train.count,
+    platform: input.platform,
+    constraints: input.constraints,
+    computeMsPerSample,
+    backend: profileOfBackend(info.name, { simd: info.simd }),
+    ...(input.workers !== undefined ? { workerCounts: [input.workers] } : {}),
+    ...(input.memoryMb !== undefined ? { memorySizesMb: [input.memoryMb] } : {}),
+  });
+  return { adaptive, computeMsPerSample, trainSamples: train.count };
+}
+
+/** The service's Estimate from the planner's (the first phase's configuration; advice when infeasible). */
+export function estimateFromPlanner(estimate: PlannerEstimate, epochs: number, computeMsPerSample: number): Estimate {
+  const first = estimate.plan[0];
+  return {
+    workers: first?.workers ?? 1,
+    memoryMb: first?.memoryMb ?? 0,
+    iterationsPerEpoch: first?.iterationsPerEpoch ?? 0,
+    epochs,
+    timeS: { ...estimate.timeS },
+    costUsd: { ...estimate.costUsd },
+    computeMsPerSample,
+    feasible: estimate.feasible,
+    ...(estimate.advice ? { advice: estimate.advice.message } : {}),
+  };
 }

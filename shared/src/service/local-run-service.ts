@@ -16,13 +16,19 @@ import type { RunEvent } from '../run/events.js';
 import { runKeys } from '../run/layout.js';
 import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel } from '../run/orchestrator.js';
 import { readManifest, readStatus } from '../run/run-state.js';
-import { estimateRun } from './estimate.js';
+import { estimateFromPlanner, estimateRun, setupAdaptive, type AdaptiveSetup } from './estimate.js';
 import { findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
 
 export const DEFAULT_WORKERS = 4;
 /** 1,769 MB buys one full vCPU on Lambda; a single-threaded wasm worker gains nothing above it. */
 export const DEFAULT_MEMORY_MB = 1769;
+
+/**
+ * The smallest memory size the scheduler gives a local worker: a worker process with tfjs resident
+ * is killed above its memory size (RSS), and sizing's footprint is tuned for Lambda's runtime.
+ */
+export const LOCAL_MIN_MEMORY_MB = 512;
 
 export interface LocalRunServiceOptions {
   /** Per-invocation time limit of the local platform (Lambda: 900 s). */
@@ -39,6 +45,10 @@ export class LocalRunService implements RunService {
 
   async estimate(request: RunRequest): Promise<Estimate> {
     const captured = await capture(request);
+    if (isAdaptive(request)) {
+      const setup = await this.adaptive(captured, request);
+      return estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.computeMsPerSample);
+    }
     return estimateRun(captured, {
       workers: request.workers ?? DEFAULT_WORKERS,
       memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
@@ -52,11 +62,15 @@ export class LocalRunService implements RunService {
     const storeRoot = storeRootOf(request.source);
     const abort = new AbortController();
     const notebook = notebookPathOf(request.source);
+    const adaptive = isAdaptive(request) ? (await this.adaptive(captured, request)).adaptive : undefined;
+    // The manifest's settings: what a resume without the planner falls back to.
+    const workers = request.workers ?? (adaptive ? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1) : DEFAULT_WORKERS);
     const prepared = await prepareTrain(captured, {
       platform: this.platform,
       store: new FolderStore(storeRoot),
       storeLocation: { kind: 'folder', root: storeRoot },
-      workers: request.workers ?? DEFAULT_WORKERS,
+      ...(adaptive ? { planEpoch: adaptive.planEpoch } : {}),
+      workers,
       memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
       sync: request.sync,
       notebook,
@@ -65,6 +79,29 @@ export class LocalRunService implements RunService {
     });
     await indexRun({ runId: prepared.runId, storeRoot, notebook, createdAt: new Date().toISOString() });
     return this.drive(prepared, abort);
+  }
+
+  /**
+   * Probes the gradient step and creates the adaptive planner for `request` (deadline, budget or
+   * objective given; `workers`/`memoryMb`, when given, are fixed and the planner chooses the rest).
+   */
+  async plan(request: RunRequest): Promise<AdaptiveSetup & { captured: Captured }> {
+    const captured = await capture(request);
+    return { ...(await this.adaptive(captured, request)), captured };
+  }
+
+  private adaptive(captured: Captured, request: RunRequest): Promise<AdaptiveSetup> {
+    const [low, high] = this.platform.memoryRangeMb;
+    return setupAdaptive(captured, {
+      platform: { name: this.platform.name, timeLimitMs: this.platform.timeLimitMs, memoryRangeMb: [Math.max(low, LOCAL_MIN_MEMORY_MB), high] },
+      constraints: {
+        objective: request.objective ?? 'time',
+        ...(request.deadlineS !== undefined ? { deadlineS: request.deadlineS } : {}),
+        ...(request.budgetUsd !== undefined ? { budgetUsd: request.budgetUsd } : {}),
+      },
+      ...(request.workers !== undefined ? { workers: request.workers } : {}),
+      ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
+    });
   }
 
   async resume(runId: string, options: { force?: boolean } = {}): Promise<{ runId: string; fromSeq: number }> {
@@ -159,6 +196,14 @@ export class LocalRunService implements RunService {
     this.active.set(runId, { abort, done });
     return { runId, fromSeq: prepared.fromSeq };
   }
+}
+
+/**
+ * The adaptive scheduler chooses the configuration when the request has a deadline or a budget,
+ * or an objective without a fixed worker count (`smlt train --workers auto`).
+ */
+export function isAdaptive(request: Pick<RunRequest, 'deadlineS' | 'budgetUsd' | 'objective' | 'workers'>): boolean {
+  return request.deadlineS !== undefined || request.budgetUsd !== undefined || (request.objective !== undefined && request.workers === undefined);
 }
 
 async function capture(request: RunRequest): Promise<Captured> {

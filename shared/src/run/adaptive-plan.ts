@@ -1,0 +1,133 @@
+/**
+ * Wires the adaptive scheduler (scheduler/) into the orchestrator's `planEpoch` hook: before each
+ * epoch it observes the epochs recorded since the last call, asks the planner for the next
+ * configuration and returns it with the planner's one-sentence reason. When the budget guard says
+ * stop, it throws `BUDGET_EXHAUSTED` so the run ends cleanly, checkpoint and report kept, before
+ * the spend passes the budget.
+ */
+import type { Platform } from '../backends/ports.js';
+import { priceTable } from '../cost/prices.js';
+import { mulberry32 } from '../data/order.js';
+import { SmltError } from '../errors.js';
+import { createPlanner, divisors, type Planner } from '../scheduler/index.js';
+import { observationFromRecord } from '../scheduler/observations.js';
+import type { Decision, Objective } from '../scheduler/types.js';
+import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';
+import type { JobSpec } from '../spec/job-spec.js';
+import type { EpochConfig, RunOptions } from './orchestrator.js';
+import type { EpochRecord } from './run-state.js';
+
+/** Local workers share one machine: more than this many processes only contend for its cores. */
+export const LOCAL_MAX_WORKERS = 16;
+
+export interface AdaptivePlanInput {
+  spec: JobSpec;
+  /** Training samples per epoch (after the held-out split). */
+  trainSamples: number;
+  platform: Pick<Platform, 'name' | 'timeLimitMs' | 'memoryRangeMb'>;
+  constraints: { deadlineS?: number; budgetUsd?: number; objective: Objective };
+  /** The profiler's measurement (service/estimate.ts `probeComputeMsPerSample`). */
+  computeMsPerSample: number;
+  /** The backend workers compute with (default wasm-simd). */
+  backend?: BackendProfile | BackendProfileName;
+  /** Worker counts to choose from (default: the divisors of the batch size up to maxWorkers). */
+  workerCounts?: readonly number[];
+  /** Memory sizes to choose from (default: sizing's useful sizes within the platform's range). */
+  memorySizesMb?: readonly number[];
+  /** Largest worker count (default 16, the local machine). */
+  maxWorkers?: number;
+  /** Clock, ms (default Date.now); only the elapsed time and explanations use it. */
+  now?: () => number;
+}
+
+export interface AdaptivePlan {
+  planEpoch: NonNullable<RunOptions['planEpoch']>;
+  planner: Planner;
+  /** The decisions made so far, in order. */
+  decisions: Decision[];
+  /** Worker counts the planner may choose from. */
+  workerCounts: number[];
+}
+
+export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
+  const { spec, platform, constraints } = input;
+  const now = input.now ?? (() => Date.now());
+  const batchSize = spec.training.batchSize;
+  // Counts the caller fixed are taken as given; the local limit applies to the planner's own choice.
+  const maxWorkers = Math.max(input.maxWorkers ?? LOCAL_MAX_WORKERS, ...(input.workerCounts ?? []));
+  const workerCounts = (input.workerCounts ?? divisors(batchSize)).filter(
+    (n) => Number.isInteger(n) && n >= 1 && n <= maxWorkers && batchSize % n === 0 && Math.floor(Math.floor(input.trainSamples / n) / (batchSize / n)) >= 1,
+  );
+  if (workerCounts.length === 0) {
+    throw new SmltError(
+      'OPTION_INVALID',
+      input.workerCounts
+        ? `The batch size ${batchSize} does not split evenly over ${input.workerCounts.join(' or ')} workers ` +
+            `(or leaves no full batch of the ${input.trainSamples} training samples); choose other --workers or use --workers auto.`
+        : `The batch size ${batchSize} is larger than the ${input.trainSamples} training samples; choose a smaller batchSize.`,
+    );
+  }
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const planner = createPlanner({
+    model: {
+      paramCount: spec.model.paramCount,
+      bytesPerSample: 4 * (size(spec.data.xShape) + size(spec.data.yShape)),
+      optimizer: spec.training.optimizer,
+      computeMsPerSample: input.computeMsPerSample,
+    },
+    workload: { samplesPerEpoch: input.trainSamples, epochs: spec.training.epochs, batchSize },
+    platform: {
+      backend: input.backend ?? 'wasm-simd',
+      memoryRangeMb: platform.memoryRangeMb,
+      timeLimitMs: platform.timeLimitMs,
+      maxWorkers,
+      prices: priceTable(platform.name),
+    },
+    constraints: {
+      objective: constraints.objective,
+      ...(constraints.deadlineS !== undefined ? { deadlineS: constraints.deadlineS } : {}),
+      ...(constraints.budgetUsd !== undefined ? { budgetUsd: constraints.budgetUsd } : {}),
+    },
+    search: { workerCounts, ...(input.memorySizesMb ? { memorySizesMb: input.memorySizesMb } : {}) },
+    random: mulberry32(spec.training.seed ^ 0x5bd1e995),
+    now,
+  });
+
+  const decisions: Decision[] = [];
+  let seen = 0;
+  let startedAtMs: number | undefined;
+  let elapsedBeforeS = 0;
+
+  const planEpoch = (epoch: number, previous: EpochRecord[]): EpochConfig => {
+    if (startedAtMs === undefined) {
+      startedAtMs = now();
+      // A resumed run: the epochs before count as elapsed.
+      elapsedBeforeS = previous.reduce((s, r) => s + r.durationS, 0);
+    }
+    for (; seen < previous.length; seen++) {
+      const record = previous[seen]!;
+      planner.observe(observationFromRecord(record, batchSize));
+    }
+    const spentUsd = previous.reduce((s, r) => s + r.costUsd, 0);
+    const elapsedS = elapsedBeforeS + (now() - startedAtMs) / 1000;
+    const decision = planner.next({ elapsedS, spentUsd });
+    decisions.push(decision);
+    const reason = planner.explain()?.reason ?? decision.reason;
+    if (decision.action === 'stop') {
+      if (decision.stop === 'budget') {
+        // The planner's reason says what was spent of the budget and what the next epoch could cost.
+        const stopReason = decision.reason || reason;
+        throw new SmltError(
+          'BUDGET_EXHAUSTED',
+          `${stopReason} Stopped before epoch ${epoch + 1} of ${spec.training.epochs}; the last checkpoint and report are kept.`,
+        );
+      }
+      if (decision.stop === 'no-fit') {
+        throw new SmltError('OPTION_INVALID', `No configuration fits this model: ${reason}`);
+      }
+      throw new SmltError('RUN_FAILED', `The scheduler stopped before epoch ${epoch + 1} of ${spec.training.epochs}: ${reason}`);
+    }
+    return { workers: decision.workers, memoryMb: decision.memoryMb, reason };
+  };
+  return { planEpoch, planner, decisions, workerCounts };
+}
