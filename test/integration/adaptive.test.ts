@@ -77,7 +77,7 @@ describe('adaptive runs on local workers', () => {
     const { runId } = await service.start({ source, overrides: { epochs: 3 }, budgetUsd, objective: 'cost' });
     const events = await eventsOf(runId);
     const finished = events.find((e): e is RunEventOf<'run_finished'> => e.type === 'run_finished');
-    assert.equal(finished?.status, 'failed');
+    assert.equal(finished?.status, 'stopped-budget');
     assert.equal(finished?.error?.code, 'BUDGET_EXHAUSTED', JSON.stringify(finished?.error));
     assert.match(finished?.error?.message ?? '', /spent/);
     assert.ok(finished!.costUsd <= budgetUsd, `spent $${finished!.costUsd} of $${budgetUsd}`);

@@ -47,6 +47,7 @@ export const STATUS_LABELS: Record<PanelStatus, string> = {
   succeeded: 'Succeeded',
   failed: 'Failed',
   cancelled: 'Cancelled',
+  'stopped-budget': 'Stopped at budget',
 };
 
 export function renderPanel(state: PanelState, options: RenderPanelOptions = {}): string {

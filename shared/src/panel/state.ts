@@ -430,6 +430,10 @@ function runFinished(state: PanelState, event: RunEventOf<'run_finished'>): Pane
       accuracy !== undefined ? `held-out accuracy ${(accuracy * 100).toFixed(2)}%` : `loss ${Number.isFinite(loss) ? loss?.toFixed(3) : '—'}`;
     return log(finished, event, 'success', `Succeeded: ${metric}.`);
   }
+  if (event.status === 'stopped-budget') {
+    const kept = state.epochsDone > 0 ? `; the checkpoint of epoch ${state.epochsDone} is kept` : '';
+    return log(finished, event, 'warning', `Stopped before exceeding the budget${kept}. ${event.error?.message ?? ''}`.trim());
+  }
   if (event.status === 'cancelled') {
     const kept = state.epochsDone > 0 ? `; the checkpoint of epoch ${state.epochsDone} is kept` : '';
     return log(finished, event, 'warning', `Cancelled${kept}.`);

@@ -102,6 +102,7 @@ export const PANEL_CSS = `
 .smlt-badge[data-status="succeeded"] { --smlt-tone: var(--smlt-success); }
 .smlt-badge[data-status="failed"] { --smlt-tone: var(--smlt-danger); }
 .smlt-badge[data-status="cancelled"], .smlt-badge[data-status="pending"] { --smlt-tone: var(--smlt-muted); }
+.smlt-badge[data-status="stopped-budget"] { --smlt-tone: var(--smlt-warning); }
 .smlt-dot { display: inline-block; flex: none; width: 8px; height: 8px; border-radius: 50%; background: currentColor; }
 @media (prefers-reduced-motion: no-preference) {
   .smlt-badge[data-status="running"] .smlt-dot { animation: smlt-pulse 1.6s ease-in-out infinite; }

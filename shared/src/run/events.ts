@@ -6,7 +6,8 @@
 import type { CostBreakdown } from '../cost/cost.js';
 import type { SmltErrorCode } from '../errors.js';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+/** `stopped-budget`: stopped before the next epoch could take the spend over the user's budget. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'stopped-budget';
 export type FinalStatus = Exclude<RunStatus, 'running'>;
 export type SyncName = 'hierarchical' | 'flat';
 export type FailureReason = 'error' | 'out-of-memory' | 'timeout' | 'crashed' | 'aborted';

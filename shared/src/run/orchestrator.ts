@@ -356,9 +356,10 @@ async function drive(input: DriveInput): Promise<RunResult> {
       await saveStatus({ epochsDone: epoch + 1, epochs: [...status.epochs, record] });
     }
   } catch (err) {
+    const error = isSmltError(err) ? err.toJSON() : { code: 'RUN_FAILED', message: String(err) };
     final = abort.signal.aborted
       ? { status: 'cancelled' }
-      : { status: 'failed', error: isSmltError(err) ? err.toJSON() : { code: 'RUN_FAILED', message: String(err) } };
+      : { status: isSmltError(err, 'BUDGET_EXHAUSTED') ? 'stopped-budget' : 'failed', error };
   } finally {
     await watcher.stop();
     options.signal?.removeEventListener('abort', onUserAbort);
