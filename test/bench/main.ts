@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   sync: async () => (await import('./sync.js')).main(process.argv.slice(3)),
   worker: async () => (await import('./worker.js')).main(process.argv.slice(3)),
   scheduler: async () => (await import('./scheduler.js')).main(process.argv.slice(3)),
+  'sizing-rss': async () => (await import('./sizing-rss.js')).main(process.argv.slice(3)),
 };
 
 const name = process.argv[2];

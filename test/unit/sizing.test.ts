@@ -19,14 +19,16 @@ describe('memory footprint', () => {
   it('adds weights, gradients, optimizer slots, shard buffers, activations, runtime and data (wasm-simd, by hand)', () => {
     const f = memoryFootprint({ model, profile: BACKEND_PROFILES['wasm-simd'], workers: 4, perWorkerBatch: 10, partitionSamples: 1000, sync: 'hierarchical' });
     const paramMb = 4e6 / MB;
-    close(f.weightsMb, paramMb * 1.25, 'weights');
-    close(f.gradientsMb, paramMb * 1.25, 'gradients');
-    close(f.optimizerSlotsMb, 2 * paramMb * 1.25, 'adam slots');
+    // wasm-simd: tensors cost 4.5x their bytes and the runtime 100 MB (fitted to measured RSS,
+    // test/fixtures/sizing/measured-rss.json); the cached partition is held twice at its peak.
+    close(f.weightsMb, paramMb * 4.5, 'weights');
+    close(f.gradientsMb, paramMb * 4.5, 'gradients');
+    close(f.optimizerSlotsMb, 2 * paramMb * 4.5, 'adam slots');
     close(f.shardBuffersMb, paramMb * (2 * (3 / 4) + 1), 'shard buffers');
-    close(f.activationsMb, (1e6 / MB) * 1.25, 'activations');
-    close(f.cachedDataMb, 1e6 / MB, 'data');
-    close(f.hostMb, 140 + f.cachedDataMb + f.shardBuffersMb + f.weightsMb + f.gradientsMb + f.optimizerSlotsMb + f.activationsMb, 'total');
-    assert.ok(Math.abs(f.hostMb - 170.76) < 0.01);
+    close(f.activationsMb, (1e6 / MB) * 4.5, 'activations');
+    close(f.cachedDataMb, 2e6 / MB, 'data');
+    close(f.hostMb, 100 + f.cachedDataMb + f.shardBuffersMb + f.weightsMb + f.gradientsMb + f.optimizerSlotsMb + f.activationsMb, 'total');
+    assert.ok(Math.abs(f.hostMb - 184.4) < 0.01, `total ${f.hostMb}`);
     assert.equal(f.minimumMemoryMb, 192);
     assert.equal(f.gpuMb, 0);
   });
@@ -35,7 +37,7 @@ describe('memory footprint', () => {
     const f = memoryFootprint({ model, profile: BACKEND_PROFILES.webgpu, workers: 1, perWorkerBatch: 10, partitionSamples: 1000, sync: 'hierarchical' });
     const paramMb = 4e6 / MB;
     close(f.gpuMb, paramMb * 1.2 * 4 + (1e6 / MB) * 1.2, 'gpu buffers');
-    close(f.hostMb, 300 + 1e6 / MB + paramMb * 1 + 2 * paramMb, 'host: runtime, data, exchange, staging');
+    close(f.hostMb, 300 + 2e6 / MB + paramMb * 1 + 2 * paramMb, 'host: runtime, data, exchange, staging');
     assert.equal(f.fitsDevice, true);
     const huge = memoryFootprint({ model: { ...model, paramCount: 2e9 }, profile: BACKEND_PROFILES.webgpu, workers: 1, perWorkerBatch: 1, partitionSamples: 1, sync: 'flat' });
     assert.equal(huge.fitsDevice, false);

@@ -3,7 +3,7 @@
  *
  *   footprint = parameters × (weights + gradients + optimizer slots + shard buffers) × 4 B
  *             + activations of the per-worker batch
- *             + runtime base + the cached data partition
+ *             + runtime base + the cached data partition (PARTITION_COPIES copies)
  *
  * Tensor bytes get the profile's overhead factor (allocator slack, temporaries of the step).
  * On a `webgpu` profile the tensors are GPU buffers: they are checked against the device's
@@ -17,6 +17,14 @@ const MB = 1024 * 1024;
 const FLOAT32 = 4;
 /** Memory sizes are rounded up to this step, so nearby sizes share one function (one per tier). */
 export const MEMORY_STEP_MB = 64;
+
+/**
+ * Copies of the data partition a worker holds at its peak: the downloaded encoded bytes and the
+ * decoded, aligned copy `decodeDataset` makes (lambda-worker's warm cache keeps the latter; the
+ * former is garbage V8 has not collected yet). Checked against measured RSS in
+ * test/fixtures/sizing/measured-rss.json.
+ */
+export const PARTITION_COPIES = 2;
 
 /** Optimizer state per parameter, as tfjs keeps it. */
 export function optimizerSlots(optimizer: OptimizerName): number {
@@ -99,7 +107,7 @@ export function memoryFootprint(input: SizingInput): MemoryBreakdown {
   const shardBuffersMb = paramMb * syncBufferParams(input.sync, input.workers);
   const activationBytes = model.activationBytesPerSample ?? 64 * model.bytesPerSample;
   const activationsMb = ((activationBytes * input.perWorkerBatch) / MB) * overhead;
-  const cachedDataMb = (model.bytesPerSample * input.partitionSamples) / MB;
+  const cachedDataMb = (PARTITION_COPIES * model.bytesPerSample * input.partitionSamples) / MB;
   const runtimeBaseMb = profile.runtimeBaseMb;
   const tensorsMb = weightsMb + gradientsMb + optimizerSlotsMb + activationsMb;
   const onGpu = profile.tensorsOn === 'gpu';

@@ -44,8 +44,15 @@ export const BACKEND_PROFILES: Readonly<Record<BackendProfileName, BackendProfil
     threads: 1,
     parallelFraction: 0,
     relativeSpeed: 1,
-    runtimeBaseMb: 140,
-    tensorOverhead: 1.25,
+    // Measured (test/fixtures/sizing/measured-rss.json, test/bench/sizing-rss.ts): a bare Node 20
+    // process with tfjs-core + tfjs-layers + the wasm backend initialised is ~88 MB RSS; an idle
+    // local worker (handler, store client) training a 131-parameter model on iris peaks at ~99 MB.
+    runtimeBaseMb: 100,
+    // Fitted to the same fixture (4 models, 131 to 1.86 M parameters, one set of constants): the
+    // wasm heap grows to a high-water mark and never shrinks, every gradient is copied to JS
+    // (dataSync) and back, and V8 collects those per-step copies lazily. 1.25 under-estimated a
+    // 1.86 M-parameter MLP's peak by ~40%.
+    tensorOverhead: 4.5,
     tensorsOn: 'host',
   },
   native: { name: 'native', threads: 'all', parallelFraction: 0.9, relativeSpeed: 3, runtimeBaseMb: 420, tensorOverhead: 1.2, tensorsOn: 'host' },
