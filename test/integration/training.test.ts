@@ -166,6 +166,33 @@ describe('training on local workers', () => {
     }
   });
 
+  it('changes the worker count and memory between epochs when the plan says so', async () => {
+    const run = await localRun();
+    try {
+      const configs = [
+        { workers: 2, memoryMb: 1024, reason: 'probe a small configuration' },
+        { workers: 4, memoryMb: 1769, reason: 'scale out' },
+        { workers: 1, memoryMb: 512, reason: 'scale in' },
+      ];
+      const result = await run.train(withEpochs(captured, 3), { planEpoch: (epoch) => configs[epoch] });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      const plans = run.events.filter((e) => e.type === 'plan');
+      assert.deepEqual(
+        plans.map((e) => e.type === 'plan' && [e.workers, e.memoryMb, e.reason]),
+        configs.map((c) => [c.workers, c.memoryMb, c.reason]),
+      );
+      for (const [epoch, config] of configs.entries()) {
+        const ranks = new Set(run.events.filter((e) => e.type === 'worker_finished' && e.epoch === epoch).map((e) => (e.type === 'worker_finished' ? e.rank : -1)));
+        assert.equal(ranks.size, config.workers, `epoch ${epoch} ran on ${config.workers} workers`);
+      }
+      const report = JSON.parse(readFileSync(result.reportPath!, 'utf8'));
+      assert.deepEqual(report.epochs.map((e: { workers: number; memoryMb: number }) => [e.workers, e.memoryMb]), configs.map((c) => [c.workers, c.memoryMb]));
+      assert.ok((result.metrics?.valAccuracy ?? 0) > 0.88, `accuracy ${result.metrics?.valAccuracy}`);
+    } finally {
+      await run.dispose();
+    }
+  });
+
   it('refuses a worker count that does not split the batch, before launching anything', async () => {
     const run = await localRun();
     try {
