@@ -82,6 +82,14 @@ describe('adaptive runs on local workers', () => {
     assert.match(finished?.error?.message ?? '', /spent/);
     assert.ok(finished!.costUsd <= budgetUsd, `spent $${finished!.costUsd} of $${budgetUsd}`);
     assert.ok(finished?.reportPath, 'the report is kept');
+
+    // Resumed, the run is planned again under the same budget: it may not spend past it either.
+    const { fromSeq } = await service.resume(runId);
+    const resumed: RunEvent[] = [];
+    for await (const event of service.events(runId, { fromSeq })) resumed.push(event);
+    const again = resumed.find((e): e is RunEventOf<'run_finished'> => e.type === 'run_finished');
+    assert.equal(again?.status, 'stopped-budget', JSON.stringify(again?.error));
+    assert.ok(again!.costUsd <= budgetUsd, `after resume: spent $${again!.costUsd} of $${budgetUsd}`);
   });
 
   it('uses the planner only with a deadline, a budget, or an objective and no fixed worker count', () => {

@@ -24,6 +24,7 @@ import type { EpochMetrics, FinalStatus, RunEvent, SyncName } from './events.js'
 import { datasetKeys, runKeys } from './layout.js';
 import { writeRunOutputs } from './outputs.js';
 import {
+  type AdaptiveSettings,
   type EpochRecord,
   type RunManifest,
   type RunSettings,
@@ -61,6 +62,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   notebook?: string;
+  /** Recorded with the run when `planEpoch` comes from the adaptive scheduler, so a resume can re-plan. */
+  adaptive?: AdaptiveSettings;
   /** Id for the new run (default: a fresh time-stamped id), so a caller can follow it at once. */
   runId?: string;
 }
@@ -400,6 +403,7 @@ function settingsFrom(options: RunOptions): RunSettings {
     memoryMb: options.memoryMb,
     sync: options.sync ?? 'hierarchical',
     maxRetries: options.maxRetries ?? 3,
+    ...(options.adaptive ? { adaptive: options.adaptive } : {}),
     syncTimeoutMs: options.syncTimeoutMs ?? 120_000,
   };
   if (!Number.isInteger(settings.workers) || settings.workers < 1 || settings.workers > 1000) {

@@ -29,6 +29,17 @@ export interface RunSettings {
   sync: SyncName;
   maxRetries: number;
   syncTimeoutMs: number;
+  /** Set when the adaptive scheduler plans the run: what a resume needs to plan it again. */
+  adaptive?: AdaptiveSettings;
+}
+
+export interface AdaptiveSettings {
+  objective: 'time' | 'cost';
+  deadlineS?: number;
+  budgetUsd?: number;
+  /** Fixed by the user; the planner chooses the other. */
+  workers?: number;
+  memoryMb?: number;
 }
 
 export interface EpochRecord extends EpochMetrics {

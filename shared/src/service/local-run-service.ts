@@ -13,9 +13,11 @@ import { CostMeter } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
 import { readEvents } from '../run/event-log.js';
 import type { RunEvent } from '../run/events.js';
-import { runKeys } from '../run/layout.js';
+import { datasetKeys, runKeys } from '../run/layout.js';
 import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel } from '../run/orchestrator.js';
-import { readManifest, readStatus } from '../run/run-state.js';
+import { type AdaptiveSettings, readJson, readManifest, readStatus } from '../run/run-state.js';
+import { jobSpecSchema } from '../spec/job-spec.js';
+import { decodeDataset } from '../data/dataset.js';
 import { estimateFromPlanner, estimateRun, setupAdaptive, type AdaptiveSetup } from './estimate.js';
 import { findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
@@ -69,7 +71,7 @@ export class LocalRunService implements RunService {
       platform: this.platform,
       store: new FolderStore(storeRoot),
       storeLocation: { kind: 'folder', root: storeRoot },
-      ...(adaptive ? { planEpoch: adaptive.planEpoch } : {}),
+      ...(adaptive ? { planEpoch: adaptive.planEpoch, adaptive: adaptiveSettings(request) } : {}),
       workers,
       memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
       sync: request.sync,
@@ -90,7 +92,7 @@ export class LocalRunService implements RunService {
     return { ...(await this.adaptive(captured, request)), captured };
   }
 
-  private adaptive(captured: Captured, request: RunRequest): Promise<AdaptiveSetup> {
+  private adaptive(captured: Captured, request: Pick<RunRequest, 'objective' | 'deadlineS' | 'budgetUsd' | 'workers' | 'memoryMb'>): Promise<AdaptiveSetup> {
     const [low, high] = this.platform.memoryRangeMb;
     return setupAdaptive(captured, {
       platform: { name: this.platform.name, timeLimitMs: this.platform.timeLimitMs, memoryRangeMb: [Math.max(low, LOCAL_MIN_MEMORY_MB), high] },
@@ -108,7 +110,16 @@ export class LocalRunService implements RunService {
     if (this.active.has(runId)) throw new SmltError('RUN_BUSY', `Run ${runId} is already running in this process.`);
     const store = new FolderStore(await storeRootOfRun(runId));
     const abort = new AbortController();
-    const prepared = await prepareResume(runId, { platform: this.platform, store, signal: abort.signal, force: options.force });
+    // An adaptive run is planned again, with its deadline and budget, from the epochs it has done.
+    const { adaptive } = (await readManifest(store, runId)).settings;
+    const planEpoch = adaptive ? (await this.adaptive(await capturedOfRun(store, runId), adaptive)).adaptive.planEpoch : undefined;
+    const prepared = await prepareResume(runId, {
+      platform: this.platform,
+      store,
+      signal: abort.signal,
+      force: options.force,
+      ...(planEpoch ? { planEpoch } : {}),
+    });
     return this.drive(prepared, abort);
   }
 
@@ -204,6 +215,24 @@ export class LocalRunService implements RunService {
  */
 export function isAdaptive(request: Pick<RunRequest, 'deadlineS' | 'budgetUsd' | 'objective' | 'workers'>): boolean {
   return request.deadlineS !== undefined || request.budgetUsd !== undefined || (request.objective !== undefined && request.workers === undefined);
+}
+
+function adaptiveSettings(request: RunRequest): AdaptiveSettings {
+  return {
+    objective: request.objective ?? 'time',
+    ...(request.deadlineS !== undefined ? { deadlineS: request.deadlineS } : {}),
+    ...(request.budgetUsd !== undefined ? { budgetUsd: request.budgetUsd } : {}),
+    ...(request.workers !== undefined ? { workers: request.workers } : {}),
+    ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
+  };
+}
+
+/** A run's spec and dataset as stored with it (the notebook may have changed since). */
+async function capturedOfRun(store: FolderStore, runId: string): Promise<Captured> {
+  const spec = jobSpecSchema.parse(await readJson(store, runKeys(runId).spec));
+  const bytes = await store.get(datasetKeys(spec.data.hash).full);
+  if (!bytes) throw new SmltError('RUN_NOT_FOUND', `The dataset of run ${runId} is missing from ${store.url}.`);
+  return { spec, dataset: decodeDataset(bytes) };
 }
 
 async function capture(request: RunRequest): Promise<Captured> {
