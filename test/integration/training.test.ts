@@ -193,6 +193,28 @@ describe('training on local workers', () => {
     }
   });
 
+  it('plans an epoch again, larger, when its workers run out of memory', async () => {
+    const run = await localRun();
+    try {
+      const failures: unknown[] = [];
+      const result = await run.train(oneEpoch, {
+        workers: 2,
+        planEpoch: (_epoch, _previous, failure) => {
+          if (failure) failures.push(failure);
+          // 160 MB is below what a wasm worker with this model needs (≈200 MB measured).
+          return failure ? { workers: 2, memoryMb: 1769, reason: 'sized up after out of memory' } : { workers: 2, memoryMb: 160, reason: 'too small' };
+        },
+      });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      assert.deepEqual(failures, [{ outOfMemory: { workers: 2, memoryMb: 160 } }]);
+      assert.ok(run.events.some((e) => e.type === 'worker_failed' && e.reason === 'out-of-memory'), 'the out-of-memory kill is reported');
+      const report = JSON.parse(readFileSync(result.reportPath!, 'utf8'));
+      assert.equal(report.epochs[0].memoryMb, 1769);
+    } finally {
+      await run.dispose();
+    }
+  });
+
   it('refuses a worker count that does not split the batch, before launching anything', async () => {
     const run = await localRun();
     try {

@@ -14,7 +14,7 @@ import { observationFromRecord } from '../scheduler/observations.js';
 import type { Decision, Objective } from '../scheduler/types.js';
 import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';
 import type { JobSpec } from '../spec/job-spec.js';
-import type { EpochConfig, RunOptions } from './orchestrator.js';
+import type { EpochConfig, EpochFailure, RunOptions } from './orchestrator.js';
 import type { EpochRecord } from './run-state.js';
 
 /** Local workers share one machine: more than this many processes only contend for its cores. */
@@ -98,7 +98,7 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
   let startedAtMs: number | undefined;
   let elapsedBeforeS = 0;
 
-  const planEpoch = (epoch: number, previous: EpochRecord[]): EpochConfig => {
+  const planEpoch = (epoch: number, previous: EpochRecord[], failure?: EpochFailure): EpochConfig => {
     if (startedAtMs === undefined) {
       startedAtMs = now();
       // A resumed run: the epochs before count as elapsed.
@@ -107,6 +107,10 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
     for (; seen < previous.length; seen++) {
       const record = previous[seen]!;
       planner.observe(observationFromRecord(record, batchSize));
+    }
+    if (failure) {
+      const { workers, memoryMb } = failure.outOfMemory;
+      planner.observe({ epoch, workers, memoryMb, batchSize, iterations: 0, durationS: 0, costUsd: 0, outOfMemory: true });
     }
     const spentUsd = previous.reduce((s, r) => s + r.costUsd, 0);
     const elapsedS = elapsedBeforeS + (now() - startedAtMs) / 1000;

@@ -43,6 +43,11 @@ export interface EpochConfig {
   reason: string;
 }
 
+/** Why an epoch is planned again: its workers ran out of memory at this configuration. */
+export interface EpochFailure {
+  outOfMemory: { workers: number; memoryMb: number };
+}
+
 export interface RunOptions {
   platform: Platform;
   store: ObjectStore;
@@ -58,7 +63,7 @@ export interface RunOptions {
   /** A worker returns `continue` when less than this is left of the platform's time limit. */
   safetyMarginMs?: number;
   /** Chooses each epoch's configuration; default: the fixed `workers` and `memoryMb`. */
-  planEpoch?: (epoch: number, previous: EpochRecord[]) => EpochConfig;
+  planEpoch?: (epoch: number, previous: EpochRecord[], failure?: EpochFailure) => EpochConfig;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   notebook?: string;
@@ -277,12 +282,9 @@ async function drive(input: DriveInput): Promise<RunResult> {
   let final: { status: FinalStatus; error?: { code: string; message: string } } = { status: 'succeeded' };
   const watcher = watchRun(store, runId, () => abort.abort(), () => saveStatus(), log);
   try {
-    for (let epoch = status.epochsDone; epoch < spec.training.epochs; epoch++) {
-      const config = options.planEpoch?.(epoch, status.epochs) ?? {
-        workers: settings.workers,
-        memoryMb: settings.memoryMb,
-        reason: 'fixed configuration (--workers, --memory)',
-      };
+    const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+    /** One try at an epoch with one configuration; throws when a worker fails for good. */
+    const attemptEpoch = async (epoch: number, config: EpochConfig) => {
       validateBatch(spec, config.workers);
       const perWorkerBatch = spec.training.batchSize / config.workers;
       const partitionSize = Math.floor(trainSet.count / config.workers);
@@ -299,11 +301,8 @@ async function drive(input: DriveInput): Promise<RunResult> {
       // Leftovers of an interrupted attempt at this epoch (before a resume) must not be mistaken for this one's.
       await store.delete(await store.list(`${keys.syncPrefix(epoch)}/`));
 
-      const epochStart = Date.now();
-      const costBefore = meter.breakdown().totalUsd;
       log.emit({ type: 'epoch_started', epoch, workers: config.workers, memoryMb: config.memoryMb });
       watcher.follow(epoch, iterations);
-      const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
       const outcome = await runEpoch(plan, {
         platform,
         store,
@@ -332,6 +331,30 @@ async function drive(input: DriveInput): Promise<RunResult> {
           safetyMarginMs: options.safetyMarginMs ?? Math.min(30_000, platform.timeLimitMs / 10),
         }),
       });
+      return { outcome, iterations };
+    };
+
+    for (let epoch = status.epochsDone; epoch < spec.training.epochs; epoch++) {
+      let config = options.planEpoch?.(epoch, status.epochs) ?? {
+        workers: settings.workers,
+        memoryMb: settings.memoryMb,
+        reason: 'fixed configuration (--workers, --memory)',
+      };
+      const epochStart = Date.now();
+      const costBefore = meter.breakdown().totalUsd;
+      let attempt: Awaited<ReturnType<typeof attemptEpoch>>;
+      for (let outOfMemory = 0; ; outOfMemory++) {
+        try {
+          attempt = await attemptEpoch(epoch, config);
+          break;
+        } catch (err) {
+          // The scheduler sizes up after a worker ran out of memory; a fixed configuration cannot.
+          const replan = options.planEpoch && isSmltError(err, 'WORKER_OUT_OF_MEMORY') && outOfMemory < 2 && !abort.signal.aborted;
+          if (!replan) throw err;
+          config = options.planEpoch!(epoch, status.epochs, { outOfMemory: { workers: config.workers, memoryMb: config.memoryMb } });
+        }
+      }
+      const { outcome, iterations } = attempt;
       watcher.follow(undefined, 0);
       log.emit({ type: 'checkpoint', epoch, key: keys.checkpoint(epoch + 1) });
 
