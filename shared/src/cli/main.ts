@@ -13,6 +13,7 @@ import type { RunReport } from '../run/outputs.js';
 import { RunServiceClient } from '../serve/client.js';
 import { startServer } from '../serve/server.js';
 import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '../serve/token-file.js';
+import { probeCostUsd } from '../service/estimate.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService, isAdaptive } from '../service/local-run-service.js';
 import type { RunRequest, RunService } from '../service/run-service.js';
 import { formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers } from './parse.js';
@@ -68,7 +69,9 @@ program
   .action(async (notebook: string, opts: PlanOptions) => {
     await withService(opts.timeLimit, async (service) => {
       const request = planRequest(notebook, { ...opts, objective: opts.objective ?? 'time' });
-      const { adaptive, computeMsPerSample, trainSamples, captured } = await service.plan(request);
+      const { adaptive, computeMsPerSample, probe, trainSamples, captured } = await service.plan(request);
+      const first = adaptive.planner.estimate().plan[0];
+      const probeShown = { steps: probe.steps, seconds: probe.seconds, costUsd: probeCostUsd(probe, first?.memoryMb ?? DEFAULT_MEMORY_MB) };
       const estimate = adaptive.planner.estimate();
       const constraints = {
         objective: request.objective ?? 'time',
@@ -84,6 +87,7 @@ program
             batchSize: captured.spec.training.batchSize,
             trainSamples,
             computeMsPerSample,
+            probe: probeShown,
             constraints,
             ...estimate,
           })}\n`,
@@ -98,7 +102,8 @@ program
         ].filter(Boolean);
         process.stdout.write(
           `${captured.spec.name}: ${captured.spec.training.epochs} epochs of ${trainSamples} samples, batch ${captured.spec.training.batchSize} ` +
-            `(${wanted.join(', ')}; gradient step ${computeMsPerSample.toFixed(3)} ms/sample measured here)\n` +
+            `(${wanted.join(', ')}; gradient step ${computeMsPerSample.toFixed(3)} ms/sample measured here by a ` +
+            `${probeShown.steps}-step probe: ${probeShown.seconds.toFixed(2)} s, ${formatUsd(probeShown.costUsd)} as if on Lambda)\n` +
             `  time  ${range(estimate.timeS, formatDuration)}\n` +
             `  cost  ${range(estimate.costUsd, formatUsd)} as if on AWS Lambda\n`,
         );

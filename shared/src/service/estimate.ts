@@ -38,7 +38,8 @@ export async function estimateRun(captured: Captured, input: EstimateInput): Pro
   const perWorkerBatch = Math.max(1, Math.floor(spec.training.batchSize / workers));
   const { train } = splitHoldout(dataset, spec.training.validationSplit);
   const iterationsPerEpoch = Math.max(1, Math.floor(Math.floor(train.count / workers) / perWorkerBatch));
-  const computeMsPerSample = await probeComputeMsPerSample(captured, perWorkerBatch);
+  const probe = await probeComputeMsPerSample(captured, perWorkerBatch);
+  const { computeMsPerSample } = probe;
 
   // Hierarchical sync: each worker writes n-1 shards and a mean, reads n-1 shards and n-1 means.
   const requestsPerWorker = { put: workers + 1, get: 2 * (workers - 1), list: 0, delete: 0 };
@@ -71,6 +72,7 @@ export async function estimateRun(captured: Captured, input: EstimateInput): Pro
     timeS: { expected: timeS, low: timeS * LOW, high: timeS * HIGH },
     costUsd: { expected: costUsd, low: costUsd * LOW, high: costUsd * HIGH },
     computeMsPerSample,
+    probe: { steps: probe.steps, seconds: probe.seconds, costUsd: probeCostUsd(probe, memoryMb) },
     feasible: problems.length === 0,
     ...(problems.length > 0
       ? {
@@ -82,8 +84,21 @@ export async function estimateRun(captured: Captured, input: EstimateInput): Pro
   };
 }
 
+/** What the probe measured, and what it took: it is training time too, so it is shown with its cost. */
+export interface Probe {
+  computeMsPerSample: number;
+  steps: number;
+  seconds: number;
+}
+
+/** As if the probe had run on one Lambda worker of `memoryMb`. */
+export function probeCostUsd(probe: Probe, memoryMb: number): number {
+  return invocationCostUsd(memoryMb, probe.seconds * 1000);
+}
+
 /** Milliseconds per sample of the real gradient step on this machine's backend (`batch` samples a step). */
-export async function probeComputeMsPerSample(captured: Captured, batch: number): Promise<number> {
+export async function probeComputeMsPerSample(captured: Captured, batch: number): Promise<Probe> {
+  const probeStarted = performance.now();
   await initBackend();
   const { spec, dataset } = captured;
   const model = await buildModel(spec.model.topology, { seed: spec.training.seed });
@@ -97,7 +112,8 @@ export async function probeComputeMsPerSample(captured: Captured, batch: number)
     computeGradients(model, loss, x, y); // warm-up: kernels compile, buffers allocate
     const started = performance.now();
     for (let i = 0; i < PROBE_STEPS; i++) computeGradients(model, loss, x, y);
-    return (performance.now() - started) / PROBE_STEPS / n;
+    const computeMsPerSample = (performance.now() - started) / PROBE_STEPS / n;
+    return { computeMsPerSample, steps: PROBE_STEPS + 1, seconds: (performance.now() - probeStarted) / 1000 };
   } finally {
     x.dispose();
     y.dispose();
@@ -117,6 +133,7 @@ export interface AdaptiveInput {
 export interface AdaptiveSetup {
   adaptive: AdaptivePlan;
   computeMsPerSample: number;
+  probe: Probe;
   trainSamples: number;
 }
 
@@ -129,7 +146,8 @@ export async function setupAdaptive(captured: Captured, input: AdaptiveInput): P
   const { train } = splitHoldout(dataset, spec.training.validationSplit);
   // Probe at the per-worker batch of a mid-sized configuration (4 workers when the batch splits).
   const probeWorkers = input.workers ?? (spec.training.batchSize % 4 === 0 ? 4 : 1);
-  const computeMsPerSample = await probeComputeMsPerSample(captured, Math.max(1, Math.floor(spec.training.batchSize / probeWorkers)));
+  const probe = await probeComputeMsPerSample(captured, Math.max(1, Math.floor(spec.training.batchSize / probeWorkers)));
+  const { computeMsPerSample } = probe;
   const info = backendInfo();
   const adaptive = adaptivePlanEpoch({
     spec,
@@ -141,12 +159,13 @@ export async function setupAdaptive(captured: Captured, input: AdaptiveInput): P
     ...(input.workers !== undefined ? { workerCounts: [input.workers] } : {}),
     ...(input.memoryMb !== undefined ? { memorySizesMb: [input.memoryMb] } : {}),
   });
-  return { adaptive, computeMsPerSample, trainSamples: train.count };
+  return { adaptive, computeMsPerSample, probe, trainSamples: train.count };
 }
 
 /** The service's Estimate from the planner's (the first phase's configuration; advice when infeasible). */
-export function estimateFromPlanner(estimate: PlannerEstimate, epochs: number, computeMsPerSample: number): Estimate {
+export function estimateFromPlanner(estimate: PlannerEstimate, epochs: number, probe: Probe): Estimate {
   const first = estimate.plan[0];
+  const { computeMsPerSample } = probe;
   return {
     workers: first?.workers ?? 1,
     memoryMb: first?.memoryMb ?? 0,
@@ -155,6 +174,7 @@ export function estimateFromPlanner(estimate: PlannerEstimate, epochs: number, c
     timeS: { ...estimate.timeS },
     costUsd: { ...estimate.costUsd },
     computeMsPerSample,
+    probe: { steps: probe.steps, seconds: probe.seconds, costUsd: probeCostUsd(probe, first?.memoryMb ?? 1769) },
     feasible: estimate.feasible,
     ...(estimate.advice ? { advice: estimate.advice.message } : {}),
   };

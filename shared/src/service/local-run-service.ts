@@ -49,7 +49,7 @@ export class LocalRunService implements RunService {
     const captured = await capture(request);
     if (isAdaptive(request)) {
       const setup = await this.adaptive(captured, request);
-      return estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.computeMsPerSample);
+      return estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe);
     }
     return estimateRun(captured, {
       workers: request.workers ?? DEFAULT_WORKERS,

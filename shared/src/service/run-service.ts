@@ -35,6 +35,8 @@ export interface Estimate {
   costUsd: { expected: number; low: number; high: number };
   /** Measured in this process by a short probe of the gradient step. */
   computeMsPerSample: number;
+  /** What that probe took, and its cost as if it had run on one Lambda worker. */
+  probe: { steps: number; seconds: number; costUsd: number };
   feasible: boolean;
   /** When not feasible: what to change (the budget the deadline needs, or the deadline the budget allows). */
   advice?: string;
