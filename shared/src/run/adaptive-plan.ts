@@ -106,7 +106,9 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
     }
     for (; seen < previous.length; seen++) {
       const record = previous[seen]!;
-      planner.observe(observationFromRecord(record, batchSize));
+      // The workers' compute/sync split lets the planner calibrate each term of its model.
+      const split = record.computeMs !== undefined && record.syncMs !== undefined ? { computeMs: record.computeMs, syncMs: record.syncMs } : {};
+      planner.observe({ ...observationFromRecord(record, batchSize), ...split });
     }
     if (failure) {
       const { workers, memoryMb } = failure.outOfMemory;

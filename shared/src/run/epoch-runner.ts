@@ -31,13 +31,15 @@ export interface EpochRunnerDeps {
 export interface EpochOutcome {
   invocations: number;
   relaunches: number;
+  /** Compute and sync time of every successful invocation, for the scheduler's model. */
+  workerTimes: Array<{ rank: number; computeMs: number; syncMs: number }>;
 }
 
 export async function runEpoch(plan: EpochPlan, deps: EpochRunnerDeps): Promise<EpochOutcome> {
   const epochAbort = new AbortController();
   const stopAll = () => epochAbort.abort();
   deps.signal.addEventListener('abort', stopAll, { once: true });
-  const counters: EpochOutcome = { invocations: 0, relaunches: 0 };
+  const counters: EpochOutcome = { invocations: 0, relaunches: 0, workerTimes: [] };
   try {
     const ranks = Array.from({ length: plan.workers }, (_, rank) =>
       runRank(rank, plan, deps, epochAbort.signal, counters).catch((err: unknown) => {
@@ -79,6 +81,7 @@ async function runRank(
     if (outcome.ok) {
       const result = outcome.result;
       deps.meter.addRequests(result.requests);
+      counters.workerTimes.push({ rank, computeMs: result.computeMs, syncMs: result.syncMs });
       deps.log.emit({
         type: 'worker_finished',
         epoch: plan.epoch,

@@ -16,6 +16,7 @@ import { buildModel } from '../model/build.js';
 import { createOptimizer, decodeState, encodeState, evaluate } from '../model/training.js';
 import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
 import { initBackend } from '../tf/backend.js';
+import { summarizeWorkers } from '../scheduler/observations.js';
 import { type EpochPlan, runEpoch } from './epoch-runner.js';
 
 export type { Captured };
@@ -375,6 +376,7 @@ async function drive(input: DriveInput): Promise<RunResult> {
         costUsd: meter.breakdown().totalUsd - costBefore,
         invocations: outcome.invocations,
         relaunches: outcome.relaunches,
+        ...summarizeWorkers(outcome.workerTimes),
         ...metrics,
       };
       log.emit({ type: 'epoch_finished', epoch, durationS, ...metrics });

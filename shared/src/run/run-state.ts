@@ -52,6 +52,9 @@ export interface EpochRecord extends EpochMetrics {
   costUsd: number;
   invocations: number;
   relaunches: number;
+  /** Per worker, summed over the epoch and averaged over workers: gradient steps and exchange. */
+  computeMs?: number;
+  syncMs?: number;
 }
 
 export interface RunStatusRecord {
