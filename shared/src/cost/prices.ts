@@ -48,40 +48,25 @@ export type PricedPlatform = 'lambda-x86_64' | 'lambda-arm64' | 'local';
 
 const S3_STANDARD = { usdPerPut: PRICES.s3.usdPerPut, usdPerGet: PRICES.s3.usdPerGet, usdPerList: PRICES.s3.usdPerPut };
 
+/** Lambda at `arch` with S3 Standard; `hypothetical` for local runs priced as if on Lambda. */
+function lambdaTable(platform: PricedPlatform, arch: Arch, label: string, hypothetical: boolean): PriceTable {
+  return {
+    platform,
+    label,
+    source: PRICES.source,
+    checked: PRICES.checked,
+    usdPerGbSecond: PRICES.lambda[arch].usdPerGbSecond,
+    usdPerInvocation: PRICES.lambda.usdPerRequest,
+    billingGranularityMs: PRICES.lambda.billingGranularityMs,
+    store: S3_STANDARD,
+    hypothetical,
+  };
+}
+
 export const PRICE_TABLES: Readonly<Record<PricedPlatform, PriceTable>> = {
-  'lambda-x86_64': {
-    platform: 'lambda-x86_64',
-    label: 'AWS Lambda x86_64 + S3 Standard, us-east-1',
-    source: PRICES.source,
-    checked: PRICES.checked,
-    usdPerGbSecond: PRICES.lambda.x86_64.usdPerGbSecond,
-    usdPerInvocation: PRICES.lambda.usdPerRequest,
-    billingGranularityMs: PRICES.lambda.billingGranularityMs,
-    store: S3_STANDARD,
-    hypothetical: false,
-  },
-  'lambda-arm64': {
-    platform: 'lambda-arm64',
-    label: 'AWS Lambda arm64 + S3 Standard, us-east-1',
-    source: PRICES.source,
-    checked: PRICES.checked,
-    usdPerGbSecond: PRICES.lambda.arm64.usdPerGbSecond,
-    usdPerInvocation: PRICES.lambda.usdPerRequest,
-    billingGranularityMs: PRICES.lambda.billingGranularityMs,
-    store: S3_STANDARD,
-    hypothetical: false,
-  },
-  local: {
-    platform: 'local',
-    label: 'local workers, priced as if on AWS Lambda x86_64 + S3 Standard',
-    source: PRICES.source,
-    checked: PRICES.checked,
-    usdPerGbSecond: PRICES.lambda.x86_64.usdPerGbSecond,
-    usdPerInvocation: PRICES.lambda.usdPerRequest,
-    billingGranularityMs: PRICES.lambda.billingGranularityMs,
-    store: S3_STANDARD,
-    hypothetical: true,
-  },
+  'lambda-x86_64': lambdaTable('lambda-x86_64', 'x86_64', 'AWS Lambda x86_64 + S3 Standard, us-east-1', false),
+  'lambda-arm64': lambdaTable('lambda-arm64', 'arm64', 'AWS Lambda arm64 + S3 Standard, us-east-1', false),
+  local: lambdaTable('local', 'x86_64', 'local workers, priced as if on AWS Lambda x86_64 + S3 Standard', true),
 };
 
 /** The price table of `platform` (`local` and unknown names get Lambda x86_64 prices, marked hypothetical). */
