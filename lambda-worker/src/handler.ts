@@ -12,6 +12,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { ObjectStore, RequestCounts, WorkerContext } from '@smlt/shared/backends/ports';
 import type { Dataset } from '@smlt/shared/data/dataset';
 import type { JobSpec } from '@smlt/shared/spec/job-spec';
+import { requestCountsSince } from '@smlt/shared/cost/cost';
 import { SmltError } from '@smlt/shared/errors';
 import { runKeys } from '@smlt/shared/run/layout';
 import type { WorkerEvent, WorkerResult } from '@smlt/shared/run/worker-protocol';
@@ -121,12 +122,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
     warmCache: !built && !downloaded,
     dataDownloads: downloaded ? 1 : 0,
     modelBuilds: built ? 1 : 0,
-    requests: {
-      put: store.requests.put - requestsBefore.put,
-      get: store.requests.get - requestsBefore.get,
-      list: store.requests.list - requestsBefore.list,
-      delete: store.requests.delete - requestsBefore.delete,
-    },
+    requests: requestCountsSince(store.requests, requestsBefore),
   };
 }
 

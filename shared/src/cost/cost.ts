@@ -23,6 +23,16 @@ export function emptyRequestCounts(): RequestCounts {
   return { put: 0, get: 0, list: 0, delete: 0 };
 }
 
+/** Requests made since `before` was copied from the same counters. */
+export function requestCountsSince(now: RequestCounts, before: RequestCounts): RequestCounts {
+  return {
+    put: now.put - before.put,
+    get: now.get - before.get,
+    list: now.list - before.list,
+    delete: now.delete - before.delete,
+  };
+}
+
 export function addRequestCounts(into: RequestCounts, more: Partial<RequestCounts>): RequestCounts {
   into.put += more.put ?? 0;
   into.get += more.get ?? 0;

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import pLimit from 'p-limit';
 import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js';
 import type { Captured } from '../capture/capture.js';
-import { CostMeter } from '../cost/cost.js';
+import { CostMeter, requestCountsSince } from '../cost/cost.js';
 import { type Dataset, datasetHash, decodeDataset, encodeDataset, partition, splitHoldout } from '../data/dataset.js';
 import { SmltError, isSmltError } from '../errors.js';
 import { buildModel } from '../model/build.js';
@@ -149,11 +149,21 @@ export async function prepareTrain(captured: Captured, options: RunOptions): Pro
   return { runId, fromSeq: 0, run: () => drive({ manifest, spec, dataset, status, seq: 0, options }) };
 }
 
-export type ResumeOptions = Omit<RunOptions, 'workers' | 'memoryMb' | 'storeLocation'> &
+export type ResumeOptions = Omit<RunOptions, 'workers' | 'memoryMb' | 'storeLocation' | 'planEpoch'> &
   Partial<Pick<RunOptions, 'workers' | 'memoryMb'>> & {
     /** Take over even if the run's orchestrator sent a heartbeat recently (it is known to be dead). */
     force?: boolean;
+    /** Chooses each epoch's configuration from the run's stored inputs (an adaptive run re-plans). */
+    planFor?: (captured: Captured, settings: RunSettings) => Promise<RunOptions['planEpoch']>;
   };
+
+/** A run's spec and dataset as stored with it (the notebook may have changed since). */
+export async function readRunInputs(store: ObjectStore, runId: string): Promise<Captured> {
+  const spec = jobSpecSchema.parse(await readJson(store, runKeys(runId).spec));
+  const bytes = await store.get(datasetKeys(spec.data.hash).full);
+  if (!bytes) throw new SmltError('RUN_NOT_FOUND', `The dataset of run ${runId} is missing from ${store.url}.`);
+  return { spec, dataset: decodeDataset(bytes) };
+}
 
 /** Checks that a run can be resumed and loads what driving it needs. */
 export async function prepareResume(runId: string, options: ResumeOptions): Promise<PreparedRun> {
@@ -171,9 +181,8 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
         `cancel it with \`smlt cancel ${runId}\`, or pass --force if that process is dead.`,
     );
   }
-  const spec = jobSpecSchema.parse(await readJson(store, runKeys(runId).spec));
-  const bytes = await store.get(datasetKeys(spec.data.hash).full);
-  if (!bytes) throw new SmltError('RUN_NOT_FOUND', `The dataset of run ${runId} is missing from ${store.url}.`);
+  const captured = await readRunInputs(store, runId);
+  const { spec, dataset } = captured;
   const lastCheckpoint = (await store.list(runKeys(runId).checkpointsPrefix)).length - 1;
   // Epochs past the last checkpoint are redone; forget their records.
   status.epochsDone = Math.min(status.epochsDone, lastCheckpoint);
@@ -187,7 +196,7 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
     memoryMb: options.memoryMb ?? manifest.settings.memoryMb,
   };
   validateBatch(spec, manifest.settings.workers);
-  const dataset = decodeDataset(bytes);
+  const planEpoch = await options.planFor?.(captured, manifest.settings);
   const resumedFrom = status.epochsDone;
   return {
     runId,
@@ -200,7 +209,7 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
         status,
         seq,
         resumedFrom,
-        options: { ...options, ...manifest.settings, storeLocation: manifest.store },
+        options: { ...options, ...manifest.settings, storeLocation: manifest.store, ...(planEpoch ? { planEpoch } : {}) },
       }),
   };
 }
@@ -244,11 +253,7 @@ async function drive(input: DriveInput): Promise<RunResult> {
   const elapsedS = () => elapsedBefore + (Date.now() - startedAt) / 1000;
   const requestsSeen = { ...store.requests };
   const chargeOrchestratorRequests = () => {
-    meter.addRequests({
-      put: store.requests.put - requestsSeen.put,
-      get: store.requests.get - requestsSeen.get,
-      list: store.requests.list - requestsSeen.list,
-    });
+    meter.addRequests(requestCountsSince(store.requests, requestsSeen));
     Object.assign(requestsSeen, store.requests);
   };
   const saveStatus = async (patch: Partial<RunStatusRecord> = {}) => {

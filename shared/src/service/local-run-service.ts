@@ -13,11 +13,9 @@ import { CostMeter } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
 import { readEvents } from '../run/event-log.js';
 import type { RunEvent } from '../run/events.js';
-import { datasetKeys, runKeys } from '../run/layout.js';
+import { runKeys } from '../run/layout.js';
 import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel } from '../run/orchestrator.js';
-import { type AdaptiveSettings, readJson, readManifest, readStatus } from '../run/run-state.js';
-import { jobSpecSchema } from '../spec/job-spec.js';
-import { decodeDataset } from '../data/dataset.js';
+import { type AdaptiveSettings, readManifest, readStatus } from '../run/run-state.js';
 import { estimateFromPlanner, estimateRun, setupAdaptive, type AdaptiveSetup } from './estimate.js';
 import { findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
@@ -110,15 +108,13 @@ export class LocalRunService implements RunService {
     if (this.active.has(runId)) throw new SmltError('RUN_BUSY', `Run ${runId} is already running in this process.`);
     const store = new FolderStore(await storeRootOfRun(runId));
     const abort = new AbortController();
-    // An adaptive run is planned again, with its deadline and budget, from the epochs it has done.
-    const { adaptive } = (await readManifest(store, runId)).settings;
-    const planEpoch = adaptive ? (await this.adaptive(await capturedOfRun(store, runId), adaptive)).adaptive.planEpoch : undefined;
     const prepared = await prepareResume(runId, {
       platform: this.platform,
       store,
       signal: abort.signal,
       force: options.force,
-      ...(planEpoch ? { planEpoch } : {}),
+      // An adaptive run is planned again, with its deadline and budget, from the epochs it has done.
+      planFor: async (captured, { adaptive }) => (adaptive ? (await this.adaptive(captured, adaptive)).adaptive.planEpoch : undefined),
     });
     return this.drive(prepared, abort);
   }
@@ -225,14 +221,6 @@ function adaptiveSettings(request: RunRequest): AdaptiveSettings {
     ...(request.workers !== undefined ? { workers: request.workers } : {}),
     ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
   };
-}
-
-/** A run's spec and dataset as stored with it (the notebook may have changed since). */
-async function capturedOfRun(store: FolderStore, runId: string): Promise<Captured> {
-  const spec = jobSpecSchema.parse(await readJson(store, runKeys(runId).spec));
-  const bytes = await store.get(datasetKeys(spec.data.hash).full);
-  if (!bytes) throw new SmltError('RUN_NOT_FOUND', `The dataset of run ${runId} is missing from ${store.url}.`);
-  return { spec, dataset: decodeDataset(bytes) };
 }
 
 async function capture(request: RunRequest): Promise<Captured> {
