@@ -30,10 +30,6 @@ export class EventLog {
     return event;
   }
 
-  get lastSeq(): number {
-    return this.seq;
-  }
-
   /** Waits until every event is stored; throws the first write error, if any. */
   async flush(): Promise<void> {
     await this.writes;

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Captured } from '../capture/capture.js';
 import { invocationCostUsd, storageRequestsCostUsd } from '../cost/cost.js';
+import { iterationRequests } from '../cost/epoch-cost.js';
 import { splitHoldout } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import { computeGradients, lossFunction } from '../model/training.js';
@@ -41,21 +42,16 @@ export async function estimateRun(captured: Captured, input: EstimateInput): Pro
   const probe = await probeComputeMsPerSample(captured, perWorkerBatch);
   const { computeMsPerSample } = probe;
 
-  // Hierarchical sync: each worker writes n-1 shards and a mean, reads n-1 shards and n-1 means.
-  const requestsPerWorker = { put: workers + 1, get: 2 * (workers - 1), list: 0, delete: 0 };
+  // Hierarchical sync plus each rank's marker, all workers; each worker makes its share in turn.
+  const perIteration = iterationRequests('hierarchical', workers);
   const gradientBytes = spec.model.paramCount * 4;
-  const syncMs = workers > 1 ? (requestsPerWorker.put + requestsPerWorker.get) * STORE_REQUEST_MS + (3 * gradientBytes) / 5e5 : 0;
+  const syncMs = workers > 1 ? ((perIteration.put + perIteration.get) / workers) * STORE_REQUEST_MS + (3 * gradientBytes) / 5e5 : 0;
   const iterationMs = computeMsPerSample * perWorkerBatch + syncMs;
   const iterations = iterationsPerEpoch * spec.training.epochs;
   const timeS = (iterations * iterationMs) / 1000;
   const costUsd =
     workers * invocationCostUsd(memoryMb, timeS * 1000) +
-    storageRequestsCostUsd({
-      put: requestsPerWorker.put * workers * iterations,
-      get: requestsPerWorker.get * workers * iterations,
-      list: 0,
-      delete: 0,
-    });
+    storageRequestsCostUsd({ ...perIteration, put: perIteration.put * iterations, get: perIteration.get * iterations });
 
   const problems: string[] = [];
   if (input.deadlineS !== undefined && timeS * HIGH > input.deadlineS) {
