@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { SmltError, isSmltError } from '../errors.js';
 import { panelStateFromEvents, renderReportPage } from '../panel/index.js';
 import type { RunEventOf } from '../run/events.js';
@@ -16,7 +16,7 @@ import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '.
 import { probeCostUsd } from '../service/estimate.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService, isAdaptive } from '../service/local-run-service.js';
 import type { RunRequest, RunService } from '../service/run-service.js';
-import { formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers } from './parse.js';
+import { backendName, formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers, positiveInt, syncName } from './parse.js';
 import { type OutputMode, outputMode, progressPrinter } from './progress.js';
 
 const program = new Command()
@@ -323,26 +323,6 @@ async function follow(service: RunService, runId: string, mode: OutputMode, from
     );
   }
   process.exitCode = finished.status === 'succeeded' ? 0 : 1;
-}
-
-function positiveInt(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1.`);
-    return n;
-  };
-}
-
-function syncName(value: string): 'hierarchical' | 'flat' {
-  if (value !== 'hierarchical' && value !== 'flat') throw new InvalidArgumentError('choose hierarchical or flat.');
-  return value;
-}
-
-function backendName(value: string): 'local' {
-  if (value !== 'local') {
-    throw new InvalidArgumentError('only the local backend is available in this version (AWS Lambda comes with `smlt deploy`).');
-  }
-  return value;
 }
 
 try {

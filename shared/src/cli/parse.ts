@@ -54,3 +54,23 @@ export function formatDuration(seconds: number): string {
 export function formatUsd(usd: number): string {
   return usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toPrecision(2)}`;
 }
+
+export function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1.`);
+    return n;
+  };
+}
+
+export function syncName(value: string): 'hierarchical' | 'flat' {
+  if (value !== 'hierarchical' && value !== 'flat') throw new InvalidArgumentError('choose hierarchical or flat.');
+  return value;
+}
+
+export function backendName(value: string): 'local' {
+  if (value !== 'local') {
+    throw new InvalidArgumentError('only the local backend is available in this version (AWS Lambda comes with `smlt deploy`).');
+  }
+  return value;
+}
