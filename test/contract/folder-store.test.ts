@@ -100,11 +100,4 @@ describe('openStore', () => {
       await dispose();
     }
   });
-
-  it('says the AWS backend is not installed yet for an s3 location', () => {
-    assert.throws(
-      () => openStore({ kind: 's3', root: 'my-bucket', prefix: 'smlt' }),
-      (err) => isSmltError(err, 'STORE_ERROR') && /AWS backend is not installed yet/.test(err.message) && err.message.includes('s3://my-bucket/smlt'),
-    );
-  });
 });

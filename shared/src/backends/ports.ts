@@ -21,6 +21,8 @@ export interface ObjectStore {
    * (e.g. a blocking pop) implement it; otherwise `waitForObject` polls `get`.
    */
   waitFor?(key: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Uint8Array>;
+  /** How often `waitForObject` polls this store when it has no `waitFor` (default: a folder's rate). */
+  readonly pollMs?: { initial: number; max: number };
   /** Counts of requests made through this instance, for cost accounting. */
   readonly requests: RequestCounts;
 }

@@ -4,6 +4,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { SmltError } from '../errors.js';
+import { s3StoreAt } from './aws/s3-store.js';
 import { FolderStore } from './local/folder-store.js';
 import type { ObjectStore, StoreLocation } from './ports.js';
 
@@ -67,7 +68,7 @@ export const FOLDER_POLL_MS: PollMs = { initial: 1, max: 20 };
 export interface WaitOptions {
   timeoutMs: number;
   signal?: AbortSignal;
-  /** Used only when the store has no `waitFor`; default `FOLDER_POLL_MS`. */
+  /** Used only when the store has no `waitFor`; default the store's own `pollMs`, else `FOLDER_POLL_MS`. */
   pollMs?: PollMs;
 }
 
@@ -80,7 +81,7 @@ export async function waitForObject(store: ObjectStore, key: string, options: Wa
   const { timeoutMs, signal } = options;
   signal?.throwIfAborted();
   if (store.waitFor) return store.waitFor(key, { timeoutMs, signal });
-  const { initial, max } = options.pollMs ?? FOLDER_POLL_MS;
+  const { initial, max } = options.pollMs ?? store.pollMs ?? FOLDER_POLL_MS;
   const deadline = performance.now() + timeoutMs;
   let pauseMs = initial;
   for (;;) {
@@ -114,9 +115,6 @@ export function openStore(location: StoreLocation): ObjectStore {
     case 'folder':
       return new FolderStore(location.root);
     case 's3':
-      throw new SmltError(
-        'STORE_ERROR',
-        `Cannot open s3://${location.root}${location.prefix ? `/${location.prefix}` : ''}: the AWS backend is not installed yet. Use a folder store (the local backend) for now.`,
-      );
+      return s3StoreAt(location);
   }
 }
