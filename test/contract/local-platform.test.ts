@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LocalPlatform } from '@smlt/shared/backends/local/local-platform';
 import { SCRIPTED_WORKER as workerEntry, platformContract } from '../contract/platform.contract.js';
@@ -26,6 +29,31 @@ describe('LocalPlatform fault injection', () => {
       assert.ok(survivor.ok);
     } finally {
       await platform.close();
+    }
+  });
+});
+
+describe('LocalPlatform env', () => {
+  it("gives containers the environment it is configured with, not this process's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'smlt-env-'));
+    const entry = join(dir, 'env-runtime.mjs');
+    await writeFile(
+      entry,
+      `process.on('message', (m) => process.send({ type: 'result', requestId: m.requestId, ok: true, result: { ...process.env } }));
+process.send({ type: 'ready' });`,
+    );
+    process.env.SMLT_TEST_HOST_ONLY = 'host';
+    const platform = new LocalPlatform({ workerEntry: entry, env: { FUNCTION_SETTING: 'on' } });
+    try {
+      const outcome = await platform.invoke<object, Record<string, string>>({}, { memoryMb: 256 });
+      assert.ok(outcome.ok);
+      assert.equal(outcome.result.FUNCTION_SETTING, 'on');
+      assert.equal(outcome.result.SMLT_TEST_HOST_ONLY, undefined);
+      assert.ok(outcome.result.SMLT_TMP);
+    } finally {
+      delete process.env.SMLT_TEST_HOST_ONLY;
+      await platform.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -26,6 +26,11 @@ export interface LocalPlatformOptions {
   idleTimeoutMs?: number;
   /** How often resident memory is sampled. */
   memoryPollMs?: number;
+  /**
+   * The containers' environment, in place of this process's (a Lambda emulator gives each
+   * function its own, as Lambda does). `SMLT_TMP` is always set on top of it.
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 interface Container {
@@ -51,6 +56,7 @@ export class LocalPlatform implements Platform {
   private readonly tmpRoot: string;
   private readonly idleTimeoutMs: number;
   private readonly memoryPollMs: number;
+  private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly idle: Container[] = [];
   private readonly busy = new Set<Container>();
   private nextId = 1;
@@ -63,6 +69,7 @@ export class LocalPlatform implements Platform {
     this.tmpRoot = options.tmpRoot ?? join(tmpdir(), `smlt-local-${process.pid}-${randomUUID().slice(0, 8)}`);
     this.idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
     this.memoryPollMs = options.memoryPollMs ?? 50;
+    this.env = options.env ?? process.env;
   }
 
   /** Containers currently alive (busy or warm). */
@@ -123,7 +130,7 @@ export class LocalPlatform implements Platform {
     const child = fork(this.workerEntry, [], {
       // Lambda sizes the V8 heap from the function's memory; wasm memory is outside it.
       execArgv: [`--max-old-space-size=${memoryMb}`],
-      env: { ...process.env, SMLT_TMP: tmpDir },
+      env: { ...this.env, SMLT_TMP: tmpDir },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     });
