@@ -1,0 +1,298 @@
+"""Handlers under ``<base_url>/smlt/``: each one is a Jupyter ``APIHandler`` (Jupyter's login
+and, for POST, its XSRF check) that forwards to ``smlt serve`` with the side process's bearer
+token. Notebook locations arrive as Jupyter contents paths and leave as absolute paths inside
+the server's root folder; the event stream is relayed chunk by chunk, never buffered."""
+import base64
+import binascii
+import hashlib
+import json
+import os
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import httpclient, web
+
+from .side_process import SideProcessError
+
+_RUN_ID = r"(?P<run_id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})"
+# A notebook's arrays travel base64 in JSON; 512 MiB of .npy is far beyond a notebook-sized dataset.
+_MAX_ARRAY_BYTES = 512 * 1024 * 1024
+
+BACKENDS = [
+    {"name": "local", "label": "Local worker processes", "available": True},
+    {"name": "aws", "label": "AWS Lambda", "available": False,
+     "note": "not offered from JupyterLab yet: deploy with the smlt CLI"},
+]
+
+
+class ApiFailure(Exception):
+    def __init__(self, status, code, message, field=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+class SmltHandler(APIHandler):
+    @property
+    def side(self):
+        return self.settings["smlt_serve"]
+
+    @property
+    def root_dir(self):
+        return os.path.realpath(self.settings["smlt_root_dir"])
+
+    def fail(self, err):
+        body = {"code": err.code, "message": err.message}
+        if err.field:
+            body["field"] = err.field
+        self.set_status(err.status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": body}))
+
+    def reply(self, status, body):
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def json_body(self):
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise ApiFailure(400, "OPTION_INVALID", "The request body is not valid JSON.", "")
+        if not isinstance(body, dict):
+            raise ApiFailure(400, "OPTION_INVALID", "The request body must be a JSON object.", "")
+        return body
+
+    def notebook_file(self, contents_path, field):
+        """The absolute path of a contents path, refused when it leaves the server's root."""
+        if not isinstance(contents_path, str) or contents_path.strip() == "":
+            raise ApiFailure(400, "OPTION_INVALID", f"{field}: give the notebook's path in Jupyter's file browser.", field)
+        rel = contents_path.strip("/")
+        full = os.path.realpath(os.path.join(self.root_dir, rel))
+        if os.path.isabs(rel) or not (full == self.root_dir or full.startswith(self.root_dir + os.sep)):
+            raise ApiFailure(400, "OPTION_INVALID", f"{field}: {contents_path!r} is outside the Jupyter root folder.", field)
+        return full
+
+    def contents_path(self, absolute):
+        if not absolute:
+            return None
+        rel = os.path.relpath(os.path.realpath(absolute), self.root_dir)
+        return None if rel == ".." or rel.startswith(".." + os.sep) else rel.replace(os.sep, "/")
+
+    def run_request(self, body):
+        """The browser's request with its notebook source made absolute for smlt serve."""
+        source = body.get("source")
+        if not isinstance(source, dict) or not isinstance(source.get("notebook"), dict):
+            raise ApiFailure(400, "OPTION_INVALID", "source.notebook: send the notebook's JSON.", "source.notebook")
+        path = self.notebook_file(source.get("contentsPath"), "source.contentsPath")
+        name = os.path.splitext(os.path.basename(path))[0] or "notebook"
+        request = {k: v for k, v in body.items() if k != "source"}
+        request["source"] = {
+            "notebook": source["notebook"],
+            "notebookDir": os.path.dirname(path),
+            "name": name[:200],
+            "notebookPath": path,
+        }
+        return request
+
+    async def upstream(self, method, path, body=None):
+        """Calls smlt serve; answers its JSON, or raises ApiFailure with its error."""
+        try:
+            base = await self.side.ready()
+        except SideProcessError as err:
+            raise ApiFailure(503, "SERVER_UNREACHABLE", f"smlt serve is not running: {err}")
+        headers = dict(self.side.auth_header())
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = httpclient.HTTPRequest(
+            base + path, method=method, headers=headers,
+            body=json.dumps(body) if body is not None else (b"" if method == "POST" else None),
+            request_timeout=600, connect_timeout=10,
+        )
+        try:
+            response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        except OSError as err:
+            raise ApiFailure(503, "SERVER_UNREACHABLE", f"smlt serve did not answer: {err}")
+        try:
+            data = json.loads(response.body or b"null")
+        except ValueError:
+            data = None
+        if response.code >= 400 or response.code < 100:
+            error = (data or {}).get("error") if isinstance(data, dict) else None
+            if not error:
+                error = {"code": "SERVER_UNREACHABLE", "message": f"smlt serve answered HTTP {response.code}"}
+            raise ApiFailure(response.code if response.code >= 400 else 502, error.get("code", "ERROR"),
+                             error.get("message", ""), error.get("field"))
+        return data
+
+
+def _api(method):
+    """Runs a handler method, answering ApiFailure as the error body every client understands."""
+    async def wrapper(self, *args, **kwargs):
+        try:
+            await method(self, *args, **kwargs)
+        except ApiFailure as err:
+            self.fail(err)
+    wrapper.__name__ = method.__name__
+    return web.authenticated(wrapper)
+
+
+class ConfigHandler(SmltHandler):
+    @_api
+    async def get(self):
+        self.reply(200, {"backends": BACKENDS})
+
+
+class EstimateHandler(SmltHandler):
+    @_api
+    async def post(self):
+        self.reply(200, await self.upstream("POST", "/v1/estimate", self.run_request(self.json_body())))
+
+
+class RunsHandler(SmltHandler):
+    @_api
+    async def get(self):
+        wanted = self.get_query_argument("contentsPath", None)
+        runs = []
+        for run in await self.upstream("GET", "/v1/runs"):
+            run = dict(run)
+            run["contentsPath"] = self.contents_path(run.pop("notebook", None))
+            if wanted is None or run["contentsPath"] == wanted.strip("/"):
+                runs.append(run)
+        runs.sort(key=lambda r: r.get("createdAt", ""), reverse=True)
+        self.reply(200, runs)
+
+    @_api
+    async def post(self):
+        started = await self.upstream("POST", "/v1/runs", self.run_request(self.json_body()))
+        self.reply(201, started)
+
+
+class RunHandler(SmltHandler):
+    @_api
+    async def get(self, run_id):
+        run = dict(await self.upstream("GET", f"/v1/runs/{run_id}"))
+        run["contentsPath"] = self.contents_path(run.pop("notebook", None))
+        self.reply(200, run)
+
+
+class CancelHandler(SmltHandler):
+    @_api
+    async def post(self, run_id):
+        self.reply(200, await self.upstream("POST", f"/v1/runs/{run_id}/cancel"))
+
+
+class ArtifactsHandler(SmltHandler):
+    @_api
+    async def get(self, run_id):
+        self.reply(200, await self.upstream("GET", f"/v1/runs/{run_id}/artifacts"))
+
+
+class ReportHandler(SmltHandler):
+    """The run's report.json (written when the run ends), read from where smlt serve says it is."""
+
+    @_api
+    async def get(self, run_id):
+        artifacts = await self.upstream("GET", f"/v1/runs/{run_id}/artifacts")
+        path = artifacts.get("reportPath")
+        if not path or not os.path.isfile(path):
+            raise ApiFailure(404, "RUN_NOT_FOUND", f"Run {run_id} has no report yet; it is written when the run ends.")
+        with open(path, encoding="utf-8") as f:
+            self.reply(200, json.load(f))
+
+
+class ArraysHandler(SmltHandler):
+    """Stores a kernel's array (.npy bytes) next to the notebook, by content hash, for capture."""
+
+    @_api
+    async def post(self):
+        body = self.json_body()
+        notebook = self.notebook_file(body.get("contentsPath"), "contentsPath")
+        try:
+            data = base64.b64decode(body.get("npyBase64") or "", validate=True)
+        except (binascii.Error, TypeError):
+            raise ApiFailure(400, "DATA_INVALID", "npyBase64: not base64.", "npyBase64")
+        if not data.startswith(b"\x93NUMPY"):
+            raise ApiFailure(400, "DATA_INVALID", f"npyBase64: the array {body.get('name')!r} is not in .npy format.", "npyBase64")
+        if len(data) > _MAX_ARRAY_BYTES:
+            raise ApiFailure(413, "PAYLOAD_TOO_LARGE", "The array is larger than 512 MiB; save it as a .npy file next to the notebook.")
+        folder = os.path.join(os.path.dirname(notebook), ".smlt", "kernel-data")
+        os.makedirs(folder, exist_ok=True)
+        name = hashlib.sha256(data).hexdigest()[:24] + ".npy"
+        target = os.path.join(folder, name)
+        if not os.path.exists(target):
+            tmp = f"{target}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        self.reply(200, {"path": f".smlt/kernel-data/{name}", "bytes": len(data)})
+
+
+class EventsHandler(SmltHandler):
+    """The run's Server-Sent Events, relayed as they arrive (``fromSeq`` or ``Last-Event-ID``)."""
+
+    _closed = False
+
+    def on_connection_close(self):
+        self._closed = True
+
+    @_api
+    async def get(self, run_id):
+        # An unknown run is an error answer, not an empty stream.
+        await self.upstream("GET", f"/v1/runs/{run_id}")
+        from_seq = self.get_query_argument("fromSeq", None)
+        headers = dict(self.side.auth_header())
+        headers["Accept"] = "text/event-stream"
+        last = self.request.headers.get("Last-Event-ID")
+        if last and from_seq is None:
+            headers["Last-Event-ID"] = last
+        query = f"?fromSeq={int(from_seq)}" if from_seq and from_seq.isdigit() else ""
+        self.set_status(200)
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Accel-Buffering", "no")
+        await self.flush()
+
+        def relay(chunk):
+            if self._closed:
+                raise ConnectionAbortedError("the browser left")  # ends the upstream request
+            self.write(chunk)
+            # A browser that left makes the flush fail; on_connection_close has noted it.
+            self.flush().add_done_callback(lambda f: f.exception())
+
+        request = httpclient.HTTPRequest(
+            f"{self.side.url}/v1/runs/{run_id}/events{query}", headers=headers,
+            streaming_callback=relay, connect_timeout=10, request_timeout=0,
+        )
+        try:
+            await _stream_client().fetch(request, raise_error=False)
+        except Exception:  # noqa: BLE001 - the browser left or smlt serve stopped: end our stream too
+            pass
+        if not self._closed:
+            self.finish()
+
+
+_CLIENT = None
+
+
+def _stream_client():
+    """One client for long-lived streams, so they do not use up the shared client's 10 slots."""
+    global _CLIENT
+    if _CLIENT is None:
+        _CLIENT = httpclient.AsyncHTTPClient(force_instance=True, max_clients=200)
+    return _CLIENT
+
+
+def setup_handlers(web_app, root_dir):
+    web_app.settings["smlt_root_dir"] = root_dir
+    base = url_path_join(web_app.settings["base_url"], "smlt")
+    web_app.add_handlers(".*$", [
+        (url_path_join(base, "config"), ConfigHandler),
+        (url_path_join(base, "estimate"), EstimateHandler),
+        (url_path_join(base, "arrays"), ArraysHandler),
+        (url_path_join(base, "runs"), RunsHandler),
+        (url_path_join(base, "runs", _RUN_ID), RunHandler),
+        (url_path_join(base, "runs", _RUN_ID, "cancel"), CancelHandler),
+        (url_path_join(base, "runs", _RUN_ID, "artifacts"), ArtifactsHandler),
+        (url_path_join(base, "runs", _RUN_ID, "report"), ReportHandler),
+        (url_path_join(base, "runs", _RUN_ID, "events"), EventsHandler),
+    ])

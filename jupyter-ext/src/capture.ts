@@ -1,0 +1,154 @@
+/**
+ * What the browser sends to start a run: the notebook model's JSON (unsaved edits included),
+ * with the model and data taken from the live kernel where they exist only there. The server
+ * then captures it with the shared capture code, exactly as `smlt train` would.
+ *
+ * - Python kernel: a model cell of Python code is replaced by `<variable>.to_json()` (Keras
+ *   JSON) run in the kernel; a data cell naming kernel variables (`x: x_train`, `y: y_train`
+ *   instead of `.npy` files) gets the arrays as `.npy` bytes, stored next to the notebook by the
+ *   server extension and named by their path.
+ * - TypeScript kernel (tslab): when the kernel holds the model variable, the cell is replaced by
+ *   `JSON.stringify(model.toJSON())`; otherwise the cell's tfjs code is captured on the server.
+ */
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import { KernelMessage, type Kernel } from '@jupyterlab/services';
+import { postJSON } from './request';
+import type { NotebookPayload } from './tokens';
+
+interface CellJson {
+  cell_type: string;
+  source: string | string[];
+  metadata?: { tags?: string[]; smlt?: { variable?: string } };
+}
+
+const MARKER = /^\s*(?:#|\/\/)\s*smlt:\s*(model|data|config)\b/i;
+
+export class CaptureError extends Error {}
+
+export async function notebookPayload(panel: NotebookPanel): Promise<NotebookPayload> {
+  const model = panel.content.model;
+  if (!model) throw new CaptureError('The notebook is not loaded yet.');
+  const notebook = model.toJSON() as unknown as { cells: CellJson[]; metadata?: Record<string, unknown> };
+  const contentsPath = panel.context.path;
+  const kernel = panel.sessionContext.session?.kernel ?? null;
+  const language = kernel ? await kernelLanguage(kernel) : undefined;
+
+  const modelCell = roleCell(notebook.cells, 'model');
+  if (kernel && modelCell && language === 'python' && isCode(modelCell)) {
+    const name = variableOf(modelCell, 'python');
+    const json = await runForOutput(kernel, `__import__('sys').stdout.write(${name}.to_json())`, `the model variable "${name}"`);
+    setSource(modelCell, `# smlt: model (Keras JSON of "${name}" from the kernel)\n${json.trim()}`);
+  } else if (kernel && modelCell && (language === 'typescript' || language === 'javascript') && isCode(modelCell)) {
+    const name = variableOf(modelCell, 'typescript');
+    const probe = await runForOutput(kernel, `process.stdout.write(typeof ${name} === 'undefined' ? '' : JSON.stringify(${name}.toJSON()))`, `the model variable "${name}"`);
+    if (probe.trim().startsWith('{')) setSource(modelCell, `// smlt: model (tfjs JSON of "${name}" from the kernel)\n${probe.trim()}`);
+  }
+
+  const dataCell = roleCell(notebook.cells, 'data');
+  if (kernel && dataCell && language === 'python') {
+    const vars = kernelArrayNames(dataCell);
+    if (vars) {
+      const paths: Record<string, string> = {};
+      for (const [field, name] of Object.entries(vars)) {
+        const b64 = await runForOutput(kernel, npyCode(name), `the array "${name}"`);
+        const stored = await postJSON<{ path: string }>('arrays', { contentsPath, name, npyBase64: b64.trim() });
+        paths[field] = stored.path;
+      }
+      setSource(dataCell, `# smlt: data (arrays from the kernel: x = ${vars.x}, y = ${vars.y})\nx: ${paths.x}\ny: ${paths.y}`);
+    }
+  }
+  return { notebook: notebook as unknown as Record<string, unknown>, contentsPath };
+}
+
+function text(cell: CellJson): string {
+  return Array.isArray(cell.source) ? cell.source.join('') : cell.source;
+}
+
+function setSource(cell: CellJson, source: string): void {
+  cell.source = source;
+}
+
+function roleCell(cells: CellJson[], role: string): CellJson | undefined {
+  return (
+    cells.find((c) => c.metadata?.tags?.includes(`smlt:${role}`)) ??
+    cells.find((c) => MARKER.exec(text(c).split('\n')[0] ?? '')?.[1]?.toLowerCase() === role)
+  );
+}
+
+/** The cell's body (marker line dropped) is code, not JSON and not the path of a .json file. */
+function isCode(cell: CellJson): boolean {
+  const body = withoutMarker(cell);
+  return body !== '' && !body.startsWith('{') && !/^(['"]?)[^\n'"]+\.json\1$/i.test(body);
+}
+
+function withoutMarker(cell: CellJson): string {
+  const lines = text(cell).split('\n');
+  if (MARKER.test(lines[0] ?? '')) lines.shift();
+  return lines.join('\n').trim();
+}
+
+/** `metadata.smlt.variable`, else `model` when the cell assigns it, else the last name assigned. */
+export function variableOf(cell: CellJson, language: 'python' | 'typescript'): string {
+  const wanted = cell.metadata?.smlt?.variable;
+  if (wanted !== undefined) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(wanted)) throw new CaptureError(`metadata.smlt.variable "${wanted}" is not a variable name.`);
+    return wanted;
+  }
+  const pattern = language === 'python' ? /^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)/gm : /^\s*(?:const|let|var)\s+([A-Za-z_$][\w$]*)/gm;
+  const names = [...withoutMarker(cell).matchAll(pattern)].map((m) => m[1]!);
+  return names.includes('model') ? 'model' : (names.at(-1) ?? 'model');
+}
+
+/** `x:` and `y:` naming variables (not `.npy` files) in a data cell, or undefined. */
+function kernelArrayNames(cell: CellJson): { x: string; y: string } | undefined {
+  const fields: Record<string, string> = {};
+  for (const line of withoutMarker(cell).split('\n')) {
+    const m = /^\s*(x|y)\s*:\s*([^#\s]+)\s*$/.exec(line);
+    if (m) fields[m[1]!] = m[2]!;
+  }
+  const isName = (v: string | undefined) => v !== undefined && /^[A-Za-z_][\w.]*$/.test(v) && !/\.npy$/i.test(v);
+  return isName(fields.x) && isName(fields.y) ? { x: fields.x!, y: fields.y! } : undefined;
+}
+
+/** Python that writes the array as base64 `.npy` bytes (float32 features, int32 or float32 labels). */
+function npyCode(name: string): string {
+  return [
+    'def __smlt_npy(value):',
+    '    import base64, io, numpy',
+    '    a = numpy.asarray(value)',
+    "    a = a.astype(numpy.float32 if a.dtype.kind == 'f' else numpy.int32 if a.dtype.kind in 'iub' else a.dtype)",
+    '    buf = io.BytesIO()',
+    '    numpy.save(buf, a, allow_pickle=False)',
+    "    return base64.b64encode(buf.getvalue()).decode('ascii')",
+    `__import__('sys').stdout.write(__smlt_npy(${name}))`,
+    'del __smlt_npy'
+  ].join('\n');
+}
+
+async function kernelLanguage(kernel: Kernel.IKernelConnection): Promise<string | undefined> {
+  try {
+    const info = await kernel.info;
+    return info.language_info.name.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `code` in the kernel without touching the notebook (no history, no cell output); its stdout. */
+async function runForOutput(kernel: Kernel.IKernelConnection, code: string, what: string): Promise<string> {
+  const future = kernel.requestExecute({ code, silent: false, store_history: false, stop_on_error: true }, true);
+  let out = '';
+  let failure: string | undefined;
+  future.onIOPub = (msg: KernelMessage.IIOPubMessage) => {
+    if (KernelMessage.isStreamMsg(msg) && msg.content.name === 'stdout') out += msg.content.text;
+    if (KernelMessage.isErrorMsg(msg)) failure = `${msg.content.ename}: ${msg.content.evalue}`;
+  };
+  const reply = await future.done;
+  if (failure || reply.content.status !== 'ok') {
+    throw new CaptureError(
+      `Could not read ${what} from the kernel (${failure ?? reply.content.status}). Run the notebook's cells first, ` +
+        'or name the variable in the cell metadata as {"smlt": {"variable": "..."}}.'
+    );
+  }
+  return out;
+}

@@ -1,0 +1,192 @@
+/**
+ * The SMLT plugin: a "Train on serverless" notebook toolbar button (declared in
+ * schema/plugin.json) and palette / context-menu commands that capture the notebook, ask for
+ * the objective, deadline, budget and backend, start the run through the server extension and
+ * show its progress panel inside the notebook. A notebook that is opened (or a page that is
+ * reloaded) while one of its runs is going re-attaches to it.
+ */
+import { type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
+import type { RunReport } from '../../shared/dist/run/outputs.js';
+import { CaptureError, notebookPayload } from './capture';
+import { TrainDialog, TrainForm, runRequestBody } from './dialog';
+import { RunModel } from './model';
+import { ApiError, postJSON, requestAPI } from './request';
+import { CommandIds, PLUGIN_ID, type RunArtifacts, type RunSummary, type ServerConfig, type TrainSettings } from './tokens';
+import { ReportWidget, RunPanelWidget, ensurePanelStyles } from './widget';
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'Train the notebook model on serverless workers, with an inline progress panel.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, palette: ICommandPalette | null) => {
+    ensurePanelStyles();
+    const panels = new Map<NotebookPanel, RunPanelWidget>();
+    let lastSettings: Partial<TrainSettings> = {};
+
+    const show = (notebook: NotebookPanel, model: RunModel): RunPanelWidget => {
+      panels.get(notebook)?.dispose();
+      const widget = new RunPanelWidget(model, {
+        openReport: (m) => void openReport(m),
+        insertLoadCell: (m) => void insertLoadCell(notebook, m)
+      });
+      widget.disposed.connect(() => {
+        if (panels.get(notebook) === widget) panels.delete(notebook);
+      });
+      panels.set(notebook, widget);
+      // contentHeader sits between the notebook toolbar and its cells.
+      notebook.contentHeader.addWidget(widget);
+      void model.follow();
+      return widget;
+    };
+
+    const train = async (notebook: NotebookPanel): Promise<void> => {
+      await notebook.context.ready;
+      let payload;
+      let config: ServerConfig;
+      try {
+        [payload, config] = await Promise.all([notebookPayload(notebook), requestAPI<ServerConfig>('config')]);
+      } catch (err) {
+        const title = err instanceof CaptureError ? 'Cannot capture the notebook' : 'SMLT is not available';
+        await showErrorMessage(title, (err as Error).message);
+        return;
+      }
+      const form = new TrainForm(payload, config, lastSettings);
+      const dialog = new TrainDialog(form);
+      for (;;) {
+        const result = await dialog.launch();
+        if (!result.button.accept || !result.value) return;
+        const settings = result.value;
+        lastSettings = settings;
+        try {
+          const started = await postJSON<{ runId: string }>('runs', runRequestBody(payload, settings));
+          const limits = {
+            ...(settings.budgetUsd !== undefined ? { budgetUsd: settings.budgetUsd } : {}),
+            ...(settings.deadlineMin !== undefined ? { deadlineS: settings.deadlineMin * 60 } : {})
+          };
+          show(notebook, new RunModel(started.runId, limits));
+          dialog.dispose();
+          return;
+        } catch (err) {
+          // Bad input stays in the dialog, beside its field.
+          form.showError(err);
+        }
+      }
+    };
+
+    const openReport = async (model: RunModel): Promise<void> => {
+      let report: RunReport | undefined;
+      try {
+        report = await requestAPI<RunReport>(`runs/${encodeURIComponent(model.runId)}/report`);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404)) {
+          await showErrorMessage('Cannot open the report', (err as Error).message);
+          return;
+        }
+      }
+      const id = `smlt-report-${model.runId}`;
+      for (const w of app.shell.widgets('main')) if (w.id === id) w.dispose();
+      const content = new ReportWidget(model.state, report);
+      const widget = new MainAreaWidget({ content });
+      widget.id = id;
+      widget.title.label = content.title.label;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    };
+
+    const insertLoadCell = async (notebook: NotebookPanel, model: RunModel): Promise<void> => {
+      let artifacts: RunArtifacts;
+      try {
+        artifacts = await requestAPI<RunArtifacts>(`runs/${encodeURIComponent(model.runId)}/artifacts`);
+      } catch (err) {
+        await showErrorMessage('Cannot find the trained model', (err as Error).message);
+        return;
+      }
+      if (!artifacts.modelPath) {
+        await showErrorMessage('No trained model', `Run ${model.runId} has no saved model.`);
+        return;
+      }
+      const language = (notebook.sessionContext.session?.kernel && (await notebook.sessionContext.session.kernel.info).language_info.name) ??
+        String((notebook.content.model?.getMetadata('kernelspec') as { language?: string } | undefined)?.language ?? '');
+      const content = notebook.content;
+      content.activeCellIndex = content.widgets.length - 1;
+      NotebookActions.insertBelow(content);
+      content.activeCell!.model.sharedModel.setSource(loadCellSource(language, artifacts.modelPath, model.runId));
+    };
+
+    /** Re-attach to this notebook's run that is still going (after a reload, or on reopening). */
+    const reattach = async (notebook: NotebookPanel): Promise<void> => {
+      await notebook.context.ready;
+      if (panels.has(notebook) || notebook.isDisposed) return;
+      let runs: RunSummary[];
+      try {
+        runs = await requestAPI<RunSummary[]>(`runs?contentsPath=${encodeURIComponent(notebook.context.path)}`);
+      } catch (err) {
+        console.warn(`SMLT: cannot list runs: ${(err as Error).message}`);
+        return;
+      }
+      const running = runs.find((r) => r.status === 'running');
+      if (running && !panels.has(notebook) && !notebook.isDisposed) show(notebook, new RunModel(running.runId, { name: running.name }));
+    };
+
+    tracker.widgetAdded.connect((_, notebook) => {
+      void reattach(notebook);
+      notebook.disposed.connect(() => panels.get(notebook)?.dispose());
+    });
+
+    app.commands.addCommand(CommandIds.train, {
+      label: 'Train on serverless',
+      caption: 'Train the tagged model of this notebook on serverless workers',
+      isEnabled: () => tracker.currentWidget !== null,
+      execute: () => (tracker.currentWidget ? train(tracker.currentWidget) : undefined)
+    });
+    app.commands.addCommand(CommandIds.openReport, {
+      label: 'SMLT: Open report of the last run',
+      isEnabled: () => tracker.currentWidget !== null && panels.get(tracker.currentWidget)?.model.isFinished === true,
+      execute: () => {
+        const widget = tracker.currentWidget && panels.get(tracker.currentWidget);
+        return widget ? openReport(widget.model) : undefined;
+      }
+    });
+    app.commands.addCommand(CommandIds.insertLoadCell, {
+      label: 'SMLT: Insert cell that loads the trained model',
+      isEnabled: () => {
+        const widget = tracker.currentWidget && panels.get(tracker.currentWidget);
+        return !!widget && widget.model.state.final?.status === 'succeeded';
+      },
+      execute: () => {
+        const notebook = tracker.currentWidget;
+        const widget = notebook && panels.get(notebook);
+        return notebook && widget ? insertLoadCell(notebook, widget.model) : undefined;
+      }
+    });
+    if (palette) {
+      for (const command of Object.values(CommandIds)) palette.addItem({ command, category: 'SMLT' });
+    }
+  }
+};
+
+/** A cell that loads the trained tfjs layers model in the notebook's own language. */
+export function loadCellSource(language: string, modelPath: string, runId: string): string {
+  const quoted = JSON.stringify(modelPath);
+  if (language.toLowerCase() === 'python') {
+    return [
+      `# The model trained by SMLT run ${runId} (a tfjs layers model; needs the tensorflowjs package)`,
+      'import tensorflowjs as tfjs',
+      `model = tfjs.converters.load_keras_model(${quoted})`,
+      'model.summary()'
+    ].join('\n');
+  }
+  return [
+    `// The model trained by SMLT run ${runId}`,
+    "import * as tf from '@tensorflow/tfjs-node';",
+    `const model = await tf.loadLayersModel(${JSON.stringify(`file://${modelPath}`)});`,
+    'model.summary();'
+  ].join('\n');
+}
+
+export default plugin;
