@@ -24,6 +24,7 @@ export type SmltErrorCode =
   | 'OPTION_INVALID'
   // running
   | 'STORE_ERROR'
+  | 'AWS_ERROR'
   | 'STORE_KEY_INVALID'
   | 'SYNC_TIMEOUT'
   | 'WORKER_FAILED'

@@ -17,6 +17,7 @@ import { probeCostUsd } from '../service/estimate.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService, isAdaptive } from '../service/local-run-service.js';
 import type { RunRequest, RunService } from '../service/run-service.js';
 import { backendName, formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers, positiveInt, syncName } from './parse.js';
+import { addAwsCommands } from './aws-commands.js';
 import { type OutputMode, outputMode, progressPrinter } from './progress.js';
 
 const program = new Command()
@@ -36,7 +37,7 @@ program
   .option('--budget <usd>', 'spend at most this many US dollars (as if on AWS Lambda); stops before exceeding it', (v) => parseUsd(v, '--budget'))
   .option('--objective <time|cost>', 'what the scheduler minimises within the constraints (default time)', (v) => parseObjective(v, '--objective'))
   .option('--sync <strategy>', 'gradient aggregation: hierarchical or flat', syncName, 'hierarchical')
-  .option('--backend <name>', 'where workers run: local', backendName, 'local')
+  .option('--backend <name>', 'where workers run: local processes, or aws (Lambda + S3, after `smlt deploy`)', backendName, 'local')
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
   .option('--out <dir>', 'output folder (default: .smlt/runs/<id> next to the notebook)')
   .option('--server <url>', 'start the run on a running `smlt serve` (token from its file or $SMLT_TOKEN)')
@@ -47,6 +48,7 @@ program
       const { runId } = await service.start({
         ...planRequest(notebook, opts),
         sync: opts.sync,
+        backend: opts.backend,
         ...(opts.out ? { outDir: resolve(opts.out) } : {}),
       });
       await follow(service, runId, outputMode(Boolean(opts.json)));
@@ -264,7 +266,7 @@ function planRequest(notebook: string, opts: ConstraintOptions): RunRequest {
 
 interface TrainOptions extends ConstraintOptions {
   sync: 'hierarchical' | 'flat';
-  backend: 'local';
+  backend: 'local' | 'aws';
   timeLimit: number;
   out?: string;
   server?: string;
@@ -324,6 +326,8 @@ async function follow(service: RunService, runId: string, mode: OutputMode, from
   }
   process.exitCode = finished.status === 'succeeded' ? 0 : 1;
 }
+
+addAwsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -68,9 +68,23 @@ export function syncName(value: string): 'hierarchical' | 'flat' {
   return value;
 }
 
-export function backendName(value: string): 'local' {
-  if (value !== 'local') {
-    throw new InvalidArgumentError('only the local backend is available in this version (AWS Lambda comes with `smlt deploy`).');
+export function backendName(value: string): 'local' | 'aws' {
+  return oneOf(value, ['local', 'aws'] as const, '--backend', ' (aws needs `smlt deploy` first)');
+}
+
+/** A parser for a flag that takes one of `choices`. */
+export function oneOf<T extends string>(value: string, choices: readonly T[], flag: string, hint = ''): T {
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`${flag} must be one of ${choices.join(', ')}${hint}; got "${value}".`);
   }
-  return value;
+  return value as T;
+}
+
+/** `--memory 1769,3008`: Lambda memory sizes in MB (128–10,240). */
+export function memoryList(value: string): number[] {
+  const sizes = value.split(',').map((part) => Number(part.trim()));
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 128 || n > 10_240)) {
+    throw new InvalidArgumentError('--memory takes comma-separated whole numbers of MB between 128 and 10240, e.g. 1769,3008.');
+  }
+  return [...new Set(sizes)];
 }

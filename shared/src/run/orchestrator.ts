@@ -57,8 +57,10 @@ export interface RunOptions {
   workers: number;
   memoryMb: number;
   sync?: SyncName;
-  /** Where model files and report.json go; default `<folder store>/runs/<id>`. */
+  /** Where model files and report.json go; default `<outRoot>/runs/<id>`. */
   outDir?: string;
+  /** The local folder under which `runs/<id>` holds the outputs; default the folder store's root. */
+  outRoot?: string;
   maxRetries?: number;
   syncTimeoutMs?: number;
   /** A worker returns `continue` when less than this is left of the platform's time limit. */
@@ -119,7 +121,7 @@ export async function prepareTrain(captured: Captured, options: RunOptions): Pro
   const keys = runKeys(runId);
   const settings = settingsFrom(options);
   validateBatch(spec, settings.workers);
-  const outDir = options.outDir ?? defaultOutDir(options.storeLocation, runId);
+  const outDir = options.outDir ?? defaultOutDir(options.storeLocation, runId, options.outRoot);
 
   const fullKey = datasetKeys(spec.data.hash).full;
   if (!(await options.store.has(fullKey))) await options.store.put(fullKey, encodeDataset(dataset));
@@ -458,7 +460,8 @@ function validateBatch(spec: JobSpec, workers: number): void {
   }
 }
 
-function defaultOutDir(location: StoreLocation, runId: string): string {
+function defaultOutDir(location: StoreLocation, runId: string, outRoot: string | undefined): string {
+  if (outRoot !== undefined) return `${outRoot}/runs/${runId}`;
   if (location.kind !== 'folder') {
     throw new SmltError('OPTION_INVALID', 'Choose an output folder (--out) for runs whose store is not a local folder.');
   }

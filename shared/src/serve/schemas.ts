@@ -45,6 +45,7 @@ export const runRequestSchema = z
     deadlineS: z.number().positive().optional(),
     budgetUsd: z.number().positive().optional(),
     objective: z.enum(['time', 'cost']).optional(),
+    backend: z.enum(['local', 'aws']).optional(),
     outDir: absolutePath.optional(),
   })
   .strict();
@@ -110,6 +111,7 @@ export const STATUS_BY_CODE: Record<SmltErrorCode, 400 | 404 | 409 | 500> = {
   UNKNOWN_METRIC: 400,
   OPTION_INVALID: 400,
   STORE_ERROR: 500,
+  AWS_ERROR: 500,
   STORE_KEY_INVALID: 400,
   SYNC_TIMEOUT: 500,
   WORKER_FAILED: 500,

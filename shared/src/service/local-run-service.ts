@@ -5,9 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { LocalPlatform } from '../backends/local/local-platform.js';
-import { FolderStore } from '../backends/local/folder-store.js';
-import { waitForObject } from '../backends/store-utils.js';
+import type { ObjectStore } from '../backends/ports.js';
+import { openStore, waitForObject } from '../backends/store-utils.js';
 import { type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
 import { CostMeter } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
@@ -17,18 +16,15 @@ import { runKeys } from '../run/layout.js';
 import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel } from '../run/orchestrator.js';
 import { type AdaptiveSettings, readManifest, readStatus } from '../run/run-state.js';
 import { estimateFromPlanner, estimateRun, setupAdaptive, type AdaptiveSetup } from './estimate.js';
-import { findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
+import { type IndexedRun, findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
+import { type RunBackend, RunBackends, storeOfRun } from './run-backends.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
 
 export const DEFAULT_WORKERS = 4;
 /** 1,769 MB buys one full vCPU on Lambda; a single-threaded wasm worker gains nothing above it. */
 export const DEFAULT_MEMORY_MB = 1769;
 
-/**
- * The smallest memory size the scheduler gives a local worker: a worker process with tfjs resident
- * is killed above its memory size (RSS), and sizing's footprint is tuned for Lambda's runtime.
- */
-export const LOCAL_MIN_MEMORY_MB = 512;
+export { LOCAL_MIN_MEMORY_MB } from './run-backends.js';
 
 export interface LocalRunServiceOptions {
   /** Per-invocation time limit of the local platform (Lambda: 900 s). */
@@ -36,17 +32,18 @@ export interface LocalRunServiceOptions {
 }
 
 export class LocalRunService implements RunService {
-  private readonly platform: LocalPlatform;
+  private readonly backends: RunBackends;
   private readonly active = new Map<string, { abort: AbortController; done: Promise<RunResult> }>();
 
   constructor(options: LocalRunServiceOptions = {}) {
-    this.platform = new LocalPlatform({ timeLimitMs: options.timeLimitMs });
+    this.backends = new RunBackends({ timeLimitMs: options.timeLimitMs });
   }
 
   async estimate(request: RunRequest): Promise<Estimate> {
     const captured = await capture(request);
     if (isAdaptive(request)) {
-      const setup = await this.adaptive(captured, request);
+      const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
+      const setup = await this.adaptive(backend, captured, request);
       return estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe);
     }
     return estimateRun(captured, {
@@ -59,16 +56,20 @@ export class LocalRunService implements RunService {
 
   async start(request: RunRequest): Promise<{ runId: string }> {
     const captured = await capture(request);
-    const storeRoot = storeRootOf(request.source);
+    const notebookDir = notebookDirOf(request.source);
+    const backend = await this.backends.forNotebook(request.backend, notebookDir);
+    const location = backend.storeFor(notebookDir);
     const abort = new AbortController();
     const notebook = notebookPathOf(request.source);
-    const adaptive = isAdaptive(request) ? (await this.adaptive(captured, request)).adaptive : undefined;
+    const adaptive = isAdaptive(request) ? (await this.adaptive(backend, captured, request)).adaptive : undefined;
     // The manifest's settings: what a resume without the planner falls back to.
     const workers = request.workers ?? (adaptive ? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1) : DEFAULT_WORKERS);
     const prepared = await prepareTrain(captured, {
-      platform: this.platform,
-      store: new FolderStore(storeRoot),
-      storeLocation: { kind: 'folder', root: storeRoot },
+      platform: backend.platform,
+      store: openStore(location),
+      storeLocation: location,
+      // The model and report come back next to the notebook, wherever the run's state lives.
+      outRoot: join(notebookDir, '.smlt'),
       ...(adaptive ? { planEpoch: adaptive.planEpoch, adaptive: adaptiveSettings(request) } : {}),
       workers,
       memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
@@ -77,7 +78,7 @@ export class LocalRunService implements RunService {
       ...(request.outDir ? { outDir: request.outDir } : {}),
       signal: abort.signal,
     });
-    await indexRun({ runId: prepared.runId, storeRoot, notebook, createdAt: new Date().toISOString() });
+    await indexRun({ runId: prepared.runId, store: location, ...backend.indexFields, notebook, createdAt: new Date().toISOString() });
     return this.drive(prepared, abort);
   }
 
@@ -87,13 +88,19 @@ export class LocalRunService implements RunService {
    */
   async plan(request: RunRequest): Promise<AdaptiveSetup & { captured: Captured }> {
     const captured = await capture(request);
-    return { ...(await this.adaptive(captured, request)), captured };
+    const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
+    return { ...(await this.adaptive(backend, captured, request)), captured };
   }
 
-  private adaptive(captured: Captured, request: Pick<RunRequest, 'objective' | 'deadlineS' | 'budgetUsd' | 'workers' | 'memoryMb'>): Promise<AdaptiveSetup> {
-    const [low, high] = this.platform.memoryRangeMb;
+  private adaptive(
+    backend: RunBackend,
+    captured: Captured,
+    request: Pick<RunRequest, 'objective' | 'deadlineS' | 'budgetUsd' | 'workers' | 'memoryMb'>,
+  ): Promise<AdaptiveSetup> {
+    const { platform } = backend;
+    const [low, high] = platform.memoryRangeMb;
     return setupAdaptive(captured, {
-      platform: { name: this.platform.name, timeLimitMs: this.platform.timeLimitMs, memoryRangeMb: [Math.max(low, LOCAL_MIN_MEMORY_MB), high] },
+      platform: { name: platform.name, timeLimitMs: platform.timeLimitMs, memoryRangeMb: [Math.max(low, backend.minMemoryMb), high] },
       constraints: {
         objective: request.objective ?? 'time',
         ...(request.deadlineS !== undefined ? { deadlineS: request.deadlineS } : {}),
@@ -106,21 +113,23 @@ export class LocalRunService implements RunService {
 
   async resume(runId: string, options: { force?: boolean } = {}): Promise<{ runId: string; fromSeq: number }> {
     if (this.active.has(runId)) throw new SmltError('RUN_BUSY', `Run ${runId} is already running in this process.`);
-    const store = new FolderStore(await storeRootOfRun(runId));
+    const run = await indexedRun(runId);
+    const backend = await this.backends.forRun(run);
+    const store = storeOfRun(run);
     const abort = new AbortController();
     const prepared = await prepareResume(runId, {
-      platform: this.platform,
+      platform: backend.platform,
       store,
       signal: abort.signal,
       force: options.force,
       // An adaptive run is planned again, with its deadline and budget, from the epochs it has done.
-      planFor: async (captured, { adaptive }) => (adaptive ? (await this.adaptive(captured, adaptive)).adaptive.planEpoch : undefined),
+      planFor: async (captured, { adaptive }) => (adaptive ? (await this.adaptive(backend, captured, adaptive)).adaptive.planEpoch : undefined),
     });
     return this.drive(prepared, abort);
   }
 
   async *events(runId: string, options: { fromSeq?: number; signal?: AbortSignal } = {}): AsyncIterable<RunEvent> {
-    const store = new FolderStore(await storeRootOfRun(runId));
+    const store = storeOfRun(await indexedRun(runId));
     await readManifest(store, runId);
     const keys = runKeys(runId);
     let seq = options.fromSeq ?? 0;
@@ -152,7 +161,7 @@ export class LocalRunService implements RunService {
 
   /** The events stored so far, without following the run. */
   async history(runId: string): Promise<RunEvent[]> {
-    const store = new FolderStore(await storeRootOfRun(runId));
+    const store = storeOfRun(await indexedRun(runId));
     await readManifest(store, runId);
     return readEvents(store, runId);
   }
@@ -163,22 +172,22 @@ export class LocalRunService implements RunService {
       local.abort.abort();
       return { outcome: 'requested' };
     }
-    return { outcome: await requestCancel(new FolderStore(await storeRootOfRun(runId)), runId) };
+    return { outcome: await requestCancel(storeOfRun(await indexedRun(runId)), runId) };
   }
 
   async list(): Promise<RunSummary[]> {
     const summaries = await Promise.all(
-      (await listIndexedRuns()).map((run) => summarize(new FolderStore(run.storeRoot), run.runId).catch(() => undefined)),
+      (await listIndexedRuns()).map((run) => summarize(storeOfRun(run), run.runId).catch(() => undefined)),
     );
     return summaries.filter((s): s is RunSummary => s !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
   async get(runId: string): Promise<RunSummary> {
-    return summarize(new FolderStore(await storeRootOfRun(runId)), runId);
+    return summarize(storeOfRun(await indexedRun(runId)), runId);
   }
 
   async artifacts(runId: string): Promise<RunArtifacts> {
-    const manifest = await readManifest(new FolderStore(await storeRootOfRun(runId)), runId);
+    const manifest = await readManifest(storeOfRun(await indexedRun(runId)), runId);
     const modelPath = join(manifest.outDir, 'model', 'model.json');
     const reportPath = join(manifest.outDir, 'report.json');
     return {
@@ -193,7 +202,7 @@ export class LocalRunService implements RunService {
   async close(): Promise<void> {
     for (const { abort } of this.active.values()) abort.abort();
     await Promise.all([...this.active.values()].map((r) => r.done.catch(() => undefined)));
-    await this.platform.close();
+    await this.backends.close();
   }
 
   private drive(prepared: PreparedRun, abort: AbortController): { runId: string; fromSeq: number } {
@@ -235,22 +244,21 @@ async function capture(request: RunRequest): Promise<Captured> {
   });
 }
 
-/** Runs of a notebook live next to it, in `.smlt/`. */
-function storeRootOf(source: NotebookSource): string {
-  return join('path' in source ? dirname(source.path) : source.notebookDir, '.smlt');
+function notebookDirOf(source: NotebookSource): string {
+  return 'path' in source ? dirname(source.path) : source.notebookDir;
 }
 
 function notebookPathOf(source: NotebookSource): string | undefined {
   return 'path' in source ? source.path : source.notebookPath;
 }
 
-async function storeRootOfRun(runId: string): Promise<string> {
+async function indexedRun(runId: string): Promise<IndexedRun> {
   const indexed = await findIndexedRun(runId);
   if (!indexed) throw new SmltError('RUN_NOT_FOUND', `No run "${runId}" is known on this machine; list runs with \`smlt runs\`.`);
-  return indexed.storeRoot;
+  return indexed;
 }
 
-async function summarize(store: FolderStore, runId: string): Promise<RunSummary> {
+async function summarize(store: ObjectStore, runId: string): Promise<RunSummary> {
   const manifest = await readManifest(store, runId);
   const status = await readStatus(store, runId);
   if (!status) throw new SmltError('RUN_NOT_FOUND', `Run ${runId} has no status yet.`);

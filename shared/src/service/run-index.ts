@@ -1,14 +1,22 @@
 /**
  * Where each run's store is, so `smlt runs`, `resume` and `cancel` work from any folder.
- * A small JSON file in the SMLT home folder ($SMLT_HOME, default ~/.smlt); it holds paths only.
+ * A small JSON file in the SMLT home folder ($SMLT_HOME, default ~/.smlt); it holds locations only
+ * (paths, bucket names), never credentials.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { StoreLocation } from '../backends/ports.js';
 
 export interface IndexedRun {
   runId: string;
-  storeRoot: string;
+  /** Where the run's state is (folder or S3). */
+  store?: StoreLocation;
+  /** Runs indexed before `store` existed: the folder store's root. */
+  storeRoot?: string;
+  backend?: 'local' | 'aws';
+  /** For `aws`: the smlt.config.json the run's backend came from. */
+  configFile?: string;
   notebook?: string;
   createdAt: string;
 }

@@ -21,6 +21,8 @@ export interface RunRequest {
   deadlineS?: number;
   budgetUsd?: number;
   objective?: 'time' | 'cost';
+  /** Where workers run: `local` processes (default) or AWS Lambda with an S3 store (`smlt deploy` first). */
+  backend?: 'local' | 'aws';
   /** Where the model and report go (default: `.smlt/runs/<id>` next to the notebook). */
   outDir?: string;
 }

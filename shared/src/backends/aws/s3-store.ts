@@ -63,7 +63,7 @@ export class S3Store implements ObjectStore {
     this.multipartThreshold = options.multipartThreshold ?? MULTIPART_THRESHOLD;
     this.url = `s3://${options.bucket}/${prefix}`;
     this.location = { kind: 's3', root: options.bucket, prefix, region: options.region, endpoint: options.endpoint };
-    this.client = new S3Client(clientConfig(options));
+    this.client = s3Client(options);
     this.countRequests();
   }
 
@@ -201,7 +201,12 @@ export function s3StoreAt(location: StoreLocation): S3Store {
   return new S3Store({ bucket: location.root, prefix: location.prefix, region: location.region, endpoint: location.endpoint });
 }
 
-function clientConfig(options: S3StoreOptions): S3ClientConfig {
+/** An S3 client as every SMLT store uses it (also for deploy's bucket setup). */
+export function s3Client(options: Pick<S3StoreOptions, 'region' | 'endpoint'>): S3Client {
+  return new S3Client(clientConfig(options));
+}
+
+function clientConfig(options: Pick<S3StoreOptions, 'region' | 'endpoint'>): S3ClientConfig {
   return {
     region: options.region,
     maxAttempts: MAX_ATTEMPTS,
