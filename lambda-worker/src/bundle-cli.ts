@@ -2,6 +2,7 @@
  * `npm run bundle -w @smlt/lambda-worker`: builds the Lambda zip, prints its size, and measures
  * its cold load the way a new Lambda execution environment pays it: a fresh `node` process
  * imports the unpacked `index.mjs` and initializes the wasm backend (median of a few runs).
+ * `-- --node /path/to/node` (repeatable) measures with other Node binaries too (e.g. 22).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -23,10 +24,11 @@ export interface ColdLoad {
   /** Initializing the wasm backend from the `.wasm` beside the bundle. */
   backendInitMs: number;
   backend: string;
+  node: string;
 }
 
-/** Unpacks `zip` into a temp folder and runs `runs` fresh Node processes that load it. */
-export async function measureColdLoad(zip: Uint8Array, runs = RUNS): Promise<ColdLoad[]> {
+/** Unpacks `zip` into a temp folder and runs `runs` fresh processes of `node` that load it. */
+export async function measureColdLoad(zip: Uint8Array, runs = RUNS, node = process.execPath): Promise<ColdLoad[]> {
   const dir = await mkdtemp(join(tmpdir(), 'smlt-bundle-'));
   try {
     for (const [name, bytes] of Object.entries(unzipSync(zip))) await writeFile(join(dir, name), bytes);
@@ -38,9 +40,9 @@ export async function measureColdLoad(zip: Uint8Array, runs = RUNS): Promise<Col
     const loads: ColdLoad[] = [];
     for (let i = 0; i < runs; i++) {
       // An empty environment, as in Lambda: nothing from this checkout can help it load.
-      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env: {} });
+      const { stdout } = await promisify(execFile)(node, ['--input-type=module', '-e', script], { cwd: dir, env: {} });
       const probe = JSON.parse(stdout.trim().split('\n').pop() ?? '') as ProbeResult;
-      loads.push({ moduleLoadedMs: probe.moduleLoadedMs, backendInitMs: probe.backendInitMs, backend: probe.backend });
+      loads.push({ moduleLoadedMs: probe.moduleLoadedMs, backendInitMs: probe.backendInitMs, backend: probe.backend, node: probe.node });
     }
     return loads;
   } finally {
@@ -62,12 +64,15 @@ async function main(): Promise<void> {
   for (const f of bundle.files) console.log(`  ${f.name.padEnd(32)} ${mb(f.bytes)}`);
   console.log(`zipped ${mb(bundle.zip.length)} (goal < ${mb(GOAL_BYTES)}: ${bundle.zip.length < GOAL_BYTES ? 'met' : 'NOT met'}), unzipped ${mb(unzipped)}`);
   console.log(`CodeSha256 ${bundle.codeSha256}; handler index.handler; runtimes nodejs20.x, nodejs22.x; x86_64 and arm64`);
-  const loads = await measureColdLoad(bundle.zip);
-  const load = median(loads.map((l) => l.moduleLoadedMs));
-  const init = median(loads.map((l) => l.backendInitMs));
-  console.log(
-    `cold load (median of ${loads.length} fresh node ${process.version} processes): ${load} ms to load the bundle + ${init} ms to initialize the ${loads[0].backend} backend = ${load + init} ms`,
-  );
+  const nodes = [process.execPath, ...process.argv.flatMap((arg, i, all) => (all[i - 1] === '--node' ? [arg] : []))];
+  for (const node of nodes) {
+    const loads = await measureColdLoad(bundle.zip, RUNS, node);
+    const load = median(loads.map((l) => l.moduleLoadedMs));
+    const init = median(loads.map((l) => l.backendInitMs));
+    console.log(
+      `cold load, node ${loads[0].node} (median of ${loads.length} fresh processes): ${load} ms to load the bundle + ${init} ms to initialize the ${loads[0].backend} backend = ${load + init} ms`,
+    );
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
