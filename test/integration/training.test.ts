@@ -7,35 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { captureNotebook } from '@smlt/shared/capture/capture';
-import { buildModel } from '@smlt/shared/model/build';
-import { createOptimizer, decodeState } from '@smlt/shared/model/training';
 import type { Captured } from '@smlt/shared/run/orchestrator';
 import { resume } from '@smlt/shared/run/orchestrator';
-import { runKeys } from '@smlt/shared/run/layout';
 import { readStatus } from '@smlt/shared/run/run-state';
-import type { ObjectStore } from '@smlt/shared/backends/ports';
 import { initBackend } from '@smlt/shared/tf/backend';
 import { type LocalRun, localRun, withEpochs } from '../helpers/local-run.js';
+import { maxDifference, weightsAfter } from '../helpers/weights.js';
 
 const notebook = fileURLToPath(new URL('../../examples/mnist.ipynb', import.meta.url));
-
-async function weightsAfter(store: ObjectStore, captured: Captured, runId: string, epoch: number): Promise<Float32Array[]> {
-  const state = await store.get(runKeys(runId).checkpoint(epoch));
-  assert.ok(state, `checkpoint ${epoch} of ${runId}`);
-  const model = await buildModel(captured.spec.model.topology);
-  const optimizer = createOptimizer(captured.spec.training);
-  await decodeState(state, model, optimizer);
-  const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
-  model.dispose();
-  return weights;
-}
-
-function maxDifference(a: Float32Array[], b: Float32Array[]): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  a.forEach((w, i) => w.forEach((v, j) => (max = Math.max(max, Math.abs(v - b[i][j])))));
-  return max;
-}
 
 describe('training on local workers', () => {
   let captured: Captured;

@@ -26,7 +26,7 @@ export const AwsSettingsSchema = z.strictObject({
   /** Worker functions are named `<functionPrefix>-<memory MB>`. */
   functionPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,50}$/, 'letters, digits, - and _ (at most 50)').default('smlt-worker'),
   /** Each invocation's limit, at most Lambda's 900 s; workers checkpoint and are relaunched before it. */
-  timeoutS: z.number().int().min(10).max(900).default(900),
+  timeoutS: z.number().int().min(1).max(900).default(900),
   /** S3-compatible and Lambda-compatible endpoints (emulators, LocalStack); absent on AWS. */
   endpoints: z.strictObject({ s3: z.url().optional(), lambda: z.url().optional() }).optional(),
 });
