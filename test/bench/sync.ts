@@ -4,7 +4,11 @@
  * exchange a 1 M-parameter (4 MB) gradient for several iterations.
  *
  *   node --import tsx test/bench/sync.ts [--workers 2,4,8,16,32] [--iterations 5] [--parameters 1000000]
- *                                        [--network folder|lambda-s3]
+ *                                        [--network folder|lambda-s3] [--store folder|s3]
+ *
+ * `--store s3` runs every configuration twice in one process: through the folder store, then
+ * through the real S3 client (S3Store) against the S3 emulator (s3rver on loopback), so the two
+ * tables can be compared side by side.
  *
  * Per configuration it prints the median time per sync (first worker starting to last worker
  * done), the bytes the busiest worker moved over the model size, and store requests per
@@ -23,6 +27,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { S3Store } from '@smlt/shared/backends/aws/s3-store';
 import { FolderStore } from '@smlt/shared/backends/local/folder-store';
 import type { ObjectStore } from '@smlt/shared/backends/ports';
 import { mulberry32 } from '@smlt/shared/data/order';
@@ -41,6 +46,15 @@ export interface BenchSyncOptions {
   /** Where the folder store lives; default a fresh temp folder, removed afterwards. */
   dir?: string;
   network?: NetworkName;
+  /** The S3 emulator to sync through instead of the folder store. */
+  s3?: S3Target;
+}
+
+/** Where an S3 bench worker's store is: a bucket on an S3-compatible endpoint. */
+export interface S3Target {
+  endpoint: string;
+  bucket: string;
+  region: string;
 }
 
 export type NetworkName = 'folder' | 'lambda-s3';
@@ -112,6 +126,7 @@ interface WorkerInput {
   parameters: number;
   iterations: number;
   network: NetworkName;
+  s3?: S3Target;
   /** Int32 [arrived, generation] shared by every thread of one configuration. */
   barrier: SharedArrayBuffer;
 }
@@ -146,6 +161,7 @@ export async function benchSync(options: BenchSyncOptions = {}): Promise<BenchSy
     iterations = 5,
     warmupIterations = 1,
     network = 'folder',
+    s3,
   } = options;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'smlt-bench-sync-')));
   const rows: BenchSyncRow[] = [];
@@ -154,7 +170,7 @@ export async function benchSync(options: BenchSyncOptions = {}): Promise<BenchSy
       const checksums = new Set<number>();
       for (const strategy of strategies) {
         const root = join(dir, `${strategy}-n${workers}`);
-        const outputs = await runThreads({ root, strategy, workers, parameters, network, iterations: warmupIterations + iterations });
+        const outputs = await runThreads({ root, strategy, workers, parameters, network, ...(s3 ? { s3 } : {}), iterations: warmupIterations + iterations });
         outputs.forEach((output) => checksums.add(output.checksum));
         const syncMs = Array.from({ length: iterations }, (_, i) => {
           const at = warmupIterations + i;
@@ -202,8 +218,11 @@ function runThreads(config: Omit<WorkerInput, 'benchSyncWorker' | 'rank' | 'barr
 async function workerMain(input: WorkerInput): Promise<WorkerOutput> {
   const { root, strategy, workers, rank, parameters, iterations } = input;
   const barrier = new Int32Array(input.barrier);
-  const folder = new FolderStore(root);
-  const store = input.network === 'lambda-s3' ? new EmulatedLinkStore(folder) : folder;
+  // Each S3 configuration gets its own prefix, as each folder configuration its own folder.
+  const base: ObjectStore = input.s3
+    ? new S3Store({ ...input.s3, prefix: `bench/${root.split('/').slice(-2).join('-')}` })
+    : new FolderStore(root);
+  const store = input.network === 'lambda-s3' ? new EmulatedLinkStore(base) : base;
   const sync = syncStrategy(strategy);
   const random = mulberry32(rank + 1);
   const gradient = Float32Array.from({ length: parameters }, () => random() * 2 - 1);
@@ -221,8 +240,9 @@ async function workerMain(input: WorkerInput): Promise<WorkerOutput> {
     // Keep the folder small between iterations, outside the timed part, as the orchestrator
     // deletes an epoch's sync data after it.
     waitAtBarrier(barrier, workers);
-    if (rank === 0) await folder.delete(await folder.list(`${PREFIX}/`));
+    if (rank === 0) await base.delete(await base.list(`${PREFIX}/`));
   }
+  if (base instanceof S3Store) base.close();
   return output;
 }
 
@@ -284,8 +304,10 @@ export async function main(args: string[]): Promise<void> {
       iterations: { type: 'string', default: '5' },
       parameters: { type: 'string', default: '1000000' },
       network: { type: 'string', default: 'folder' },
+      store: { type: 'string', default: 'folder' },
     },
   });
+  if (values.store !== 'folder' && values.store !== 's3') throw new Error('--store must be folder or s3');
   if (values.network !== 'folder' && values.network !== 'lambda-s3') throw new Error('--network must be folder or lambda-s3');
   const options: BenchSyncOptions = {
     workerCounts: values.workers.split(',').map(Number),
@@ -303,5 +325,22 @@ export async function main(args: string[]): Promise<void> {
   );
   const rows = await benchSync(options);
   console.log(formatTable(rows));
+  if (values.store === 's3') {
+    const { startS3Emulator } = await import('../emulators/s3-emulator.js');
+    const emulator = await startS3Emulator({ bucket: 'smlt-bench' });
+    // Worker threads copy this environment: their S3 clients find the emulator's credentials in it.
+    Object.assign(process.env, emulator.env);
+    try {
+      const s3Rows = await benchSync({ ...options, s3: { endpoint: emulator.endpoint, bucket: emulator.bucket, region: emulator.region } });
+      console.log(`\nthe same through S3Store (@aws-sdk/client-s3) and the S3 emulator (s3rver on loopback, one process):`);
+      console.log(formatTable(s3Rows));
+      console.log(`\nS3 emulator time / folder store time: ${s3Rows.map((r) => {
+        const folder = rows.find((f) => f.workers === r.workers && f.strategy === r.strategy)!;
+        return `${r.strategy} n=${r.workers} ${(r.medianSyncMs / folder.medianSyncMs).toFixed(2)}x`;
+      }).join(', ')}`);
+    } finally {
+      await emulator.stop();
+    }
+  }
   console.log(`load average after ${loadavg()[0].toFixed(2)} (1 min)`);
 }
