@@ -1,0 +1,184 @@
+/**
+ * The VS Code extension end to end, in a real VS Code (code-server) in Chromium: open
+ * examples/mnist.ipynb, run SMLT: Train on Serverless from the command palette, answer the
+ * prompt, watch the panel reach "Succeeded" with its loss chart, find the model files and insert
+ * the load cell; then a second run is made infeasible in the prompt (explained, with the fix),
+ * fixed, started and cancelled from the panel. One editor and browser serve the whole file.
+ * Screenshots: test-output/vscode/ (`SMLT_UPDATE_DOCS=1` also copies prompt and panel to docs/).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Frame, Page } from 'playwright-core';
+import { type EditorHost, SETUP_COMMAND, findFrame, hostMissing, normalizeText, quickPick, repoRoot, startEditor } from './editor-host.js';
+
+const outDir = join(repoRoot, 'test-output/vscode');
+const extensionDir = join(repoRoot, 'vscode-ext');
+const TRAIN = 'SMLT: Train on Serverless';
+const RUN_TIMEOUT_MS = 10 * 60_000;
+
+const missing = hostMissing();
+if (missing && process.env.SMLT_REQUIRE_E2E === '1') {
+  throw new Error(`SMLT_REQUIRE_E2E=1 but the VS Code test host is missing: ${missing}`);
+}
+
+/** mnist.ipynb with its config cell asking for `epochs`: a run long enough to cancel. */
+function mnistWithEpochs(epochs: number): string {
+  const notebook = JSON.parse(readFileSync(join(repoRoot, 'examples/mnist.ipynb'), 'utf8')) as { cells: Array<{ source: string[] | string }> };
+  let changed = false;
+  for (const cell of notebook.cells) {
+    const text = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
+    if (/^epochs:\s*\d+/m.test(text)) {
+      cell.source = text.replace(/^epochs:\s*\d+/m, `epochs: ${epochs}`);
+      changed = true;
+    }
+  }
+  assert.ok(changed, 'examples/mnist.ipynb has an `epochs:` line in its config cell');
+  return JSON.stringify(notebook, null, 1);
+}
+
+describe('VS Code extension in code-server', { skip: missing ? `${missing} (the VS Code e2e host is not set up)` : false }, () => {
+  let editor: EditorHost;
+  let page: Page;
+
+  before(async () => {
+    mkdirSync(outDir, { recursive: true });
+    const build = spawnSync(process.execPath, ['build.mjs'], { cwd: extensionDir, encoding: 'utf8' });
+    assert.equal(build.status, 0, `building the extension failed: ${build.stderr}`);
+    editor = await startEditor({
+      extensionDir,
+      files: { 'mnist.ipynb': readFileSync(join(repoRoot, 'examples/mnist.ipynb'), 'utf8'), 'mnist-long.ipynb': mnistWithEpochs(40) },
+      logDir: outDir,
+    });
+    page = editor.page;
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist.ipynb' }).first().waitFor({ state: 'visible' });
+    // Open notebooks only once the extensions (ours and the built-in ipynb) have registered:
+    // earlier, a .ipynb opens as JSON text.
+    await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
+    await page.keyboard.press('Escape');
+  });
+
+  after(async () => {
+    if (page) await page.screenshot({ path: join(outDir, 'last.png') }).catch(() => undefined);
+    await editor?.close();
+  });
+
+  it('trains the open notebook from the palette: prompt, live panel to Succeeded with a loss chart, model files, load cell', { timeout: RUN_TIMEOUT_MS + 300_000 }, async () => {
+    await openNotebook(page, 'mnist.ipynb');
+    const toolbar = page.locator('.notebook-toolbar-container .action-item a[aria-label*="Train on Serverless"]');
+    await toolbar.first().waitFor({ state: 'visible' });
+
+    await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
+    await page.keyboard.press('Enter');
+    await step(page, '1/5');
+    await page.keyboard.press('Enter'); // Fastest
+    await step(page, '2/5');
+    const input = page.locator('.quick-input-widget input');
+    await input.fill('soon');
+    await page.locator('.quick-input-widget', { hasText: 'Deadline must be a positive duration' }).waitFor({ state: 'visible' });
+    await page.keyboard.press('Enter'); // refused: still on this step
+    await step(page, '2/5');
+    await input.fill('20m');
+    await page.keyboard.press('Enter');
+    await step(page, '3/5');
+    await input.fill('0.50');
+    await page.keyboard.press('Enter');
+    await step(page, '4/5');
+    await page.keyboard.press('Enter'); // Local worker processes
+    await step(page, '5/5');
+    const start = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' });
+    await start.waitFor({ state: 'visible' });
+    const placeholder = await input.getAttribute('placeholder');
+    assert.match(placeholder ?? '', /^Estimate: ≈ .* as if on AWS Lambda/, 'the review step shows the planner estimate');
+    await page.screenshot({ path: join(outDir, 'prompt.png') });
+    await page.keyboard.press('Enter');
+
+    const panel = await findFrame(page, (t) => t.includes('mnist') && /Succeeded|Failed|Cancelled/.test(t), 'the mnist run ending', RUN_TIMEOUT_MS);
+    const text = await panel.evaluate(() => document.body.innerText);
+    assert.match(text, /Succeeded/, `the run succeeded (panel says: ${text.slice(0, 600)})`);
+    const chart = panel.locator('svg.smlt-chart-svg').first();
+    const box = await chart.boundingBox();
+    assert.ok(box && box.width > 100 && box.height > 50, `the loss chart is drawn (${JSON.stringify(box)})`);
+    assert.ok((await panel.locator('svg.smlt-chart-svg path, svg.smlt-chart-svg polyline').count()) > 0, 'the chart has a curve');
+    await panel.locator('button[data-action="open-report"]').waitFor({ state: 'visible' });
+    await page.screenshot({ path: join(outDir, 'panel.png') });
+
+    const runsDir = join(editor.workspace, '.smlt/runs');
+    const models = readdirSync(runsDir).filter((id) => existsSync(join(runsDir, id, 'model/model.json')));
+    assert.equal(models.length, 1, `one run saved model/model.json under ${runsDir}`);
+
+    const toast = page.locator('.notifications-toasts .notification-list-item', { hasText: 'succeeded in' });
+    await toast.first().waitFor({ state: 'visible' });
+    assert.match(normalizeText(await toast.first().innerText()), /Model saved to \.smlt\/runs\/.+\/model\/model\.json/);
+    await toast.first().locator('a.monaco-button, .monaco-button', { hasText: 'Insert load cell' }).first().click();
+    const loadCell = page.locator('.notebook-editor .code-cell-row .view-lines', { hasText: 'loadLayersModelFromDir' });
+    await loadCell.first().waitFor({ state: 'visible' });
+    assert.match(normalizeText(await loadCell.first().innerText()), new RegExp(`loadLayersModelFromDir\\("\\./\\.smlt/runs/${models[0]}/model"\\)`));
+    if (process.env.SMLT_UPDATE_DOCS === '1') {
+      copyFileSync(join(outDir, 'prompt.png'), join(repoRoot, 'docs/vscode-prompt.png'));
+      copyFileSync(join(outDir, 'panel.png'), join(repoRoot, 'docs/vscode-panel.png'));
+    }
+  });
+
+  it('explains an infeasible deadline with its fix, then cancels the run from the panel', { timeout: RUN_TIMEOUT_MS }, async () => {
+    await openNotebook(page, 'mnist-long.ipynb');
+    await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
+    await page.keyboard.press('Enter');
+    const input = page.locator('.quick-input-widget input');
+    await step(page, '1/5');
+    await page.keyboard.press('Enter');
+    await step(page, '2/5');
+    await input.fill('1s');
+    await page.keyboard.press('Enter');
+    await step(page, '3/5');
+    await page.keyboard.press('Enter');
+    await step(page, '4/5');
+    await page.keyboard.press('Enter');
+    await step(page, '5/5');
+    const changeDeadline = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Change the deadline' });
+    await changeDeadline.waitFor({ state: 'visible' });
+    assert.match(await input.getAttribute('placeholder') ?? '', /^Not feasible: .*1 s deadline/, 'the review step says why');
+    assert.equal(await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' }).count(), 0, 'an infeasible run cannot be started');
+    await page.screenshot({ path: join(outDir, 'prompt-infeasible.png') });
+    await changeDeadline.click();
+    await step(page, '2/5');
+    await input.fill('');
+    await page.keyboard.press('Enter');
+    await step(page, '3/5');
+    await page.keyboard.press('Enter');
+    await step(page, '4/5');
+    await page.keyboard.press('Enter');
+    await step(page, '5/5');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' }).waitFor({ state: 'visible' });
+    await page.keyboard.press('Enter');
+
+    const panel = await findFrame(page, (t) => t.includes('mnist-long') && t.includes('Cancel run'), 'the mnist-long run with a Cancel button');
+    await panel.locator('button[data-action="cancel"]').click();
+    await waitForText(panel, /Cancelled/, 'the panel showing Cancelled');
+    await page.screenshot({ path: join(outDir, 'panel-cancelled.png') });
+  });
+});
+
+async function openNotebook(page: Page, name: string): Promise<void> {
+  await quickPick(page, 'Control+P', name, name);
+  await page.keyboard.press('Enter');
+  await page.locator(`.notebook-editor .code-cell-row .view-lines`, { hasText: 'smlt: config' }).first().waitFor({ state: 'visible' });
+  const tab = page.locator('.tabs-container .tab.active', { hasText: name });
+  await tab.waitFor({ state: 'visible' });
+}
+
+/** Waits until the quick input's title says it is on step `n/5`. */
+async function step(page: Page, n: string): Promise<void> {
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: `(${n})` }).waitFor({ state: 'visible' });
+}
+
+async function waitForText(frame: Frame, pattern: RegExp, what: string, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pattern.test(await frame.evaluate(() => document.body.innerText).catch(() => ''))) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`Timed out waiting for ${what}.`);
+}

@@ -1,0 +1,38 @@
+/**
+ * Every command and listener of the extension, each registered into `context.subscriptions`.
+ * A command's failure becomes an error notification with the service's message (which names
+ * what to fix), never an unhandled rejection.
+ */
+import * as vscode from 'vscode';
+import type { ExtensionDeps } from '../deps';
+import { announceFinish } from '../runs/run-notifications';
+import { insertLoadCell } from './load-cell';
+import { estimate, train } from './train';
+import { cancelRun, openReport, showRuns } from './runs';
+
+export function registerCommands(deps: ExtensionDeps): void {
+  const commands: Record<string, (arg?: unknown) => Promise<void>> = {
+    'smlt.train': (arg) => train(deps, arg),
+    'smlt.estimate': (arg) => estimate(deps, arg),
+    'smlt.showRuns': (arg) => showRuns(deps, arg),
+    'smlt.cancelRun': (arg) => cancelRun(deps, arg),
+    'smlt.openReport': (arg) => openReport(deps, arg),
+  };
+  for (const [id, run] of Object.entries(commands)) {
+    deps.context.subscriptions.push(vscode.commands.registerCommand(id, (arg?: unknown) => run(arg).catch(reportError)));
+  }
+  // When a watched run ends: the outcome, with Insert load cell / Open report.
+  deps.context.subscriptions.push(
+    deps.sessions.onDidAdd((session) => {
+      if (!session.announce) return;
+      const once = session.onDidFinish(() => {
+        once.dispose();
+        void announceFinish(session, { insertLoadCell, openReport: (id) => openReport(deps, id) }).catch(reportError);
+      });
+    }),
+  );
+}
+
+function reportError(err: unknown): void {
+  void vscode.window.showErrorMessage(`SMLT: ${err instanceof Error ? err.message : String(err)}`);
+}

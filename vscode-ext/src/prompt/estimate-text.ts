@@ -1,0 +1,21 @@
+/**
+ * The estimate as the prompt shows it, and the infeasibility explanation with its fix.
+ * Pure, so the words are unit-tested.
+ */
+import type { Estimate } from '@smlt/shared/service/run-service';
+import { formatDuration, formatUsd } from '@smlt/shared/cli/parse';
+
+/** "≈ 25 s (18 s – 46 s), $0.0028 as if on AWS Lambda, 1 × 512 MB" */
+export function estimateLine(estimate: Estimate): string {
+  const { timeS, costUsd } = estimate;
+  return (
+    `≈ ${formatDuration(timeS.expected)} (${formatDuration(timeS.low)} – ${formatDuration(timeS.high)}), ` +
+    `${formatUsd(costUsd.expected)} as if on AWS Lambda, ${estimate.workers} × ${estimate.memoryMb} MB`
+  );
+}
+
+/** Why the choices cannot be met and what to change; undefined when feasible. */
+export function infeasibleText(estimate: Estimate): string | undefined {
+  if (estimate.feasible) return undefined;
+  return estimate.advice ?? 'No configuration meets this deadline and budget: allow more time or money.';
+}
