@@ -14,7 +14,7 @@ import { unzipSync } from 'fflate';
 import { buildWorkerBundle } from './bundle.js';
 import type { ProbeResult } from './lambda-entry.js';
 
-const RUNS = 5;
+const RUNS = 7;
 /** The Lambda goal for the zipped package (its hard limit is 50 MB). */
 const GOAL_BYTES = 5 * 1024 * 1024;
 
@@ -69,8 +69,10 @@ async function main(): Promise<void> {
     const loads = await measureColdLoad(bundle.zip, RUNS, node);
     const load = median(loads.map((l) => l.moduleLoadedMs));
     const init = median(loads.map((l) => l.backendInitMs));
+    // The minimum shows the cost without other processes competing for the CPU.
+    const fastest = Math.min(...loads.map((l) => l.moduleLoadedMs + l.backendInitMs));
     console.log(
-      `cold load, node ${loads[0].node} (median of ${loads.length} fresh processes): ${load} ms to load the bundle + ${init} ms to initialize the ${loads[0].backend} backend = ${load + init} ms`,
+      `cold load, node ${loads[0].node} (${loads.length} fresh processes): median ${load} ms to load the bundle + ${init} ms to initialize the ${loads[0].backend} backend = ${load + init} ms; fastest ${fastest} ms`,
     );
   }
 }

@@ -60,7 +60,11 @@ export interface FaultOptions {
 }
 
 export interface LambdaFaults {
-  /** Kills the next `count` invocations `afterMs` (default 100) after their handler starts, as a crashed sandbox. */
+  /**
+   * Kills the next `count` invocations `afterMs` (default 100) after they are handed to a
+   * container (a cold start's init counts), as a crashed sandbox: Runtime.ExitError. One that
+   * ends sooner is not killed (its record says `success`).
+   */
   killNext(count: number, options?: FaultOptions & { afterMs?: number }): void;
   /** The next `count` invocations return a handler error without running the handler. */
   failNext(count: number, options?: FaultOptions & { errorType?: string; errorMessage?: string }): void;
