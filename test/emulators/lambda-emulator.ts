@@ -226,7 +226,10 @@ export async function startLambdaEmulator(options: LambdaEmulatorOptions = {}): 
     }
     if (type === 'Event') {
       // Lambda queues the event and answers at once; the run is recorded when it ends.
-      const run = execute(fn, requestId, 'Event', event).finally(() => background.delete(run));
+      // An async invocation's failure is the function's business (Lambda would retry it); it is recorded.
+      const run = execute(fn, requestId, 'Event', event)
+        .catch(() => undefined)
+        .finally(() => background.delete(run));
       background.add(run);
       return send(res, 202, undefined, { 'x-amzn-RequestId': requestId });
     }
@@ -245,6 +248,10 @@ export async function startLambdaEmulator(options: LambdaEmulatorOptions = {}): 
     event: unknown,
   ): Promise<{ payload: string; functionError: boolean; log: string }> {
     const name = fn.config.FunctionName;
+    if (fn.revision.retired) {
+      // Deleted while its request body was still arriving.
+      throw new LambdaApiError(404, 'ResourceNotFoundException', `Function not found: ${fn.config.FunctionArn}`);
+    }
     const failure = take(failures, name);
     if (failure) {
       const payload = JSON.stringify({ errorType: failure.errorType, errorMessage: failure.errorMessage, trace: [] });
