@@ -8,6 +8,10 @@
  * with the function's memory size (resident memory watched, killed over it) and timeout, warm
  * containers reused per function. Faults: kill the next invocations mid-run, make them fail,
  * throttle them, cap concurrency. Every invocation is recorded with its cold start and duration.
+ *
+ * Not emulated: versions and aliases ($LATEST only; Publish is refused), code from S3 or images,
+ * layers, retries of failed async invocations, the function's own log lines in `LogType: Tail`
+ * (only the START/END/REPORT lines), signature checks (any SigV4-signed request is accepted).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
