@@ -65,9 +65,9 @@ export interface FaultOptions {
 
 export interface LambdaFaults {
   /**
-   * Kills the next `count` invocations `afterMs` (default 100) after they are handed to a
-   * container (a cold start's init counts), as a crashed sandbox: Runtime.ExitError. One that
-   * ends sooner is not killed (its record says `success`).
+   * Kills the next `count` invocations `afterMs` (default 100) after they arrive, or as soon
+   * after as they run in a container (a cold start's init counts), as a crashed sandbox:
+   * Runtime.ExitError. One that ends sooner is not killed (its record says how it ended).
    */
   killNext(count: number, options?: FaultOptions & { afterMs?: number }): void;
   /** The next `count` invocations return a handler error without running the handler. */
@@ -276,9 +276,12 @@ export async function startLambdaEmulator(options: LambdaEmulatorOptions = {}): 
         memoryMb: revision.memoryMb,
       });
       if (kill) {
-        killTimer = setTimeout(() => {
+        // Kill it once it runs in a container: on a loaded machine a cold start can outlast afterMs.
+        const tryKill = () => {
           killed = revision.platform.killRunning((e) => e === envelope) > 0;
-        }, kill.afterMs);
+          if (!killed) killTimer = setTimeout(tryKill, 20);
+        };
+        killTimer = setTimeout(tryKill, kill.afterMs);
       }
       outcome = await running;
     } finally {
