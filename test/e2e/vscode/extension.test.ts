@@ -105,6 +105,9 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     await panel.locator('button[data-action="open-report"]').waitFor({ state: 'visible' });
     await page.screenshot({ path: join(outDir, 'panel.png') });
 
+    const statusBar = page.locator('.statusbar-item', { hasText: 'SMLT succeeded' });
+    await statusBar.first().waitFor({ state: 'visible' });
+
     const runsDir = join(editor.workspace, '.smlt/runs');
     const models = readdirSync(runsDir).filter((id) => existsSync(join(runsDir, id, 'model/model.json')));
     assert.equal(models.length, 1, `one run saved model/model.json under ${runsDir}`);
@@ -158,6 +161,28 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     await panel.locator('button[data-action="cancel"]').click();
     await waitForText(panel, /Cancelled/, 'the panel showing Cancelled');
     await page.screenshot({ path: join(outDir, 'panel-cancelled.png') });
+  });
+
+  it('re-attaches to a finished run after its panel was closed (Show Runs), and opens its report', { timeout: 300_000 }, async () => {
+    // Close every run panel: the runs live in smlt serve, not in the panels.
+    for (;;) {
+      const tab = page.locator('.tabs-container .tab', { hasText: 'SMLT: ' }).first();
+      if ((await tab.count()) === 0) break;
+      await tab.click({ button: 'middle' }); // closes an editor tab in VS Code
+    }
+    await quickPick(page, 'F1', '>SMLT: Show Runs', 'SMLT: Show Runs');
+    await page.keyboard.press('Enter');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'succeeded' }).first();
+    await row.waitFor({ state: 'visible' });
+    await row.click();
+    const panel = await findFrame(page, (t) => t.includes('Succeeded') && t.includes('All 2 epochs done') && !t.includes('mnist-long'), 'the re-attached mnist run');
+    assert.ok((await panel.locator('svg.smlt-chart-svg').count()) > 0, 'the re-attached panel has the loss chart from the run history');
+
+    await panel.locator('button[data-action="open-report"]').click();
+    await findFrame(page, (t) => t.includes('Epochs') && t.includes('Costs are what the run would cost'), 'the report page');
+    const runsDir = join(editor.workspace, '.smlt/runs');
+    assert.ok(readdirSync(runsDir).some((id) => existsSync(join(runsDir, id, 'report.html'))), 'the report page is saved beside report.json');
+    await page.screenshot({ path: join(outDir, 'report.png') });
   });
 });
 
