@@ -160,7 +160,10 @@ export function failureOf(body: string, report: LambdaReport | undefined): { rea
     type === 'Runtime.OutOfMemory' ||
     /out of memory|heap out of memory/i.test(message) ||
     (report?.maxMemoryMb !== undefined && report.memoryMb !== undefined && report.maxMemoryMb >= report.memoryMb && type.startsWith('Runtime.'));
-  if (outOfMemory) return { reason: 'out-of-memory', message: `${message}${report?.memoryMb ? ` (out of memory at ${report.memoryMb} MB)` : ''}` };
+  if (outOfMemory) {
+    const measured = report?.maxMemoryMb !== undefined && report.memoryMb !== undefined ? `: out of memory at ${report.maxMemoryMb} MB (limit ${report.memoryMb} MB)` : '';
+    return { reason: 'out-of-memory', message: `${message}${measured}` };
+  }
   if (/Task timed out/i.test(message) || type === 'Sandbox.Timedout') return { reason: 'timeout', message };
   if (type.startsWith('Runtime.')) return { reason: 'crashed', message: `${type}: ${message}` };
   return { reason: 'error', message: type ? `${type}: ${message}` : message };
