@@ -216,4 +216,23 @@ describe('the AWS backend against the Lambda and S3 emulators', () => {
       store.close();
     }
   });
+
+  it('smlt destroy deletes the worker functions, and with --data the run data', async () => {
+    const before = lambda.functions().filter((f) => f.name.startsWith('smlt-worker-'));
+    assert.ok(before.length >= 1, 'there are functions to delete');
+    const kept = await smlt(['destroy', '--json']);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.deepEqual(lastJson(kept.stdout).functions.sort(), before.map((f) => f.name).sort());
+    assert.deepEqual(lambda.functions().filter((f) => f.name.startsWith('smlt-worker-')), [], 'the functions are gone');
+    const store = new S3Store({ bucket: s3.bucket, prefix: PREFIX, region: s3.region, endpoint: s3.endpoint });
+    try {
+      assert.ok((await store.list('runs/')).length > 0, 'without --data the run data is kept');
+      const wiped = await smlt(['destroy', '--data', '--json']);
+      assert.equal(wiped.code, 0, wiped.stderr);
+      assert.ok(lastJson(wiped.stdout).objectsDeleted > 0);
+      assert.deepEqual(await store.list(''), [], 'nothing is left under the prefix');
+    } finally {
+      store.close();
+    }
+  });
 });

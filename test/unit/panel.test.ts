@@ -136,6 +136,13 @@ describe('panel state from a recorded run', () => {
     assert.ok(started.workers.every((w) => w.state === 'waiting'));
   });
 
+  it("shows how long a worker took to launch, when the platform measured it", () => {
+    const finished = run.map((e) => (e.type === 'worker_finished' && e.rank === 0 ? { ...e, coldStart: true, launchMs: 1234 } : e));
+    const s = panelStateFromEvents(finished);
+    assert.equal(s.workers[0]!.launchMs, 1234);
+    assert.match(renderPanel(s), /cold start in 1\.2 s/);
+  });
+
   it('never mutates a state it was given', () => {
     let s = deepFreeze(initialPanelState({ budgetUsd: 1 }));
     for (const event of run) s = deepFreeze(reducePanel(s, event));

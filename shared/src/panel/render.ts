@@ -279,9 +279,14 @@ function workerTable(state: PanelState, maxRows: number): SafeHtml | '' {
   </section>`;
 }
 
+function formatLaunch(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 function workerRow(w: WorkerRow): SafeHtml {
   // Cold: a new container (runtime start, data download); warm: reused, data cached in /tmp.
-  const start = w.coldStart === undefined ? '' : w.coldStart ? 'cold start' : w.warmCache ? 'warm' : 'warm, data reloaded';
+  const kind = w.coldStart === undefined ? '' : w.coldStart ? 'cold start' : w.warmCache ? 'warm' : 'warm, data reloaded';
+  const start = kind && w.launchMs !== undefined ? `${kind} in ${formatLaunch(w.launchMs)}` : kind;
   return html`<tr data-rank="${w.rank}" data-state="${w.state}">
       <th scope="row">${w.rank}</th>
       <td><span class="smlt-chip" data-state="${w.state}"${w.lastError ? html` title="${w.lastError}"` : ''}>${STATE_LABELS[w.state]}</span></td>

@@ -27,6 +27,8 @@ export interface WorkerRow {
   readonly backend?: string;
   /** Of its latest finished invocation: a fresh container, and whether its data cache was warm. */
   readonly coldStart?: boolean;
+  /** From the platform call until its handler started. */
+  readonly launchMs?: number;
   readonly warmCache?: boolean;
   readonly lastError?: string;
 }
@@ -269,6 +271,7 @@ function applyEvent(state: PanelState, event: RunEvent, eventMs: number): PanelS
         attempts: Math.max(w.attempts, 1),
         backend: event.backend,
         coldStart: event.coldStart,
+        ...(event.launchMs !== undefined ? { launchMs: event.launchMs } : {}),
         warmCache: event.warmCache,
       }));
     case 'worker_failed': {

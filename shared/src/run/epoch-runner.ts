@@ -92,6 +92,7 @@ async function runRank(
         syncMs: result.syncMs,
         billedMs: outcome.billedMs,
         coldStart: outcome.coldStart,
+        launchMs: Math.round(outcome.launchMs),
         warmCache: result.warmCache,
         backend: result.backend,
       });

@@ -62,6 +62,8 @@ export type RunEventBody =
       syncMs: number;
       billedMs: number;
       coldStart: boolean;
+      /** From the platform call until the handler started (container start + code load when cold). */
+      launchMs?: number;
       warmCache: boolean;
       backend: string;
     }
