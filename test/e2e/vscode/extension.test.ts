@@ -8,11 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
-import { type EditorHost, SETUP_COMMAND, findFrame, hostMissing, normalizeText, quickPick, repoRoot, startEditor } from './editor-host.js';
+import { type EditorHost, NODE24, findFrame, hostMissing, normalizeText, quickPick, repoRoot, startEditor } from './editor-host.js';
 
 const outDir = join(repoRoot, 'test-output/vscode');
 const extensionDir = join(repoRoot, 'vscode-ext');
@@ -110,6 +110,16 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     const runsDir = join(editor.workspace, '.smlt/runs');
     const models = readdirSync(runsDir).filter((id) => existsSync(join(runsDir, id, 'model/model.json')));
     assert.equal(models.length, 1, `one run saved model/model.json under ${runsDir}`);
+    // code-server's extension host runs on Node 24: the smlt serve it started, and its workers
+    // (tfjs on the wasm backend), ran there.
+    const serve = JSON.parse(readFileSync(join(editor.smltHome, 'serve.json'), 'utf8')) as { pid: number };
+    assert.equal(realpathSync(`/proc/${serve.pid}/exe`), realpathSync(NODE24), 'smlt serve runs on the extension host\'s Node');
+    const eventsDir = join(runsDir, models[0]!, 'events');
+    const backends = readdirSync(eventsDir)
+      .map((f) => JSON.parse(readFileSync(join(eventsDir, f), 'utf8')) as { type: string; backend?: string })
+      .filter((e) => e.type === 'worker_finished')
+      .map((e) => e.backend);
+    assert.ok(backends.length > 0 && backends.every((b) => b === 'wasm'), `workers trained on the wasm backend (got ${backends.join(', ')})`);
 
     const toast = page.locator('.notifications-toasts .notification-list-item', { hasText: 'succeeded in' });
     await toast.first().waitFor({ state: 'visible' });
