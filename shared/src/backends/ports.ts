@@ -36,10 +36,10 @@ export interface RequestCounts {
 
 /** How a worker reaches the store: enough for a worker process to open its own client. */
 export interface StoreLocation {
-  kind: 'folder' | 's3';
-  /** folder: absolute path; s3: bucket name */
+  kind: 'folder' | 's3' | 'redis';
+  /** folder: absolute path; s3: bucket name; redis: the server's URL without credentials */
   root: string;
-  /** s3 only */
+  /** s3 and redis: the key prefix */
   prefix?: string;
   region?: string;
   endpoint?: string;

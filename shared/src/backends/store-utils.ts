@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { SmltError } from '../errors.js';
 import { s3StoreAt } from './aws/s3-store.js';
 import { FolderStore } from './local/folder-store.js';
+import { redisStoreAt } from './redis/redis-store.js';
 import type { ObjectStore, StoreLocation } from './ports.js';
 
 /** S3's limit on a key's UTF-8 length; every adapter enforces it so keys are portable. */
@@ -116,5 +117,7 @@ export function openStore(location: StoreLocation): ObjectStore {
       return new FolderStore(location.root);
     case 's3':
       return s3StoreAt(location);
+    case 'redis':
+      return redisStoreAt(location);
   }
 }
