@@ -29,13 +29,16 @@ const cache = new WarmCache();
 export async function handler(event: WorkerEvent, context: WorkerContext): Promise<WorkerResult> {
   const backend = await initBackend();
   const store = cache.store(event.store);
+  // Gradients go through the channel when the run has one (Redis), else through the store.
+  const channel = event.channel ? cache.store(event.channel) : store;
   const requestsBefore = { ...store.requests };
+  const channelBefore = { ...channel.requests };
   const { spec, model, loss, built } = await cache.model(store, event);
   const { dataset, downloaded } = await cache.partition(store, event.partitionKey);
 
   const optimizer = createOptimizer(spec.training);
   try {
-    return await train(event, context, { store, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore });
+    return await train(event, context, { store, channel, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore, channelBefore });
   } finally {
     // The model stays warm for the next invocation; the optimizer's state is per invocation.
     optimizer.dispose();
@@ -44,6 +47,7 @@ export async function handler(event: WorkerEvent, context: WorkerContext): Promi
 
 interface Prepared {
   store: ObjectStore;
+  channel: ObjectStore;
   spec: JobSpec;
   model: LayersModel;
   loss: LossFn;
@@ -53,17 +57,18 @@ interface Prepared {
   built: boolean;
   downloaded: boolean;
   requestsBefore: RequestCounts;
+  channelBefore: RequestCounts;
 }
 
 /** Runs this invocation's iterations: gradient step, all-reduce through the store, marker. */
 async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepared): Promise<WorkerResult> {
-  const { store, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore } = prepared;
-  await restoreState(store, event, model, optimizer);
+  const { store, channel, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore, channelBefore } = prepared;
+  await restoreState(store, channel, event, model, optimizer);
 
   const keys = runKeys(event.runId);
   const sync = syncStrategy(event.sync);
   const syncContext: SyncContext = {
-    store,
+    store: channel,
     prefix: keys.syncPrefix(event.epoch),
     workers: event.workers,
     rank: event.rank,
@@ -123,6 +128,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
     dataDownloads: downloaded ? 1 : 0,
     modelBuilds: built ? 1 : 0,
     requests: requestCountsSince(store.requests, requestsBefore),
+    ...(channel !== store ? { channelRequests: requestCountsSince(channel.requests, channelBefore) } : {}),
   };
 }
 
@@ -134,6 +140,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
  */
 async function restoreState(
   store: ObjectStore,
+  channel: ObjectStore,
   event: WorkerEvent,
   model: LayersModel,
   optimizer: tf.Optimizer,
@@ -152,11 +159,11 @@ async function restoreState(
   if (!state) {
     throw new SmltError('RUN_FAILED', `The state ${stateKey} is missing from ${store.url}; resume the run from its last checkpoint.`);
   }
-  await decodeState(state, model, optimizer);
+  await decodeState(state, model, optimizer, stateKey);
   const sync = syncStrategy(event.sync);
   for (let i = from; i < event.fromIteration; i++) {
     const average = await sync.readAverage(
-      { store, prefix: keys.syncPrefix(event.epoch), workers: event.workers, rank: event.rank, timeoutMs: event.syncTimeoutMs },
+      { store: channel, prefix: keys.syncPrefix(event.epoch), workers: event.workers, rank: event.rank, timeoutMs: event.syncTimeoutMs },
       i,
     );
     applyGradient(model, optimizer, average);

@@ -16,7 +16,7 @@ import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '.
 import { probeCostUsd } from '../service/estimate.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService, isAdaptive } from '../service/local-run-service.js';
 import type { RunRequest, RunService } from '../service/run-service.js';
-import { backendName, formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers, positiveInt, syncName } from './parse.js';
+import { backendName, channelSpec, formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers, positiveInt, syncName } from './parse.js';
 import { addAwsCommands } from './aws-commands.js';
 import { type OutputMode, outputMode, progressPrinter } from './progress.js';
 
@@ -38,6 +38,7 @@ program
   .option('--objective <time|cost>', 'what the scheduler minimises within the constraints (default time)', (v) => parseObjective(v, '--objective'))
   .option('--sync <strategy>', 'gradient aggregation: hierarchical or flat', syncName, 'hierarchical')
   .option('--backend <name>', 'where workers run: local processes, or aws (Lambda + S3, after `smlt deploy`)', backendName, 'local')
+  .option('--channel <channel>', 'where workers exchange gradients: store (default), redis (a private redis-server), or redis://HOST:PORT', channelSpec)
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
   .option('--out <dir>', 'output folder (default: .smlt/runs/<id> next to the notebook)')
   .option('--server <url>', 'start the run on a running `smlt serve` (token from its file or $SMLT_TOKEN)')
@@ -49,6 +50,7 @@ program
         ...planRequest(notebook, opts),
         sync: opts.sync,
         backend: opts.backend,
+        ...(opts.channel ? { channel: opts.channel } : {}),
         ...(opts.out ? { outDir: resolve(opts.out) } : {}),
       });
       await follow(service, runId, outputMode(Boolean(opts.json)));
@@ -267,6 +269,7 @@ function planRequest(notebook: string, opts: ConstraintOptions): RunRequest {
 interface TrainOptions extends ConstraintOptions {
   sync: 'hierarchical' | 'flat';
   backend: 'local' | 'aws';
+  channel?: string;
   timeLimit: number;
   out?: string;
   server?: string;

@@ -3,6 +3,7 @@
  * InvalidArgumentError naming the flag, which commander prints with the usage and exit code 1.
  */
 import { InvalidArgumentError } from 'commander';
+import { isChannelSpec } from '../service/channels.js';
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600 };
 
@@ -87,4 +88,12 @@ export function memoryList(value: string): number[] {
     throw new InvalidArgumentError('--memory takes comma-separated whole numbers of MB between 128 and 10240, e.g. 1769,3008.');
   }
   return [...new Set(sizes)];
+}
+
+/** `--channel store|redis|redis://HOST:PORT`: where workers exchange gradients. */
+export function channelSpec(value: string): string {
+  if (!isChannelSpec(value)) {
+    throw new InvalidArgumentError('use store (the run\'s store), redis (a private redis-server) or a redis://HOST:PORT URL.');
+  }
+  return value;
 }

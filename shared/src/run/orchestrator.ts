@@ -13,7 +13,7 @@ import { CostMeter, requestCountsSince } from '../cost/cost.js';
 import { type Dataset, datasetHash, decodeDataset, encodeDataset, partition, splitHoldout } from '../data/dataset.js';
 import { SmltError, isSmltError } from '../errors.js';
 import { buildModel } from '../model/build.js';
-import { createOptimizer, decodeState, encodeState, evaluate } from '../model/training.js';
+import { createOptimizer, decodeState, decodeTensors, encodeState, evaluate } from '../model/training.js';
 import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
 import { initBackend } from '../tf/backend.js';
 import { summarizeWorkers } from '../scheduler/observations.js';
@@ -54,6 +54,11 @@ export interface RunOptions {
   store: ObjectStore;
   /** How workers open the same store. */
   storeLocation: StoreLocation;
+  /**
+   * Where workers exchange gradients, when not through `store`: an in-memory channel (Redis).
+   * Run state (checkpoints, markers, events) stays in `store`.
+   */
+  channel?: { store: ObjectStore; location: StoreLocation };
   workers: number;
   memoryMb: number;
   sync?: SyncName;
@@ -185,7 +190,7 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   }
   const captured = await readRunInputs(store, runId);
   const { spec, dataset } = captured;
-  const lastCheckpoint = (await store.list(runKeys(runId).checkpointsPrefix)).length - 1;
+  const lastCheckpoint = await lastIntactCheckpoint(store, runId, (await store.list(runKeys(runId).checkpointsPrefix)).length - 1);
   // Epochs past the last checkpoint are redone; forget their records.
   status.epochsDone = Math.min(status.epochsDone, lastCheckpoint);
   status.epochs = status.epochs.filter((e) => e.epoch < status.epochsDone);
@@ -292,6 +297,13 @@ async function drive(input: DriveInput): Promise<RunResult> {
   try {
     const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
     /** One try at an epoch with one configuration; throws when a worker fails for good. */
+    /** An epoch's exchange keys (and its mid-epoch states) are not needed once it ended or restarts. */
+    const deleteExchange = async (epoch: number) => {
+      const prefix = `${keys.syncPrefix(epoch)}/`;
+      await store.delete(await store.list(prefix));
+      if (options.channel) await options.channel.store.delete(await options.channel.store.list(prefix));
+    };
+
     const attemptEpoch = async (epoch: number, config: EpochConfig) => {
       validateBatch(spec, config.workers);
       const perWorkerBatch = spec.training.batchSize / config.workers;
@@ -307,7 +319,7 @@ async function drive(input: DriveInput): Promise<RunResult> {
       log.emit({ type: 'plan', ...plan, sync: settings.sync, perWorkerBatch, reason: config.reason });
       await uploadPartitions(store, trainSet, trainHash, config.workers);
       // Leftovers of an interrupted attempt at this epoch (before a resume) must not be mistaken for this one's.
-      await store.delete(await store.list(`${keys.syncPrefix(epoch)}/`));
+      await deleteExchange(epoch);
 
       log.emit({ type: 'epoch_started', epoch, workers: config.workers, memoryMb: config.memoryMb });
       watcher.follow(epoch, iterations);
@@ -334,6 +346,7 @@ async function drive(input: DriveInput): Promise<RunResult> {
           startStateKey: keys.checkpoint(epoch),
           ...(rank === 0 ? { endStateKey: keys.checkpoint(epoch + 1) } : {}),
           sync: settings.sync,
+          ...(options.channel ? { channel: options.channel.location } : {}),
           syncTimeoutMs: settings.syncTimeoutMs,
           attempt: 0,
           safetyMarginMs: options.safetyMarginMs ?? Math.min(30_000, platform.timeLimitMs / 10),
@@ -367,10 +380,10 @@ async function drive(input: DriveInput): Promise<RunResult> {
       log.emit({ type: 'checkpoint', epoch, key: keys.checkpoint(epoch + 1) });
 
       const loss = await meanTrainingLoss(store, runId, epoch);
-      const state = await store.get(keys.checkpoint(epoch + 1));
+      const state = await readCheckpoint(store, keys.checkpoint(epoch + 1));
       if (!state) throw new SmltError('RUN_FAILED', `Worker 0 did not write the checkpoint of epoch ${epoch + 1}.`);
       metrics = { loss, ...(await evaluator.evaluate(state)) };
-      await store.delete(await store.list(`${keys.syncPrefix(epoch)}/`));
+      await deleteExchange(epoch);
       chargeOrchestratorRequests();
       const durationS = (Date.now() - epochStart) / 1000;
       const record: EpochRecord = {
@@ -479,6 +492,38 @@ function freshStatus(): RunStatusRecord {
     updatedAt: now,
     heartbeatAt: now,
   };
+}
+
+/** Reads per checkpoint before giving up on one that fails its checksum (a re-read may be intact). */
+const CORRUPT_READS = 3;
+
+/** A checkpoint's bytes, checked against their checksum; throws STORE_CORRUPT naming the key. */
+async function readCheckpoint(store: ObjectStore, key: string): Promise<Uint8Array | undefined> {
+  for (let read = 1; ; read++) {
+    const bytes = await store.get(key);
+    if (!bytes) return undefined;
+    try {
+      decodeTensors(bytes);
+      return bytes;
+    } catch (err) {
+      if (!isSmltError(err, 'STORE_CORRUPT')) throw err;
+      if (read >= CORRUPT_READS) {
+        throw new SmltError('STORE_CORRUPT', `${key} in ${store.url} (read ${read} times): ${err.message}`, { cause: err });
+      }
+    }
+  }
+}
+
+/** The newest checkpoint at or before `last` that reads intact: a resume starts from it. */
+async function lastIntactCheckpoint(store: ObjectStore, runId: string, last: number): Promise<number> {
+  for (let epoch = last; epoch > 0; epoch--) {
+    try {
+      if (await readCheckpoint(store, runKeys(runId).checkpoint(epoch))) return epoch;
+    } catch (err) {
+      if (!isSmltError(err, 'STORE_CORRUPT')) throw err;
+    }
+  }
+  return Math.min(last, 0);
 }
 
 /** Uploads each rank's partition once; the key is content-addressed, so re-runs skip it. */

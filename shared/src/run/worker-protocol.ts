@@ -28,6 +28,8 @@ export interface WorkerEvent {
   /** Set for rank 0 only: where to write the state at the end of the epoch. */
   endStateKey?: string;
   sync: SyncName;
+  /** Where gradients are exchanged when not through `store` (an in-memory channel such as Redis). */
+  channel?: StoreLocation;
   syncTimeoutMs: number;
   /** 0 on the first try; > 0 when re-invoked after a failure (then existing shards are kept). */
   attempt: number;
@@ -49,4 +51,6 @@ export interface WorkerResult {
   dataDownloads: number;
   modelBuilds: number;
   requests: RequestCounts;
+  /** Requests made to the channel, when it is not the store. */
+  channelRequests?: RequestCounts;
 }

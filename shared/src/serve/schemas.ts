@@ -6,6 +6,7 @@
  */
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { isChannelSpec } from '../service/channels.js';
 import type { SmltErrorCode } from '../errors.js';
 import type { RunRequest } from '../service/run-service.js';
 import { trainingSchema } from '../spec/job-spec.js';
@@ -46,6 +47,7 @@ export const runRequestSchema = z
     budgetUsd: z.number().positive().optional(),
     objective: z.enum(['time', 'cost']).optional(),
     backend: z.enum(['local', 'aws']).optional(),
+    channel: z.string().refine(isChannelSpec, 'use store, redis, or a redis://HOST:PORT URL').optional(),
     outDir: absolutePath.optional(),
   })
   .strict();
@@ -113,6 +115,7 @@ export const STATUS_BY_CODE: Record<SmltErrorCode, 400 | 404 | 409 | 500> = {
   STORE_ERROR: 500,
   AWS_ERROR: 500,
   STORE_KEY_INVALID: 400,
+  STORE_CORRUPT: 500,
   SYNC_TIMEOUT: 500,
   WORKER_FAILED: 500,
   WORKER_OUT_OF_MEMORY: 500,

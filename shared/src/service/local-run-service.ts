@@ -18,6 +18,7 @@ import { type AdaptiveSettings, readManifest, readStatus } from '../run/run-stat
 import { estimateFromPlanner, estimateRun, setupAdaptive, type AdaptiveSetup } from './estimate.js';
 import { type IndexedRun, findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
 import { type RunBackend, RunBackends, storeOfRun } from './run-backends.js';
+import { Channels } from './channels.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
 
 export const DEFAULT_WORKERS = 4;
@@ -33,6 +34,7 @@ export interface LocalRunServiceOptions {
 
 export class LocalRunService implements RunService {
   private readonly backends: RunBackends;
+  private readonly channels = new Channels();
   private readonly active = new Map<string, { abort: AbortController; done: Promise<RunResult> }>();
 
   constructor(options: LocalRunServiceOptions = {}) {
@@ -62,12 +64,14 @@ export class LocalRunService implements RunService {
     const abort = new AbortController();
     const notebook = notebookPathOf(request.source);
     const adaptive = isAdaptive(request) ? (await this.adaptive(backend, captured, request)).adaptive : undefined;
+    const channel = await this.channels.open(request.channel);
     // The manifest's settings: what a resume without the planner falls back to.
     const workers = request.workers ?? (adaptive ? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1) : DEFAULT_WORKERS);
     const prepared = await prepareTrain(captured, {
       platform: backend.platform,
       store: openStore(location),
       storeLocation: location,
+      ...(channel ? { channel } : {}),
       // The model and report come back next to the notebook, wherever the run's state lives.
       outRoot: join(notebookDir, '.smlt'),
       ...(adaptive ? { planEpoch: adaptive.planEpoch, adaptive: adaptiveSettings(request) } : {}),
@@ -203,6 +207,7 @@ export class LocalRunService implements RunService {
     for (const { abort } of this.active.values()) abort.abort();
     await Promise.all([...this.active.values()].map((r) => r.done.catch(() => undefined)));
     await this.backends.close();
+    await this.channels.close();
   }
 
   private drive(prepared: PreparedRun, abort: AbortController): { runId: string; fromSeq: number } {

@@ -23,6 +23,11 @@ export interface RunRequest {
   objective?: 'time' | 'cost';
   /** Where workers run: `local` processes (default) or AWS Lambda with an S3 store (`smlt deploy` first). */
   backend?: 'local' | 'aws';
+  /**
+   * Where workers exchange gradients: `store` (default: the run's store), `redis` (a private
+   * redis-server for this run's process) or a `redis://HOST:PORT` URL.
+   */
+  channel?: string;
   /** Where the model and report go (default: `.smlt/runs/<id>` next to the notebook). */
   outDir?: string;
 }
