@@ -8,7 +8,8 @@
  *
  * `--store s3` runs every configuration twice in one process: through the folder store, then
  * through the real S3 client (S3Store) against the S3 emulator (s3rver on loopback), so the two
- * tables can be compared side by side.
+ * tables can be compared side by side. `--store redis` runs it three times: folder, S3 emulator,
+ * and RedisStore on a private redis-server (waits woken by PUBLISH, no polling).
  *
  * Per configuration it prints the median time per sync (first worker starting to last worker
  * done), the bytes the busiest worker moved over the model size, and store requests per
@@ -27,9 +28,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { S3Store } from '@smlt/shared/backends/aws/s3-store';
 import { FolderStore } from '@smlt/shared/backends/local/folder-store';
-import type { ObjectStore } from '@smlt/shared/backends/ports';
+import { openStore } from '@smlt/shared/backends/store-utils';
+import type { ObjectStore, StoreLocation } from '@smlt/shared/backends/ports';
 import { mulberry32 } from '@smlt/shared/data/order';
 import { syncStrategy } from '@smlt/shared/sync/index';
 import type { SyncName } from '@smlt/shared/sync/strategy';
@@ -46,15 +47,8 @@ export interface BenchSyncOptions {
   /** Where the folder store lives; default a fresh temp folder, removed afterwards. */
   dir?: string;
   network?: NetworkName;
-  /** The S3 emulator to sync through instead of the folder store. */
-  s3?: S3Target;
-}
-
-/** Where an S3 bench worker's store is: a bucket on an S3-compatible endpoint. */
-export interface S3Target {
-  endpoint: string;
-  bucket: string;
-  region: string;
+  /** A store to sync through instead of the folder store (S3 emulator, Redis); each configuration gets its own prefix. */
+  target?: StoreLocation;
 }
 
 export type NetworkName = 'folder' | 'lambda-s3';
@@ -126,7 +120,7 @@ interface WorkerInput {
   parameters: number;
   iterations: number;
   network: NetworkName;
-  s3?: S3Target;
+  target?: StoreLocation;
   /** Int32 [arrived, generation] shared by every thread of one configuration. */
   barrier: SharedArrayBuffer;
 }
@@ -161,7 +155,7 @@ export async function benchSync(options: BenchSyncOptions = {}): Promise<BenchSy
     iterations = 5,
     warmupIterations = 1,
     network = 'folder',
-    s3,
+    target,
   } = options;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'smlt-bench-sync-')));
   const rows: BenchSyncRow[] = [];
@@ -170,7 +164,7 @@ export async function benchSync(options: BenchSyncOptions = {}): Promise<BenchSy
       const checksums = new Set<number>();
       for (const strategy of strategies) {
         const root = join(dir, `${strategy}-n${workers}`);
-        const outputs = await runThreads({ root, strategy, workers, parameters, network, ...(s3 ? { s3 } : {}), iterations: warmupIterations + iterations });
+        const outputs = await runThreads({ root, strategy, workers, parameters, network, ...(target ? { target } : {}), iterations: warmupIterations + iterations });
         outputs.forEach((output) => checksums.add(output.checksum));
         const syncMs = Array.from({ length: iterations }, (_, i) => {
           const at = warmupIterations + i;
@@ -218,9 +212,9 @@ function runThreads(config: Omit<WorkerInput, 'benchSyncWorker' | 'rank' | 'barr
 async function workerMain(input: WorkerInput): Promise<WorkerOutput> {
   const { root, strategy, workers, rank, parameters, iterations } = input;
   const barrier = new Int32Array(input.barrier);
-  // Each S3 configuration gets its own prefix, as each folder configuration its own folder.
-  const base: ObjectStore = input.s3
-    ? new S3Store({ ...input.s3, prefix: `bench/${root.split('/').slice(-2).join('-')}` })
+  // Each configuration gets its own prefix, as each folder configuration its own folder.
+  const base: ObjectStore = input.target
+    ? openStore({ ...input.target, prefix: `bench/${root.split('/').slice(-2).join('-')}` })
     : new FolderStore(root);
   const store = input.network === 'lambda-s3' ? new EmulatedLinkStore(base) : base;
   const sync = syncStrategy(strategy);
@@ -242,7 +236,7 @@ async function workerMain(input: WorkerInput): Promise<WorkerOutput> {
     waitAtBarrier(barrier, workers);
     if (rank === 0) await base.delete(await base.list(`${PREFIX}/`));
   }
-  if (base instanceof S3Store) base.close();
+  await (base as { close?: () => unknown }).close?.();
   return output;
 }
 
@@ -295,7 +289,7 @@ if (!isMainThread && isBenchWorker(workerData)) {
   await main(process.argv.slice(2));
 }
 
-/** `npm run bench -- sync [--workers 2,4,8] [--iterations N] [--parameters P] [--network folder|lambda-s3]` */
+/** `npm run bench -- sync [--workers 2,4,8] [--iterations N] [--parameters P] [--network folder|lambda-s3] [--store folder|s3|redis]` */
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -307,7 +301,7 @@ export async function main(args: string[]): Promise<void> {
       store: { type: 'string', default: 'folder' },
     },
   });
-  if (values.store !== 'folder' && values.store !== 's3') throw new Error('--store must be folder or s3');
+  if (!['folder', 's3', 'redis'].includes(values.store)) throw new Error('--store must be folder, s3 or redis');
   if (values.network !== 'folder' && values.network !== 'lambda-s3') throw new Error('--network must be folder or lambda-s3');
   const options: BenchSyncOptions = {
     workerCounts: values.workers.split(',').map(Number),
@@ -325,22 +319,36 @@ export async function main(args: string[]): Promise<void> {
   );
   const rows = await benchSync(options);
   console.log(formatTable(rows));
-  if (values.store === 's3') {
+  const compared: { name: string; rows: BenchSyncRow[] }[] = [];
+  if (values.store === 's3' || values.store === 'redis') {
     const { startS3Emulator } = await import('../emulators/s3-emulator.js');
     const emulator = await startS3Emulator({ bucket: 'smlt-bench' });
     // Worker threads copy this environment: their S3 clients find the emulator's credentials in it.
     Object.assign(process.env, emulator.env);
     try {
-      const s3Rows = await benchSync({ ...options, s3: { endpoint: emulator.endpoint, bucket: emulator.bucket, region: emulator.region } });
-      console.log(`\nthe same through S3Store (@aws-sdk/client-s3) and the S3 emulator (s3rver on loopback, one process):`);
-      console.log(formatTable(s3Rows));
-      console.log(`\nS3 emulator time / folder store time: ${s3Rows.map((r) => {
-        const folder = rows.find((f) => f.workers === r.workers && f.strategy === r.strategy)!;
-        return `${r.strategy} n=${r.workers} ${(r.medianSyncMs / folder.medianSyncMs).toFixed(2)}x`;
-      }).join(', ')}`);
+      const target: StoreLocation = { kind: 's3', root: emulator.bucket, endpoint: emulator.endpoint, region: emulator.region };
+      compared.push({ name: 'S3Store (@aws-sdk/client-s3) and the S3 emulator (s3rver on loopback, one process)', rows: await benchSync({ ...options, target }) });
     } finally {
       await emulator.stop();
     }
+  }
+  if (values.store === 'redis') {
+    const { startPrivateRedis } = await import('@smlt/shared/backends/redis/private-server');
+    const redis = await startPrivateRedis();
+    process.env.SMLT_REDIS_PASSWORD = redis.password;
+    try {
+      compared.push({ name: 'RedisStore (ioredis) and a private redis-server on loopback', rows: await benchSync({ ...options, target: { kind: 'redis', root: redis.url } }) });
+    } finally {
+      await redis.stop();
+    }
+  }
+  for (const { name, rows: other } of compared) {
+    console.log(`\nthe same through ${name}:`);
+    console.log(formatTable(other));
+    console.log(`time / folder store time: ${other.map((r) => {
+      const folder = rows.find((f) => f.workers === r.workers && f.strategy === r.strategy)!;
+      return `${r.strategy} n=${r.workers} ${(r.medianSyncMs / folder.medianSyncMs).toFixed(2)}x`;
+    }).join(', ')}`);
   }
   console.log(`load average after ${loadavg()[0].toFixed(2)} (1 min)`);
 }
