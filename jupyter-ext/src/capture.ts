@@ -37,11 +37,11 @@ export async function notebookPayload(panel: NotebookPanel): Promise<NotebookPay
   if (kernel && modelCell && language === 'python' && isCode(modelCell)) {
     const name = variableOf(modelCell, 'python');
     const json = await runForOutput(kernel, `__import__('sys').stdout.write(${name}.to_json())`, `the model variable "${name}"`);
-    setSource(modelCell, `# smlt: model (Keras JSON of "${name}" from the kernel)\n${json.trim()}`);
+    setRole(modelCell, 'model', json.trim());
   } else if (kernel && modelCell && (language === 'typescript' || language === 'javascript') && isCode(modelCell)) {
     const name = variableOf(modelCell, 'typescript');
     const probe = await runForOutput(kernel, `process.stdout.write(typeof ${name} === 'undefined' ? '' : JSON.stringify(${name}.toJSON()))`, `the model variable "${name}"`);
-    if (probe.trim().startsWith('{')) setSource(modelCell, `// smlt: model (tfjs JSON of "${name}" from the kernel)\n${probe.trim()}`);
+    if (probe.trim().startsWith('{')) setRole(modelCell, 'model', probe.trim());
   }
 
   const dataCell = roleCell(notebook.cells, 'data');
@@ -54,7 +54,7 @@ export async function notebookPayload(panel: NotebookPanel): Promise<NotebookPay
         const stored = await postJSON<{ path: string }>('arrays', { contentsPath, name, npyBase64: b64.trim() });
         paths[field] = stored.path;
       }
-      setSource(dataCell, `# smlt: data (arrays from the kernel: x = ${vars.x}, y = ${vars.y})\nx: ${paths.x}\ny: ${paths.y}`);
+      setRole(dataCell, 'data', `x: ${paths.x}\ny: ${paths.y}`);
     }
   }
   return { notebook: notebook as unknown as Record<string, unknown>, contentsPath };
@@ -64,8 +64,11 @@ function text(cell: CellJson): string {
   return Array.isArray(cell.source) ? cell.source.join('') : cell.source;
 }
 
-function setSource(cell: CellJson, source: string): void {
+/** Replaces the cell's body; the tag keeps its role (a marker line would be read as code). */
+function setRole(cell: CellJson, role: string, source: string): void {
   cell.source = source;
+  const tags = cell.metadata?.tags ?? [];
+  cell.metadata = { ...cell.metadata, tags: tags.includes(`smlt:${role}`) ? tags : [...tags, `smlt:${role}`] };
 }
 
 function roleCell(cells: CellJson[], role: string): CellJson | undefined {
@@ -135,7 +138,7 @@ async function kernelLanguage(kernel: Kernel.IKernelConnection): Promise<string 
 }
 
 /** Runs `code` in the kernel without touching the notebook (no history, no cell output); its stdout. */
-async function runForOutput(kernel: Kernel.IKernelConnection, code: string, what: string): Promise<string> {
+async function runForOutput(kernel: Kernel.IKernelConnection, code: string, what: string, retries = 2): Promise<string> {
   const future = kernel.requestExecute({ code, silent: false, store_history: false, stop_on_error: true }, true);
   let out = '';
   let failure: string | undefined;
@@ -144,6 +147,11 @@ async function runForOutput(kernel: Kernel.IKernelConnection, code: string, what
     if (KernelMessage.isErrorMsg(msg)) failure = `${msg.content.ename}: ${msg.content.evalue}`;
   };
   const reply = await future.done;
+  // A kernel aborts requests queued behind a cell that failed; ours did not run, so ask again.
+  if (reply.content.status === 'aborted' && retries > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return runForOutput(kernel, code, what, retries - 1);
+  }
   if (failure || reply.content.status !== 'ok') {
     throw new CaptureError(
       `Could not read ${what} from the kernel (${failure ?? reply.content.status}). Run the notebook's cells first, ` +

@@ -26,6 +26,8 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
   private _timer: number | undefined;
   /** The estimate for the values now in the form (undefined while one is pending or failed). */
   private _estimate: Estimate | undefined;
+  /** The values the current (or pending) estimate is for: a blur's `change` event is not a change. */
+  private _estimatedKey: string | undefined;
 
   constructor(
     private readonly payload: NotebookPayload,
@@ -119,8 +121,11 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
   }
 
   private changed(delayMs = 600): void {
-    const { errors } = this.read();
+    const { settings, errors } = this.read();
     for (const name of ['objective', 'deadline', 'budget', 'backend'] as FieldName[]) this.showFieldError(name, errors[name]);
+    const key = JSON.stringify([settings, errors]);
+    if (key === this._estimatedKey) return;
+    this._estimatedKey = key;
     this.showGeneral(undefined);
     this._estimate = undefined;
     window.clearTimeout(this._timer);

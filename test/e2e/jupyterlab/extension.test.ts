@@ -1,0 +1,283 @@
+/**
+ * The JupyterLab extension end to end, in a real JupyterLab 4.6.4 (built from npm, served by
+ * Debian's jupyter_server 1.23 with our server extension proxying `smlt serve`) in Debian's
+ * Chromium:
+ * 1. examples/mnist.ipynb: the toolbar button, the dialog (a bad value shown beside its field,
+ *    the live estimate), the inline panel reaching "Succeeded" with its loss chart, the report
+ *    tab and the load cell;
+ * 2. a longer copy: the page is reloaded mid-run and the panel re-attaches to the same run,
+ *    which is then cancelled from the panel;
+ * 3. a Python notebook whose model and data exist only in a real ipykernel: the model object's
+ *    `to_json()` returns real Keras JSON (a fixture; there is no Keras here) and the arrays
+ *    travel as .npy bytes.
+ * Any browser console error fails the file. One server and one browser serve all tests.
+ * Screenshots: test-output/jupyterlab/ (`SMLT_UPDATE_DOCS=1` also copies dialog and panel to docs/).
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { ConsoleWatch, type Lab, assertSeen, buildExtension, hostMissing, launchBrowser, repoRoot, startLab } from './lab.js';
+
+const outDir = join(repoRoot, 'test-output/jupyterlab');
+const RUN_TIMEOUT_MS = 10 * 60_000;
+
+const missing = hostMissing();
+if (missing && process.env.SMLT_REQUIRE_E2E === '1') {
+  throw new Error(`SMLT_REQUIRE_E2E=1 but the JupyterLab test host is missing: ${missing}`);
+}
+
+type Cell = { cell_type: string; source: string | string[]; metadata: Record<string, unknown>; outputs?: unknown[]; execution_count?: null; id?: string };
+
+/** examples/mnist.ipynb with its config cell asking for `epochs`. */
+function mnistWithEpochs(epochs: number): string {
+  const notebook = JSON.parse(readFileSync(join(repoRoot, 'examples/mnist.ipynb'), 'utf8')) as { cells: Cell[] };
+  const config = notebook.cells.find((c) => /^epochs:\s*\d+/m.test([c.source].flat().join('')));
+  assert.ok(config, 'examples/mnist.ipynb has an `epochs:` line in its config cell');
+  config.source = [config.source].flat().join('').replace(/^epochs:\s*\d+/m, `epochs: ${epochs}`);
+  return JSON.stringify(notebook, null, 1);
+}
+
+/** A Python notebook whose model (a stand-in for a Keras model) and arrays live in the kernel. */
+function kerasKernelNotebook(): string {
+  const code = (id: string, source: string, tags: string[] = []): Cell => ({
+    cell_type: 'code',
+    id,
+    source,
+    metadata: tags.length ? { tags } : {},
+    outputs: [],
+    execution_count: null
+  });
+  return JSON.stringify({
+    cells: [
+      code(
+        'setup',
+        [
+          'import numpy as np',
+          '',
+          'class KerasModel:',
+          '    """Stands in for a Keras model: to_json() returns what Keras 2.2.4 wrote for an MLP."""',
+          '    def __init__(self, path):',
+          '        with open(path) as f:',
+          '            self._json = f.read()',
+          '    def to_json(self):',
+          '        return self._json',
+          '',
+          'rng = np.random.default_rng(0)',
+          'x_train = rng.random((512, 784), dtype=np.float32)',
+          'y_train = rng.integers(0, 10, 512)',
+          'print("kernel ready", x_train.shape, y_train.shape)'
+        ].join('\n')
+      ),
+      code('model', "# smlt: model\nmodel = KerasModel('k2_mnist_mlp_dropout_keras2.2.4.json')", ['smlt:model']),
+      code('data', '# smlt: data\nx: x_train\ny: y_train', ['smlt:data']),
+      code(
+        'config',
+        '# smlt: config\nepochs: 1\nbatchSize: 64\noptimizer: adam\nloss: categoricalCrossentropy\nmetrics: [accuracy]\nvalidationSplit: 0.2\nseed: 1',
+        ['smlt:config']
+      )
+    ],
+    metadata: {
+      kernelspec: { display_name: 'Python 3 (ipykernel)', language: 'python', name: 'python3' },
+      language_info: { name: 'python' }
+    },
+    nbformat: 4,
+    nbformat_minor: 5
+  });
+}
+
+describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${missing} (the JupyterLab e2e host is not set up)` : false }, () => {
+  let lab: Lab;
+  let browser: Browser;
+  let page: Page;
+  const watch = new ConsoleWatch();
+
+  before(async () => {
+    mkdirSync(outDir, { recursive: true });
+    buildExtension();
+    lab = await startLab({
+      files: {
+        'mnist.ipynb': readFileSync(join(repoRoot, 'examples/mnist.ipynb')),
+        'mnist-long.ipynb': mnistWithEpochs(40),
+        'keras-kernel.ipynb': kerasKernelNotebook(),
+        'k2_mnist_mlp_dropout_keras2.2.4.json': readFileSync(join(repoRoot, 'test/fixtures/models/keras/k2_mnist_mlp_dropout_keras2.2.4.json'))
+      },
+      logFile: join(outDir, 'server.log')
+    });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(90_000);
+    watch.attach(page);
+  });
+
+  after(async () => {
+    watch.save(join(outDir, 'console.log'));
+    await browser?.close();
+    await lab?.stop();
+    assert.deepEqual(watch.errors, [], 'the browser console had errors');
+  });
+
+  /** Runs a test body; on failure the page is saved as test-output/jupyterlab/99-failure-<tag>.png. */
+  const shot = (tag: string, body: () => Promise<void>) => async () => {
+    try {
+      await body();
+    } catch (err) {
+      await page.screenshot({ path: join(outDir, `99-failure-${tag}.png`) }).catch(() => undefined);
+      throw err;
+    }
+  };
+
+  /** Opens a notebook and waits for its toolbar button; a missing kernel (tslab) is declined. */
+  async function openNotebook(name: string, { kernel }: { kernel: boolean }): Promise<Locator> {
+    await page.goto(lab.url(`/lab/tree/${name}`));
+    const panel = page.locator('.jp-NotebookPanel:visible').first();
+    await panel.locator('.jp-Cell').first().waitFor();
+    await panel.locator('[data-command="smlt:train"]').waitFor();
+    // JupyterLab asks which kernel to start. examples/mnist.ipynb wants tslab, which is not
+    // installed here; its tfjs cells are captured by the server, so it runs with no kernel.
+    const dialog = page.locator('.jp-Dialog', { hasText: 'Select Kernel' });
+    await dialog.waitFor({ timeout: 30_000 }).catch(() => undefined);
+    if ((await dialog.count()) > 0) {
+      await dialog.getByRole('button', { name: kernel ? 'Select' : 'No Kernel', exact: true }).click();
+      await dialog.waitFor({ state: 'detached' });
+    }
+    if (kernel) await page.locator('.jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status="idle"]').waitFor({ timeout: 120_000 });
+    return panel;
+  }
+
+  /** Clicks the button and fills the dialog; resolves once the run's panel shows. */
+  async function train(panel: Locator, values: { deadline: string; budget: string }, screenshot?: string): Promise<Locator> {
+    await panel.locator('[data-command="smlt:train"]').click();
+    const dialog = page.locator('.jp-Dialog.jp-smlt-TrainDialog');
+    await dialog.waitFor();
+    await dialog.locator('select[name="objective"]').selectOption('time');
+    await dialog.locator('input[name="deadline"]').fill(values.deadline);
+    await dialog.locator('input[name="budget"]').fill(values.budget);
+    const estimate = dialog.locator('.jp-smlt-Estimate[data-kind="ok"]');
+    await estimate.waitFor();
+    await assertSeen(estimate);
+    if (screenshot) await dialog.locator('.jp-Dialog-content').screenshot({ path: join(outDir, screenshot) });
+    await dialog.getByRole('button', { name: 'Train' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const runPanel = panel.locator('.jp-smlt-RunPanel');
+    await runPanel.locator('.smlt-panel[data-run-id]').waitFor();
+    return runPanel;
+  }
+
+  it('trains examples/mnist.ipynb from the toolbar button and shows the run succeed in the notebook', { timeout: RUN_TIMEOUT_MS }, shot('mnist', async () => {
+    const panel = await openNotebook('mnist.ipynb', { kernel: false });
+    await page.screenshot({ path: join(outDir, '01-notebook.png') });
+
+    // A bad value is shown beside its field and keeps the dialog open.
+    await panel.locator('[data-command="smlt:train"]').click();
+    const dialog = page.locator('.jp-Dialog.jp-smlt-TrainDialog');
+    await dialog.locator('input[name="deadline"]').fill('-5');
+    await dialog.getByRole('button', { name: 'Train' }).click();
+    const fieldError = dialog.locator('[data-error-for="deadline"]');
+    await assertSeen(fieldError);
+    assert.match(await fieldError.innerText(), /deadline must be a positive number of minutes/i);
+    assert.equal(await dialog.locator('input[name="deadline"]').getAttribute('aria-invalid'), 'true');
+    await dialog.locator('.jp-Dialog-content').screenshot({ path: join(outDir, '02-dialog-error.png') });
+    // An impossible budget: the planner's explanation and its fix, and Train does not launch.
+    await dialog.locator('input[name="deadline"]').fill('30');
+    await dialog.locator('input[name="budget"]').fill('0.000001');
+    const infeasible = dialog.locator('.jp-smlt-Estimate[data-kind="infeasible"]');
+    await infeasible.waitFor();
+    await assertSeen(infeasible);
+    assert.match(await infeasible.innerText(), /Cannot meet these limits/);
+    await dialog.getByRole('button', { name: 'Train' }).click();
+    await assertSeen(dialog.locator('.jp-smlt-FormError'));
+    await dialog.locator('.jp-Dialog-content').screenshot({ path: join(outDir, '03-dialog-infeasible.png') });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await panel.locator('.jp-smlt-RunPanel').count(), 0, 'no run was started');
+
+    const runPanel = await train(panel, { deadline: '30', budget: '1' }, '04-dialog.png');
+    const badge = runPanel.locator('.smlt-badge[data-status="succeeded"]');
+    await badge.waitFor({ timeout: RUN_TIMEOUT_MS });
+    await assertSeen(badge);
+    assert.equal((await badge.innerText()).trim(), 'Succeeded');
+    // The loss chart is drawn: a curve with a real size, inside the visible panel.
+    const curve = runPanel.locator('svg.smlt-chart-svg polyline.smlt-series-iter').first();
+    const box = await curve.boundingBox();
+    assert.ok(box && box.width > 50 && box.height > 5, `the loss curve has a drawn size (got ${JSON.stringify(box)})`);
+    const points = (await curve.getAttribute('points'))?.trim().split(/\s+/) ?? [];
+    assert.ok(points.length >= 4, `the loss curve has points (got ${points.length})`);
+    await assertSeen(runPanel.locator('.smlt-chart h3', { hasText: 'Training curve' }));
+    await runPanel.screenshot({ path: join(outDir, '05-panel.png') });
+    await page.screenshot({ path: join(outDir, '06-notebook-with-panel.png') });
+
+    // Open report: a main-area tab with the shared report page.
+    await runPanel.getByRole('button', { name: 'Open report' }).click();
+    const reportTab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Report mnist' });
+    await reportTab.waitFor();
+    const frame = page.frameLocator('.jp-smlt-Report iframe');
+    await frame.locator('.smlt-panel[data-status="succeeded"]').first().waitFor();
+    await page.screenshot({ path: join(outDir, '07-report-tab.png') });
+    await reportTab.locator('.lm-TabBar-tabCloseIcon').click();
+
+    // Insert load cell: a new cell that loads the model this run saved.
+    const cells = panel.locator('.jp-Cell');
+    const before = await cells.count();
+    await runPanel.getByRole('button', { name: 'Insert load cell' }).click();
+    await assert.doesNotReject(async () => {
+      for (let i = 0; i < 100 && (await cells.count()) === before; i++) await page.waitForTimeout(100);
+    });
+    assert.equal(await cells.count(), before + 1);
+    const loadCell = await cells.last().locator('.jp-InputArea-editor').innerText();
+    assert.match(loadCell, /tf\.loadLayersModel\("file:\/\/.*\/\.smlt\/runs\/[^/]+\/model\/model\.json"\)/);
+
+    if (process.env.SMLT_UPDATE_DOCS === '1') {
+      copyFileSync(join(outDir, '04-dialog.png'), join(repoRoot, 'docs/jupyterlab-dialog.png'));
+      copyFileSync(join(outDir, '05-panel.png'), join(repoRoot, 'docs/jupyterlab-panel.png'));
+    }
+  }));
+
+  it('re-attaches the panel to the running run after the page is reloaded', { timeout: RUN_TIMEOUT_MS }, shot('reload', async () => {
+    let panel = await openNotebook('mnist-long.ipynb', { kernel: false });
+    let runPanel = await train(panel, { deadline: '60', budget: '5' });
+    const runId = await runPanel.locator('.smlt-panel').getAttribute('data-run-id');
+    assert.ok(runId);
+    // Mid-run: the workers report progress.
+    await runPanel.locator('.smlt-panel[data-status="running"] .smlt-progress-label', { hasText: 'iteration' }).waitFor({ timeout: RUN_TIMEOUT_MS });
+
+    await page.reload();
+    panel = await openNotebook('mnist-long.ipynb', { kernel: false }).catch(async () => page.locator('.jp-NotebookPanel:visible').first());
+    runPanel = panel.locator('.jp-smlt-RunPanel');
+    const attached = runPanel.locator(`.smlt-panel[data-run-id="${runId}"][data-status="running"]`);
+    await attached.waitFor({ timeout: RUN_TIMEOUT_MS });
+    await assertSeen(attached.locator('.smlt-badge'));
+    // The replayed history is there: the curve already has points from before the reload.
+    await runPanel.locator('svg.smlt-chart-svg polyline.smlt-series-iter').first().waitFor();
+    await page.screenshot({ path: join(outDir, '08-reattached.png') });
+
+    await runPanel.getByRole('button', { name: 'Cancel run' }).click();
+    const cancelled = runPanel.locator('.smlt-badge[data-status="cancelled"]');
+    await cancelled.waitFor({ timeout: RUN_TIMEOUT_MS });
+    await assertSeen(cancelled);
+  }));
+
+  it('captures a Keras model and numpy arrays that exist only in a Python kernel', { timeout: RUN_TIMEOUT_MS }, shot('python-kernel', async () => {
+    const panel = await openNotebook('keras-kernel.ipynb', { kernel: true });
+    // Run the setup and model cells (Shift+Enter), so the model object and the arrays exist
+    // only in the kernel; the data and config cells are not Python and are not run.
+    await panel.locator('.jp-Cell').first().locator('.jp-InputPrompt').click();
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.press('Shift+Enter');
+    await panel.locator('.jp-OutputArea-output', { hasText: 'kernel ready (512, 784) (512,)' }).waitFor({ timeout: 120_000 });
+    await panel.locator('.jp-Cell').nth(1).locator('.jp-InputPrompt', { hasText: '[2]' }).waitFor({ timeout: 120_000 });
+
+    const runPanel = await train(panel, { deadline: '30', budget: '1' });
+    const badge = runPanel.locator('.smlt-badge[data-status="succeeded"]');
+    await badge.waitFor({ timeout: RUN_TIMEOUT_MS });
+    await assertSeen(badge);
+    // The Keras 2.2.4 MLP (784-512-512-10 with dropout) and the kernel's 512 samples reached the run.
+    const meta = await runPanel.locator('.smlt-meta').innerText();
+    assert.match(meta, /669,706 parameters/);
+    assert.match(meta, /410 training \/ 102 held-out samples|409 training \/ 103 held-out samples/);
+    const stored = readdirSync(join(lab.root, '.smlt/kernel-data')).filter((f) => f.endsWith('.npy'));
+    assert.equal(stored.length, 2, `x and y were stored as .npy files (${stored.join(', ')})`);
+    await page.screenshot({ path: join(outDir, '09-python-kernel.png') });
+  }));
+});

@@ -1,0 +1,196 @@
+/**
+ * A real JupyterLab 4.6.4 for the e2e tests: the frontend built by app/build.sh, served by
+ * serve.py on Debian's jupyter_server with our server extension (smlt_jupyter) loaded the way
+ * Jupyter loads any, our prebuilt labextension, and Debian's Chromium through playwright-core.
+ * One server and one browser serve a whole test file.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const SETUP_COMMAND = 'bash .ci/setup.d/jupyterlab.sh';
+export const APP_DIR = process.env.SMLT_JUPYTERLAB_APP ?? join(repoRoot, '.cache/jupyterlab-app');
+export const EXTENSION_DIR = join(repoRoot, 'jupyter-ext');
+export const LABEXTENSION = join(EXTENSION_DIR, 'build/labextension');
+const PYTHON = '/usr/bin/python3'; // Debian's, where python3-jupyter-server lives (a pyenv python3 may not have it)
+const CHROMIUM = process.env.SMLT_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Why this machine cannot run the JupyterLab tests, or undefined when it can. */
+export function hostMissing(): string | undefined {
+  const modules = spawnSync(PYTHON, ['-c', 'import jupyter_server, jupyterlab_server, ipykernel, numpy'], { encoding: 'utf8' });
+  if (modules.status !== 0) return `Debian's jupyter_server, jupyterlab_server, ipykernel or numpy is missing; run ${SETUP_COMMAND}`;
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing; run ${SETUP_COMMAND}`;
+  if (!existsSync(join(APP_DIR, 'static/index.html'))) return `the JupyterLab app is not built in ${APP_DIR}; run ${SETUP_COMMAND}`;
+  if (!existsSync(join(EXTENSION_DIR, 'node_modules/@jupyter/builder'))) return `jupyter-ext has no node_modules; run ${SETUP_COMMAND}`;
+  return undefined;
+}
+
+/** Builds the labextension (a no-op when its sources have not changed since the last build). */
+export function buildExtension(): void {
+  const build = spawnSync('bash', [join(EXTENSION_DIR, 'build.sh')], { encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`building jupyter-ext failed:\n${build.stdout}\n${build.stderr}`);
+}
+
+export interface Lab {
+  root: string;
+  smltHome: string;
+  url(path: string): string;
+  /** The pid of the server, and of its smlt serve side process once known. */
+  serverPid: number;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the server on a free port with a fresh root folder holding `files`, and waits for it. */
+export async function startLab(options: { files: Record<string, string | Buffer>; logFile: string }): Promise<Lab> {
+  const root = mkdtempSync(join(tmpdir(), 'smlt-lab-root-'));
+  const state = mkdtempSync(join(tmpdir(), 'smlt-lab-state-'));
+  const smltHome = mkdtempSync(join(tmpdir(), 'smlt-lab-home-'));
+  for (const [name, content] of Object.entries(options.files)) {
+    mkdirSync(dirname(join(root, name)), { recursive: true });
+    writeFileSync(join(root, name), content);
+  }
+  const port = await freePort();
+  const token = randomBytes(24).toString('hex');
+  mkdirSync(dirname(options.logFile), { recursive: true });
+  const log = openSync(options.logFile, 'w');
+  const server: ChildProcess = spawn(
+    PYTHON,
+    [
+      join(repoRoot, 'test/e2e/jupyterlab/serve.py'),
+      ...['--app-dir', APP_DIR, '--root-dir', root, '--state-dir', state],
+      ...['--labextension', LABEXTENSION, '--server-extension', 'smlt_jupyter'],
+      ...['--port', String(port), '--token', token]
+    ],
+    {
+      stdio: ['ignore', log, log],
+      env: {
+        ...process.env,
+        PYTHONPATH: EXTENSION_DIR,
+        SMLT_HOME: smltHome,
+        PYDEVD_DISABLE_FILE_VALIDATION: '1'
+      }
+    }
+  );
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  const base = `http://127.0.0.1:${port}`;
+
+  const stop = async (): Promise<void> => {
+    if (server.exitCode === null && server.signalCode === null) {
+      // jupyter_server stops its kernels, and our extension its side process, on SIGTERM.
+      server.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(r, 15_000, false)))]);
+      clearTimeout(timer);
+      if (!stopped) {
+        server.kill('SIGKILL');
+        await exited;
+      }
+    }
+    closeSync(log);
+    for (const dir of [root, state, smltHome]) rmSync(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (server.exitCode !== null) {
+      await stop();
+      throw new Error(`serve.py exited with ${server.exitCode}; see ${options.logFile}`);
+    }
+    try {
+      if ((await fetch(`${base}/api/status?token=${token}`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`JupyterLab did not answer within 120 s; see ${options.logFile}`);
+    }
+    await sleep(250);
+  }
+  return {
+    root,
+    smltHome,
+    serverPid: server.pid!,
+    url: (path) => `${base}${path}${path.includes('?') ? '&' : '?'}token=${token}`,
+    stop
+  };
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage']
+  });
+}
+
+/** Collects console errors and page errors of every page opened with `openPage`. */
+export class ConsoleWatch {
+  readonly errors: string[] = [];
+  readonly lines: string[] = [];
+
+  attach(page: Page): void {
+    page.on('console', (m) => {
+      this.lines.push(`[${m.type()}] ${m.text()}`);
+      if (m.type() === 'error') this.errors.push(m.text());
+    });
+    page.on('pageerror', (e) => {
+      this.lines.push(`[pageerror] ${e.message}`);
+      this.errors.push(e.message);
+    });
+  }
+
+  save(file: string): void {
+    writeFileSync(file, `${this.lines.join('\n')}\n`);
+  }
+}
+
+/**
+ * Playwright's "visible" means a non-empty box, which a widget laid out at height 0 (text
+ * clipped) still has. This waits until the element's text is the topmost thing drawn where it is.
+ */
+export async function assertSeen(locator: Locator, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let why = '';
+  for (;;) {
+    why = await locator.evaluate((el) => {
+      el.scrollIntoView({ block: 'nearest' });
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      const box = range.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0) return 'its text has no area';
+      const x = box.left + Math.min(box.width / 2, 16);
+      const y = box.top + box.height / 2;
+      if (x < 0 || y < 0 || x > innerWidth || y > innerHeight) return `its text is off screen at (${x}, ${y})`;
+      const top = document.elementFromPoint(x, y);
+      if (top && (top === el || el.contains(top))) return '';
+      return `at its text the page shows <${top?.tagName.toLowerCase()} class="${top?.getAttribute('class') ?? ''}">`;
+    });
+    if (why === '') return;
+    if (Date.now() > until) throw new Error(`in the DOM but not drawn on screen: ${why}`);
+    await sleep(150);
+  }
+}
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
