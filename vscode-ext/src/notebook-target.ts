@@ -13,7 +13,10 @@ export async function targetNotebook(arg: unknown): Promise<vscode.NotebookDocum
   if (uri.scheme !== 'untitled' && extname(uri.path).toLowerCase() !== '.ipynb') {
     throw new Error(`${basename(uri.path)} is not a Jupyter notebook: choose a .ipynb file.`);
   }
-  return vscode.workspace.notebookDocuments.find((doc) => doc.uri.toString() === uri.toString()) ?? vscode.workspace.openNotebookDocument(uri);
+  const doc = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === uri.toString()) ?? (await vscode.workspace.openNotebookDocument(uri));
+  // Picked in the explorer: show it, so the panel opens beside it and edits are visible.
+  if (arg instanceof vscode.Uri && vscode.window.activeNotebookEditor?.notebook !== doc) await vscode.window.showNotebookDocument(doc, { preview: false });
+  return doc;
 }
 
 export function notebookSource(doc: vscode.NotebookDocument): NotebookSource {

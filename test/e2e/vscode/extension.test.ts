@@ -194,11 +194,38 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     assert.ok(readdirSync(runsDir).some((id) => existsSync(join(runsDir, id, 'report.html'))), 'the report page is saved beside report.json');
     await page.screenshot({ path: join(outDir, 'report.png') });
   });
+  it('remembers the answers per notebook; Estimate Time and Cost ends with the estimate; the explorer menu offers training', { timeout: 300_000 }, async () => {
+    await openNotebook(page, 'mnist.ipynb');
+    await quickPick(page, 'F1', '>SMLT: Estimate Time and Cost', 'SMLT: Estimate Time and Cost');
+    await page.keyboard.press('Enter');
+    const input = page.locator('.quick-input-widget input');
+    await step(page, '1/5');
+    await page.keyboard.press('Enter');
+    await step(page, '2/5');
+    assert.equal(await input.inputValue(), '20m', 'the deadline given for mnist.ipynb before');
+    await page.keyboard.press('Enter');
+    await step(page, '3/5');
+    assert.equal(await input.inputValue(), '0.50', 'the budget given for mnist.ipynb before');
+    await page.keyboard.press('Enter');
+    await step(page, '4/5');
+    await page.keyboard.press('Enter');
+    await step(page, '5/5');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Done' }).waitFor({ state: 'visible' });
+    await page.keyboard.press('Enter');
+    const toast = page.locator('.notifications-toasts .notification-list-item-message', { hasText: 'fastest, deadline 20m, budget $0.50, local workers' });
+    await toast.first().waitFor({ state: 'visible' });
+    assert.match(normalizeText(await toast.first().innerText()), /≈ .+ as if on AWS Lambda, \d+ × \d+ MB/);
+
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist-long.ipynb' }).first().click({ button: 'right' });
+    const item = page.locator('.context-view .action-item', { hasText: 'Train on Serverless' });
+    await item.first().waitFor({ state: 'visible' });
+    await page.keyboard.press('Escape');
+  });
 });
 
 async function openNotebook(page: Page, name: string): Promise<void> {
-  await quickPick(page, 'Control+P', name, name);
-  await page.keyboard.press('Enter');
+  // From the explorer: Quick Open's rows move while its results arrive (and list other matching notebooks first).
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first().dblclick();
   await page.locator(`.notebook-editor .code-cell-row .view-lines`, { hasText: 'smlt: config' }).first().waitFor({ state: 'visible' });
   const tab = page.locator('.tabs-container .tab.active', { hasText: name });
   await tab.waitFor({ state: 'visible' });
