@@ -8,6 +8,7 @@ import type { ModelSpec } from '../spec/job-spec.js';
 import { modelDocument } from './keras.js';
 import type { RoleCell } from './notebook.js';
 import { resolveInNotebookDir } from './paths.js';
+import { SandboxLimitError, runSandboxed } from './sandbox.js';
 
 /**
  * Captures the model cell. It holds one of: TensorFlow.js code that builds a model, Keras /
@@ -20,24 +21,74 @@ export interface ModelCellOptions {
   notebookDir: string;
   /** How long the cell's code may run (default 5000 ms). */
   timeoutMs?: number;
+  /** Memory the sandbox that builds the model may use (default 1024 MB). */
+  memoryMb?: number;
 }
 
 export const DEFAULT_MODEL_TIMEOUT_MS = 5000;
+export const DEFAULT_MODEL_MEMORY_MB = 1024;
+/** Start-up of the sandbox (Node and tfjs load in ≈0.3 s; far longer on a loaded machine). */
+const SANDBOX_START_MS = 60_000;
+
+/** What the sandbox evaluates: the cell's code, or a topology read from JSON here. */
+export type ModelRequest =
+  | { kind: 'code'; cell: RoleCell; timeoutMs: number }
+  | { kind: 'topology'; cell: RoleCell; topology: Record<string, unknown>; origin: ModelSpec['origin'] };
 
 export async function captureModelCell(cell: RoleCell, options: ModelCellOptions): Promise<ModelSpec> {
   const text = cell.source.trim();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS;
+  const cellData: RoleCell = { role: cell.role, index: cell.index, source: cell.source, firstLine: cell.firstLine, label: cell.label };
+  let request: ModelRequest;
   if (text.startsWith('{')) {
     const doc = modelDocument(parseJson(text, cell.label), cell.label);
-    return describeModel(doc.topology, doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json', cell);
+    request = { kind: 'topology', cell: cellData, topology: doc.topology, origin: doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json' };
+  } else {
+    // A single line naming a .json file (quotes allowed, as users copy paths from code).
+    const path = /^(['"]?)([^\n'"]+\.json)\1$/i.exec(text)?.[2];
+    if (path) {
+      const doc = await readModelFile(path, options.notebookDir, cell);
+      request = { kind: 'topology', cell: cellData, topology: doc.topology, origin: doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json' };
+    } else {
+      request = { kind: 'code', cell: cellData, timeoutMs };
+    }
   }
-  // A single line naming a .json file (quotes allowed, as users copy paths from code).
-  const path = /^(['"]?)([^\n'"]+\.json)\1$/i.exec(text)?.[2];
-  if (path) {
-    const doc = await readModelFile(path, options.notebookDir, cell);
-    return describeModel(doc.topology, doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json', cell);
+  // Code and topologies are both untrusted: code can do anything, and a topology can ask for
+  // gigabytes of weights. Both are built in the sandbox (sandbox.ts), never in this process.
+  const memoryMb = options.memoryMb ?? DEFAULT_MODEL_MEMORY_MB;
+  try {
+    return await runSandboxed<ModelSpec>(request, { wallMs: timeoutMs + SANDBOX_START_MS, memoryMb });
+  } catch (err) {
+    throw sandboxError(err, cell, memoryMb);
   }
-  const topology = evaluateModelCode(cell, options.timeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS);
-  return describeModel(topology, 'tfjs-code', cell);
+}
+
+/** Runs in the sandbox: the model cell's code (or a topology) → the ModelSpec. */
+export async function describeModelRequest(request: ModelRequest): Promise<ModelSpec> {
+  if (request.kind === 'topology') return describeModel(request.topology, request.origin, request.cell);
+  const topology = evaluateModelCode(request.cell, request.timeoutMs);
+  return describeModel(topology, 'tfjs-code', request.cell);
+}
+
+function sandboxError(err: unknown, cell: RoleCell, memoryMb: number): SmltError {
+  if (isSmltError(err)) return err;
+  if (err instanceof SandboxLimitError && err.limit === 'memory') {
+    return new SmltError(
+      'MODEL_INVALID',
+      `${cell.label}: building the model was stopped because ${err.message}, over the ${memoryMb} MB limit. ` +
+        'The model is too large to train on serverless workers: use fewer or smaller layers.',
+      { cause: err },
+    );
+  }
+  if (err instanceof SandboxLimitError) {
+    return new SmltError(
+      'MODEL_CODE_TIMEOUT',
+      `${cell.label} was stopped because ${err.message}. Building a model should take well under a second: ` +
+        'look for an endless loop (also in promises or timers), and leave training (model.fit) out of the cell.',
+      { cause: err },
+    );
+  }
+  return new SmltError('MODEL_CODE_FAILED', `${cell.label} could not be evaluated: ${errorMessage(err)}`, { cause: err });
 }
 
 /**
@@ -58,7 +109,7 @@ const TFJS_IMPORT =
 /**
  * Runs the code in a fresh vm context whose only global is `tf`. This is not a security
  * boundary (see DESIGN.md); it keeps the cell from seeing SMLT's globals by accident and lets
- * `timeout` stop an endless loop.
+ * `timeout` stop an endless loop. The boundary is the sandbox process this runs in (sandbox.ts).
  */
 function evaluateModelCode(cell: RoleCell, timeoutMs: number): Record<string, unknown> {
   const code = cell.source
@@ -66,7 +117,8 @@ function evaluateModelCode(cell: RoleCell, timeoutMs: number): Record<string, un
     .map((line) => (TFJS_IMPORT.test(line) ? '' : line))
     .join('\n');
   const filename = `cell${cell.index + 1}.js`;
-  const context = vm.createContext({ tf: tfNamespace() });
+  // Microtasks (promise callbacks) run inside the timeout, so an endless async loop stops too.
+  const context = vm.createContext({ tf: tfNamespace() }, { microtaskMode: 'afterEvaluate' });
   let model: unknown;
   try {
     const completion: unknown = new vm.Script(code, { filename, lineOffset: cell.firstLine - 1 }).runInContext(context, {

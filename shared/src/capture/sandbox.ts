@@ -1,0 +1,137 @@
+/**
+ * Runs notebook code in a child process that cannot write files, read outside SMLT's own code,
+ * start processes or workers, or see this process's environment (credentials included): Node's
+ * permission model, an empty environment, a heap limit, a resident-memory watchdog and a wall
+ * clock limit. `node:vm` alone is not a boundary (DESIGN.md): code in a context holding only `tf`
+ * reaches `process` through `this.constructor.constructor`; here that `process` is the child's.
+ * Network access is NOT restricted by the permission model (SECURITY.md).
+ */
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SmltError, type SmltErrorCode, isSmltError } from '../errors.js';
+
+export interface SandboxLimits {
+  /** Wall clock for the whole child, start-up (loading tfjs) included. */
+  wallMs: number;
+  /** Resident memory at which the child is killed; also its V8 heap limit. */
+  memoryMb: number;
+}
+
+/** What the child answers: a value, or an SmltError's code and message. */
+export type SandboxAnswer<T> = { ok: true; value: T } | { ok: false; error: { code: SmltErrorCode; message: string } };
+
+export class SandboxLimitError extends Error {
+  constructor(
+    readonly limit: 'memory' | 'time',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const CHILD = fileURLToPath(new URL('./sandbox-child.js', import.meta.url));
+const MEMORY_POLL_MS = 50;
+/** Lines every sandbox prints on stderr (the permission model's warning, tfjs's banner). */
+const NOISE = /ExperimentalWarning|--trace-warnings|^=+$|TensorFlow\.js in Node\.js/;
+
+/**
+ * Sends `request` to a fresh sandboxed child running `sandbox-child.js` and resolves with its
+ * answer's value; rejects with the child's SmltError, or a SandboxLimitError when a limit killed it.
+ */
+export function runSandboxed<T>(request: unknown, limits: SandboxLimits): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const child = fork(CHILD, [], {
+      execArgv: [...permissionFlags(), `--max-old-space-size=${limits.memoryMb}`],
+      env: {},
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (stderr.length < 8192) stderr += chunk.toString();
+    });
+    let answer: SandboxAnswer<T> | undefined;
+    let killedFor: SandboxLimitError | undefined;
+    const kill = (why: SandboxLimitError) => {
+      killedFor ??= why;
+      child.kill('SIGKILL');
+    };
+    const wall = setTimeout(
+      () => kill(new SandboxLimitError('time', `it ran longer than ${Math.round(limits.wallMs / 1000)} s`)),
+      limits.wallMs,
+    );
+    const memory = setInterval(() => {
+      const rssMb = residentMb(child.pid);
+      if (rssMb !== undefined && rssMb > limits.memoryMb) {
+        kill(new SandboxLimitError('memory', `it used more than ${limits.memoryMb} MB of memory (${Math.round(rssMb)} MB)`));
+      }
+    }, MEMORY_POLL_MS);
+    child.on('message', (message) => {
+      answer = message as SandboxAnswer<T>;
+    });
+    child.on('error', (err) => kill(new SandboxLimitError('time', `it could not start: ${err.message}`)));
+    child.on('exit', (code, signal) => {
+      clearTimeout(wall);
+      clearInterval(memory);
+      if (killedFor) return reject(killedFor);
+      if (answer?.ok) return resolve(answer.value);
+      if (answer) return reject(new SmltError(answer.error.code, answer.error.message));
+      // V8 aborts on heap exhaustion with this line on stderr.
+      if (/heap out of memory|Allocation failed/i.test(stderr)) {
+        return reject(new SandboxLimitError('memory', `it ran out of its ${limits.memoryMb} MB heap`));
+      }
+      const detail = stderr.split('\n').filter((line) => line.trim() !== '' && !NOISE.test(line)).join('\n').slice(-500);
+      reject(new Error(`the sandbox exited (${signal ?? `code ${code}`}) without answering${detail ? `: ${detail}` : ''}; the cell's code may have stopped it`));
+    });
+    child.send(request as object);
+  });
+}
+
+/** Node 20 names the permission model `--experimental-permission`; 22.13+ and 23.5+ `--permission`. */
+function permissionFlags(): string[] {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  const stable = major > 23 || (major === 23 && minor >= 5) || (major === 22 && minor >= 13);
+  return [stable ? '--permission' : '--experimental-permission', ...readableRoots().map((dir) => `--allow-fs-read=${join(dir, '*')}`)];
+}
+
+let roots: string[] | undefined;
+
+/** SMLT's own package and the node_modules folder tfjs loads from: all the child may read. */
+function readableRoots(): string[] {
+  if (roots) return roots;
+  const sharedRoot = fileURLToPath(new URL('../..', import.meta.url));
+  const tfjsEntry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core');
+  const at = tfjsEntry.lastIndexOf(`${sep}node_modules${sep}`);
+  const modules = at >= 0 ? tfjsEntry.slice(0, at + `${sep}node_modules`.length) : dirname(tfjsEntry);
+  roots = [...new Set([sharedRoot.replace(/[\\/]$/, ''), modules])];
+  return roots;
+}
+
+/** Resident memory of a process in MB, from /proc (Linux); undefined elsewhere or once it exited. */
+function residentMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Number(kb) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The child's side: answers one request with `handle` and exits. */
+export function serveSandboxRequest<T>(handle: (request: unknown) => Promise<T>): void {
+  process.once('message', (request: unknown) => {
+    void handle(request).then(
+      (value): SandboxAnswer<T> => ({ ok: true, value }),
+      (err: unknown): SandboxAnswer<T> => ({
+        ok: false,
+        error: isSmltError(err)
+          ? { code: err.code, message: err.message }
+          : { code: 'MODEL_CODE_FAILED', message: err instanceof Error ? err.message : String(err) },
+      }),
+    ).then((answer) => process.send!(answer as object, () => process.exit(0)));
+  });
+}
