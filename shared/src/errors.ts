@@ -26,6 +26,8 @@ export type SmltErrorCode =
   | 'STORE_ERROR'
   | 'AWS_ERROR'
   | 'STORE_KEY_INVALID'
+  /** An object's bytes fail their checksum (retryable: a re-read may get intact bytes). */
+  | 'STORE_CORRUPT'
   | 'SYNC_TIMEOUT'
   | 'WORKER_FAILED'
   | 'WORKER_OUT_OF_MEMORY'

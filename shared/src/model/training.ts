@@ -8,6 +8,7 @@
  *   carry weights and optimizer slots between processes *by position*, so every worker that
  *   applies the same averaged gradients holds the same weights.
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { SmltError } from '../errors.js';
@@ -276,6 +277,8 @@ interface Header {
   v: number;
   tensors: TensorEntry[];
   meta: Record<string, unknown>;
+  /** SHA-256 (hex) of the body: a flipped or lost byte in the store or in transit is detected on read. */
+  sha256?: string;
 }
 
 // The body is the typed arrays' memory as is; every platform SMLT runs on (x86-64, arm64) is
@@ -298,18 +301,20 @@ export async function encodeTensors(tensors: NamedTensor[], meta: Record<string,
     bodyBytes += tensor.size * 4;
     return entry;
   });
-  const header: Header = { v: FORMAT_VERSION, tensors: entries, meta };
+  const body = new Uint8Array(bodyBytes);
+  tensors.forEach(({ tensor }, i) => {
+    // dataSync: cpu and wasm read synchronously anyway, and wasm's async read is several times slower.
+    const view = tensor.dataSync() as Float32Array | Int32Array;
+    body.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), entries[i].offset);
+  });
+  const header: Header = { v: FORMAT_VERSION, tensors: entries, meta, sha256: sha256Hex(body) };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const bodyStart = align8(PREFIX_BYTES + json.length);
   const bytes = new Uint8Array(bodyStart + bodyBytes);
   bytes.set(MAGIC, 0);
   new DataView(bytes.buffer).setUint32(4, json.length, true);
   bytes.set(json, PREFIX_BYTES);
-  tensors.forEach(({ tensor }, i) => {
-    // dataSync: cpu and wasm read synchronously anyway, and wasm's async read is several times slower.
-    const view = tensor.dataSync() as Float32Array | Int32Array;
-    bytes.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), bodyStart + entries[i].offset);
-  });
+  bytes.set(body, bodyStart);
   return bytes;
 }
 
@@ -328,6 +333,16 @@ export function decodeTensors(bytes: Uint8Array): { tensors: DecodedTensor[]; me
   }
   if (header.v !== FORMAT_VERSION) throw corrupt(`format version ${header.v}, this build reads ${FORMAT_VERSION}`);
   const bodyStart = align8(PREFIX_BYTES + headerLength);
+  const bodyEnd = header.tensors.reduce((end, t) => Math.max(end, bodyStart + t.offset + tf.util.sizeFromShape(t.shape) * 4), bodyStart);
+  if (bodyEnd > bytes.length) throw corrupt('the tensors run past the end');
+  // States written before checksums were added carry none; every state written now does.
+  if (header.sha256 !== undefined && sha256Hex(bytes.subarray(bodyStart, bodyEnd)) !== header.sha256) {
+    throw new SmltError(
+      'STORE_CORRUPT',
+      'The state\'s bytes do not match the SHA-256 checksum in its header: it was corrupted in the store or in transit. ' +
+        'Reading it again may succeed; if it keeps failing, resume the run from an earlier checkpoint.',
+    );
+  }
   const tensors = header.tensors.map(({ name, dtype, shape, offset }): DecodedTensor => {
     const length = tf.util.sizeFromShape(shape);
     const start = bodyStart + offset;
@@ -339,6 +354,10 @@ export function decodeTensors(bytes: Uint8Array): { tensors: DecodedTensor[]; me
     return { name, dtype, shape, values };
   });
   return { tensors, meta: header.meta };
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function align8(n: number): number {
@@ -369,8 +388,14 @@ export async function encodeState(model: tfl.LayersModel, optimizer: tf.Optimize
  * Restores what encodeState wrote into a model of the same topology (variable names may differ)
  * and an optimizer of the same kind, replacing and disposing the optimizer's current slots.
  */
-export async function decodeState(bytes: Uint8Array, model: tfl.LayersModel, optimizer: tf.Optimizer): Promise<void> {
-  const { tensors, meta } = decodeTensors(bytes);
+export async function decodeState(
+  bytes: Uint8Array,
+  model: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+  /** Where the bytes came from (a store key), named in a checksum error. */
+  source?: string,
+): Promise<void> {
+  const { tensors, meta } = decodeNamed(bytes, source);
   const weightCount = meta.weights;
   if (meta.kind !== STATE_KIND || typeof weightCount !== 'number' || weightCount > tensors.length) {
     throw new SmltError('RUN_FAILED', 'These bytes hold tensors but not an SMLT model state.');
@@ -403,6 +428,16 @@ export async function decodeState(bytes: Uint8Array, model: tfl.LayersModel, opt
     tf.dispose(restored.map((r) => r.tensor));
   }
   tf.dispose(previous.map((p) => p.tensor));
+}
+
+/** decodeTensors, naming `source` when the bytes fail their checksum. */
+function decodeNamed(bytes: Uint8Array, source: string | undefined): ReturnType<typeof decodeTensors> {
+  try {
+    return decodeTensors(bytes);
+  } catch (err) {
+    if (source === undefined || !(err instanceof SmltError) || err.code !== 'STORE_CORRUPT') throw err;
+    throw new SmltError('STORE_CORRUPT', `${source}: ${err.message}`, { cause: err });
+  }
 }
 
 function checkShapes(what: string, saved: DecodedTensor[], expected: number[][]): void {
