@@ -84,7 +84,7 @@ function sandboxError(err: unknown, cell: RoleCell, memoryMb: number): SmltError
     return new SmltError(
       'MODEL_CODE_TIMEOUT',
       `${cell.label} was stopped because ${err.message}. Building a model should take well under a second: ` +
-        'look for an endless loop (also in promises or timers), and leave training (model.fit) out of the cell.',
+        'look for an endless loop (also in promises or timers) or a model far too large to train, and leave training (model.fit) out of the cell.',
       { cause: err },
     );
   }
@@ -172,7 +172,8 @@ function codeError(err: unknown, cell: RoleCell, filename: string, timeoutMs: nu
     return new SmltError(
       'MODEL_CODE_TIMEOUT',
       `${cell.label} ran longer than ${timeoutMs} ms. Building a model should take well under a ` +
-        `second: look for an endless loop, and leave training (model.fit) out of the cell.`,
+        `second: look for an endless loop or a model far too large to train (check the layer sizes), and leave training ` +
+        `(model.fit) out of the cell.`,
       { cause: err },
     );
   }

@@ -126,6 +126,7 @@ export async function prepareTrain(captured: Captured, options: RunOptions): Pro
   const keys = runKeys(runId);
   const settings = settingsFrom(options);
   validateBatch(spec, settings.workers);
+  validateBatchFitsData(spec, dataset);
   const outDir = options.outDir ?? defaultOutDir(options.storeLocation, runId, options.outRoot);
 
   const fullKey = datasetKeys(spec.data.hash).full;
@@ -469,6 +470,18 @@ function validateBatch(spec: JobSpec, workers: number): void {
       'OPTION_INVALID',
       `The batch size ${batch} does not split evenly over ${workers} workers; choose --workers among ${fits}, ` +
         `or a batch size that is a multiple of ${workers} (e.g. --batch-size ${Math.ceil(batch / workers) * workers}).`,
+    );
+  }
+}
+
+/** A batch larger than the training split would give epochs of no iteration: refuse before anything is written. */
+function validateBatchFitsData(spec: JobSpec, dataset: Dataset): void {
+  const trainSamples = dataset.count - Math.round(dataset.count * spec.training.validationSplit);
+  if (spec.training.batchSize > trainSamples) {
+    throw new SmltError(
+      'CONFIG_INVALID',
+      `The batch size ${spec.training.batchSize} is larger than the ${trainSamples} training samples ` +
+        `(${dataset.count} samples less the validationSplit of ${spec.training.validationSplit}); set batchSize to ${trainSamples} or less.`,
     );
   }
 }

@@ -19,6 +19,7 @@ import { estimateFromPlanner, estimateRun, setupAdaptive, type AdaptiveSetup } f
 import { type IndexedRun, findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
 import { type RunBackend, RunBackends, storeOfRun } from './run-backends.js';
 import { Channels } from './channels.js';
+import { runRequestSchema } from '../serve/schemas.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
 
 export const DEFAULT_WORKERS = 4;
@@ -42,6 +43,7 @@ export class LocalRunService implements RunService {
   }
 
   async estimate(request: RunRequest): Promise<Estimate> {
+    checkRequestOptions(request);
     const captured = await capture(request);
     if (isAdaptive(request)) {
       const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
@@ -57,13 +59,16 @@ export class LocalRunService implements RunService {
   }
 
   async start(request: RunRequest): Promise<{ runId: string }> {
+    checkRequestOptions(request);
     const captured = await capture(request);
     const notebookDir = notebookDirOf(request.source);
     const backend = await this.backends.forNotebook(request.backend, notebookDir);
     const location = backend.storeFor(notebookDir);
     const abort = new AbortController();
     const notebook = notebookPathOf(request.source);
-    const adaptive = isAdaptive(request) ? (await this.adaptive(backend, captured, request)).adaptive : undefined;
+    const setup = isAdaptive(request) ? await this.adaptive(backend, captured, request) : undefined;
+    if (setup) refuseHopeless(setup, request, captured.spec.training.epochs);
+    const adaptive = setup?.adaptive;
     const channel = await this.channels.open(request.channel);
     // The manifest's settings: what a resume without the planner falls back to.
     const workers = request.workers ?? (adaptive ? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1) : DEFAULT_WORKERS);
@@ -235,6 +240,49 @@ function adaptiveSettings(request: RunRequest): AdaptiveSettings {
     ...(request.workers !== undefined ? { workers: request.workers } : {}),
     ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
   };
+}
+
+/**
+ * The request's numbers and choices, checked as `smlt serve` checks them (the CLI and editors call
+ * the service directly): a NaN deadline or a negative budget must not reach the planner.
+ */
+function checkRequestOptions(request: RunRequest): void {
+  const { source: _source, outDir: _outDir, ...options } = request;
+  const result = runRequestSchema.omit({ source: true, outDir: true }).safeParse(options);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.join('.');
+    throw new SmltError('OPTION_INVALID', `${field} is invalid (got ${String(valueAt(options, issue.path))}): ${issue.message}.`);
+  }
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, key) => (v as Record<PropertyKey, unknown> | undefined)?.[key], value);
+}
+
+/**
+ * Refuses, before anything is written, a deadline or budget too small for even one epoch in the
+ * planner's most optimistic case: such a run could only stop at once. (A budget for part of the
+ * job is allowed: the run stops cleanly, with a checkpoint, before passing it.)
+ */
+function refuseHopeless(setup: AdaptiveSetup, request: RunRequest, epochs: number): void {
+  const estimate = setup.adaptive.planner.estimate();
+  const oneEpochS = estimate.timeS.low / epochs;
+  const oneEpochUsd = estimate.costUsd.low / epochs;
+  if (request.deadlineS !== undefined && request.deadlineS < oneEpochS) {
+    throw new SmltError(
+      'OPTION_INVALID',
+      `The deadline of ${request.deadlineS} s is shorter than one epoch takes at best (${oneEpochS.toPrecision(2)} s); ` +
+        `give a deadline of at least ${Math.ceil(estimate.timeS.high)} s for the whole job (\`smlt plan\` shows the options).`,
+    );
+  }
+  if (request.budgetUsd !== undefined && request.budgetUsd < oneEpochUsd) {
+    throw new SmltError(
+      'OPTION_INVALID',
+      `The budget of $${request.budgetUsd} is less than one epoch costs at best ($${oneEpochUsd.toPrecision(2)}); ` +
+        `give a budget of at least $${estimate.costUsd.high.toPrecision(2)} for the whole job (\`smlt plan\` shows the options).`,
+    );
+  }
 }
 
 async function capture(request: RunRequest): Promise<Captured> {
