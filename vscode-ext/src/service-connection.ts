@@ -16,7 +16,10 @@ let starting: Promise<RunServiceClient> | undefined;
 export async function runService(context: vscode.ExtensionContext): Promise<RunServiceClient> {
   const running = await RunServiceClient.fromServeFile();
   if (running) return running;
-  starting ??= startServe(context).finally(() => (starting = undefined));
+  if (!starting) {
+    starting = startServe(context).finally(() => (starting = undefined));
+    vscode.window.setStatusBarMessage('$(sync~spin) SMLT: starting smlt serve…', starting);
+  }
   return starting;
 }
 
@@ -56,7 +59,9 @@ function findCli(context: vscode.ExtensionContext): string {
     if (!existsSync(configured)) throw new Error(`Setting smlt.cliPath: ${configured} does not exist; point it at bin/smlt.js of @smlt/shared.`);
     return resolve(configured);
   }
-  const starts = [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath), context.extensionUri.fsPath];
+  // A workspace's own node_modules only when it is trusted: the CLI found there is run.
+  const folders = vscode.workspace.isTrusted ? (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath) : [];
+  const starts = [...folders, context.extensionUri.fsPath];
   for (const start of starts) {
     for (let dir = start; ; dir = dirname(dir)) {
       const candidate = join(dir, 'node_modules', '@smlt', 'shared', 'bin', 'smlt.js');
@@ -64,5 +69,7 @@ function findCli(context: vscode.ExtensionContext): string {
       if (dirname(dir) === dir) break;
     }
   }
-  throw new Error('Cannot find the smlt command line (@smlt/shared): install it in the workspace (npm install) or set smlt.cliPath to its bin/smlt.js.');
+  throw new Error(
+    `Cannot find the smlt command line (@smlt/shared): ${vscode.workspace.isTrusted ? 'install it in the workspace (npm install)' : 'trust this workspace to use its node_modules'} or set smlt.cliPath to its bin/smlt.js.`,
+  );
 }

@@ -221,6 +221,19 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     await item.first().waitFor({ state: 'visible' });
     await page.keyboard.press('Escape');
   });
+
+  it('restores an open run panel after the window reloads, attached to its run again', { timeout: 300_000 }, async () => {
+    await page.locator('.tabs-container .tab', { hasText: 'SMLT: mnist' }).first().waitFor({ state: 'visible' });
+    page.on('dialog', (dialog) => void dialog.accept());
+    await quickPick(page, 'F1', '>Developer: Reload Window', 'Developer: Reload Window');
+    await page.keyboard.press('Enter');
+    await page.waitForEvent('load');
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible' });
+    // A webview is only created when its tab is shown.
+    await page.locator('.tabs-container .tab', { hasText: 'SMLT: mnist' }).first().click();
+    const panel = await findFrame(page, (t) => t.includes('All 2 epochs done') && t.includes('Open report'), 'the restored mnist panel');
+    assert.ok((await panel.locator('svg.smlt-chart-svg').count()) > 0, 'the restored panel has its chart');
+  });
 });
 
 async function openNotebook(page: Page, name: string): Promise<void> {

@@ -8,7 +8,8 @@ import type { ExtensionDeps } from '../deps';
 import { announceFinish } from '../runs/run-notifications';
 import { insertLoadCell } from './load-cell';
 import { estimate, train } from './train';
-import { cancelRun, openReport, showRuns } from './runs';
+import { cancelRun, openReport, restorePanel, showRuns } from './runs';
+import { RUN_PANEL_VIEW_TYPE } from '../panel/run-panel';
 
 export function registerCommands(deps: ExtensionDeps): void {
   const commands: Record<string, (arg?: unknown) => Promise<void>> = {
@@ -21,6 +22,11 @@ export function registerCommands(deps: ExtensionDeps): void {
   for (const [id, run] of Object.entries(commands)) {
     deps.context.subscriptions.push(vscode.commands.registerCommand(id, (arg?: unknown) => run(arg).catch(reportError)));
   }
+  deps.context.subscriptions.push(
+    vscode.window.registerWebviewPanelSerializer(RUN_PANEL_VIEW_TYPE, {
+      deserializeWebviewPanel: (panel, state) => restorePanel(deps, panel, state).catch(reportError),
+    }),
+  );
   // When a watched run ends: the outcome, with Insert load cell / Open report.
   deps.context.subscriptions.push(
     deps.sessions.onDidAdd((session) => {

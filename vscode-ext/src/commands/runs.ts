@@ -9,19 +9,33 @@ import type { RunReport } from '@smlt/shared/run/outputs';
 import type { RunSummary } from '@smlt/shared/service/run-service';
 import { formatUsd } from '@smlt/shared/cli/parse';
 import type { ExtensionDeps } from '../deps';
-import { RunPanel } from '../panel/run-panel';
+import { RunPanel, type RunPanelActions } from '../panel/run-panel';
+import { isRunId } from '../panel/protocol';
+import type { RunSession } from '../runs/run-session';
 
 export async function showRuns(deps: ExtensionDeps, runId?: unknown): Promise<void> {
-  const service = await deps.service();
   const run = await pickRun(deps, runId, 'Show which run?', () => true);
   if (!run) return;
-  const session = deps.sessions.attach(run.runId, service, {
+  RunPanel.show(deps.context.extensionUri, await attach(deps, run), panelActions(deps));
+}
+
+/** Re-attaches a panel VS Code restored after a window reload to its run. */
+export async function restorePanel(deps: ExtensionDeps, panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+  const runId = (state as { runId?: unknown } | undefined)?.runId;
+  if (!isRunId(runId)) return panel.dispose();
+  const run = await (await deps.service()).get(runId).catch(() => undefined);
+  if (!run) return panel.dispose();
+  RunPanel.adopt(panel, deps.context.extensionUri, await attach(deps, run), panelActions(deps));
+}
+
+export function panelActions(deps: ExtensionDeps): RunPanelActions {
+  return { cancel: (id) => cancelRun(deps, id), openReport: (id) => openReport(deps, id) };
+}
+
+async function attach(deps: ExtensionDeps, run: RunSummary): Promise<RunSession> {
+  return deps.sessions.attach(run.runId, await deps.service(), {
     ...(run.notebook ? { notebookUri: vscode.Uri.file(run.notebook) } : {}),
     announce: run.status === 'running',
-  });
-  RunPanel.show(deps.context.extensionUri, session, {
-    cancel: (id) => cancelRun(deps, id),
-    openReport: (id) => openReport(deps, id),
   });
 }
 

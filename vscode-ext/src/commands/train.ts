@@ -11,7 +11,7 @@ import { type TrainChoices, choicesFromStored, describeChoices, requestFromChoic
 import { estimateLine, infeasibleText } from '../prompt/estimate-text';
 import { promptTrainChoices } from '../prompt/train-prompt';
 import { showRunProgress } from '../runs/run-notifications';
-import { cancelRun, openReport } from './runs';
+import { cancelRun, panelActions } from './runs';
 
 const choicesKey = (doc: vscode.NotebookDocument) => `smlt.choices:${doc.uri.toString()}`;
 
@@ -24,10 +24,7 @@ export async function train(deps: ExtensionDeps, arg: unknown): Promise<void> {
   // Captured again now: the cells may have changed while the prompt was open.
   const { runId } = await service.start(requestFromChoices(choices, notebookSource(doc)));
   const session = deps.sessions.attach(runId, service, { notebookUri: doc.uri });
-  RunPanel.show(deps.context.extensionUri, session, {
-    cancel: (id) => cancelRun(deps, id),
-    openReport: (id) => openReport(deps, id),
-  });
+  RunPanel.show(deps.context.extensionUri, session, panelActions(deps));
   showRunProgress(session, (id) => cancelRun(deps, id));
 }
 

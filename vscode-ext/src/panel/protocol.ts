@@ -20,12 +20,17 @@ export type FromWebview =
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+/** A run id as the service makes them (letters, digits, `_.-`): anything else is not passed on. */
+export function isRunId(value: unknown): value is string {
+  return typeof value === 'string' && RUN_ID.test(value);
+}
+
 /** The message if it is one the webview may send, else undefined (ignored). */
 export function parseFromWebview(message: unknown): FromWebview | undefined {
   if (typeof message !== 'object' || message === null) return undefined;
   const { type, runId } = message as { type?: unknown; runId?: unknown };
   if (type === 'ready') return { type };
-  if ((type === 'cancel' || type === 'open-report') && typeof runId === 'string' && RUN_ID.test(runId)) return { type, runId };
+  if ((type === 'cancel' || type === 'open-report') && isRunId(runId)) return { type, runId };
   return undefined;
 }
 

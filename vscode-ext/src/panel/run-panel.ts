@@ -35,8 +35,15 @@ export class RunPanel implements vscode.Disposable {
       RUN_PANEL_VIEW_TYPE,
       `SMLT: ${session.state.name ?? session.runId}`,
       { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-      { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist')] },
+      webviewOptions(extensionUri),
     );
+    return RunPanel.adopt(panel, extensionUri, session, actions);
+  }
+
+  /** Takes over a panel VS Code restored after a reload (see registerRunPanelRestore). */
+  static adopt(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, session: RunSession, actions: RunPanelActions): RunPanel {
+    RunPanel.open.get(session.runId)?.panel.dispose();
+    panel.webview.options = webviewOptions(extensionUri);
     const created = new RunPanel(panel, extensionUri, session, actions);
     RunPanel.open.set(session.runId, created);
     return created;
@@ -101,4 +108,8 @@ export class RunPanel implements vscode.Disposable {
     RunPanel.open.delete(this.session.runId);
     for (const d of this.disposables.splice(0)) d.dispose();
   }
+}
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist')] };
 }

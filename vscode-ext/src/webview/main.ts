@@ -5,7 +5,7 @@
  */
 import { type FromWebview, parseToWebview } from '../panel/protocol';
 
-declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void };
+declare function acquireVsCodeApi(): { postMessage(message: FromWebview): void; setState(state: { runId: string }): void };
 
 const vscode = acquireVsCodeApi();
 const root = document.getElementById('smlt-root')!;
@@ -17,6 +17,7 @@ window.addEventListener('message', (event: MessageEvent) => {
   if (!message) return;
   if (message.type === 'render') {
     runId = message.runId;
+    vscode.setState({ runId }); // lets VS Code restore this panel after a reload
     // Produced by the shared renderer, which escapes every value it interpolates.
     root.innerHTML = message.html;
     document.body.dataset.status = message.status;
