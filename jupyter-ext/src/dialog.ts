@@ -69,7 +69,7 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
       return false;
     }
     if (this._estimate && !this._estimate.feasible) {
-      this.showGeneral(`These limits cannot be met. ${this._estimate.advice ?? 'Relax the deadline or the budget.'}`);
+      this.showGeneral('Not started: change the deadline or the budget as the estimate above says.');
       return false;
     }
     return true;
@@ -146,7 +146,8 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
       this._estimate = estimate;
       const time = `${formatDuration(estimate.timeS.expected)} (${formatDuration(estimate.timeS.low)} to ${formatDuration(estimate.timeS.high)})`;
       const cost = `${formatUsd(estimate.costUsd.expected)} (up to ${formatUsd(estimate.costUsd.high)})`;
-      const shape = `${estimate.workers} workers × ${estimate.memoryMb} MB, ${estimate.epochs} epochs of ${estimate.iterationsPerEpoch} iterations`;
+      const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+      const shape = `${plural(estimate.workers, 'worker')} × ${estimate.memoryMb} MB, ${plural(estimate.epochs, 'epoch')} of ${plural(estimate.iterationsPerEpoch, 'iteration')}`;
       if (estimate.feasible) {
         this.showEstimate(`Estimate: ${time}, ${cost} as on AWS Lambda; ${shape}.`, 'ok');
       } else {

@@ -129,16 +129,16 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
   };
 
   /** Opens a notebook and waits for its toolbar button; a missing kernel (tslab) is declined. */
-  async function openNotebook(name: string, { kernel }: { kernel: boolean }): Promise<Locator> {
-    await page.goto(lab.url(`/lab/tree/${name}`));
+  async function openNotebook(name: string, { kernel, reload = false }: { kernel: boolean; reload?: boolean }): Promise<Locator> {
+    if (!reload) await page.goto(lab.url(`/lab/tree/${name}?reset`));
     const panel = page.locator('.jp-NotebookPanel:visible').first();
     await panel.locator('.jp-Cell').first().waitFor();
     await panel.locator('[data-command="smlt:train"]').waitFor();
     // JupyterLab asks which kernel to start. examples/mnist.ipynb wants tslab, which is not
     // installed here; its tfjs cells are captured by the server, so it runs with no kernel.
-    const dialog = page.locator('.jp-Dialog', { hasText: 'Select Kernel' });
-    await dialog.waitFor({ timeout: 30_000 }).catch(() => undefined);
-    if ((await dialog.count()) > 0) {
+    const dialog = page.locator('.jp-Dialog', { hasText: 'Select Kernel' }).first();
+    const asked = await dialog.waitFor({ timeout: 30_000 }).then(() => true, () => false);
+    if (asked) {
       await dialog.getByRole('button', { name: kernel ? 'Select' : 'No Kernel', exact: true }).click();
       await dialog.waitFor({ state: 'detached' });
     }
@@ -203,7 +203,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     const box = await curve.boundingBox();
     assert.ok(box && box.width > 50 && box.height > 5, `the loss curve has a drawn size (got ${JSON.stringify(box)})`);
     const points = (await curve.getAttribute('points'))?.trim().split(/\s+/) ?? [];
-    assert.ok(points.length >= 4, `the loss curve has points (got ${points.length})`);
+    assert.ok(points.length >= 2, `the loss curve has points (got ${points.length})`);
     await assertSeen(runPanel.locator('.smlt-chart h3', { hasText: 'Training curve' }));
     await runPanel.screenshot({ path: join(outDir, '05-panel.png') });
     await page.screenshot({ path: join(outDir, '06-notebook-with-panel.png') });
@@ -243,7 +243,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await runPanel.locator('.smlt-panel[data-status="running"] .smlt-progress-label', { hasText: 'iteration' }).waitFor({ timeout: RUN_TIMEOUT_MS });
 
     await page.reload();
-    panel = await openNotebook('mnist-long.ipynb', { kernel: false }).catch(async () => page.locator('.jp-NotebookPanel:visible').first());
+    panel = await openNotebook('mnist-long.ipynb', { kernel: false, reload: true });
     runPanel = panel.locator('.jp-smlt-RunPanel');
     const attached = runPanel.locator(`.smlt-panel[data-run-id="${runId}"][data-status="running"]`);
     await attached.waitFor({ timeout: RUN_TIMEOUT_MS });
