@@ -2,7 +2,8 @@
  * `npm run bundle -w @smlt/lambda-worker`: builds the Lambda zip, prints its size, and measures
  * its cold load the way a new Lambda execution environment pays it: a fresh `node` process
  * imports the unpacked `index.mjs` and initializes the wasm backend (median of a few runs).
- * `-- --node /path/to/node` (repeatable) measures with other Node binaries too (e.g. 22).
+ * `-- --node /path/to/node` (repeatable) measures with other Node binaries too (e.g. 22);
+ * `-- --runs N` sets how many processes each (default 7).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -64,9 +65,11 @@ async function main(): Promise<void> {
   for (const f of bundle.files) console.log(`  ${f.name.padEnd(32)} ${mb(f.bytes)}`);
   console.log(`zipped ${mb(bundle.zip.length)} (goal < ${mb(GOAL_BYTES)}: ${bundle.zip.length < GOAL_BYTES ? 'met' : 'NOT met'}), unzipped ${mb(unzipped)}`);
   console.log(`CodeSha256 ${bundle.codeSha256}; handler index.handler; runtimes nodejs20.x, nodejs22.x; x86_64 and arm64`);
-  const nodes = [process.execPath, ...process.argv.flatMap((arg, i, all) => (all[i - 1] === '--node' ? [arg] : []))];
+  const flag = (name: string) => process.argv.flatMap((arg, i, all) => (all[i - 1] === name ? [arg] : []));
+  const nodes = [process.execPath, ...flag('--node')];
+  const runs = Number(flag('--runs')[0] ?? RUNS);
   for (const node of nodes) {
-    const loads = await measureColdLoad(bundle.zip, RUNS, node);
+    const loads = await measureColdLoad(bundle.zip, runs, node);
     const load = median(loads.map((l) => l.moduleLoadedMs));
     const init = median(loads.map((l) => l.backendInitMs));
     // The minimum shows the cost without other processes competing for the CPU.
