@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   worker: async () => (await import('./worker.js')).main(process.argv.slice(3)),
   scheduler: async () => (await import('./scheduler.js')).main(process.argv.slice(3)),
   'sizing-rss': async () => (await import('./sizing-rss.js')).main(process.argv.slice(3)),
+  channels: async () => (await import('./channels.js')).main(process.argv.slice(3)),
 };
 
 const name = process.argv[2];

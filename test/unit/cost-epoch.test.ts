@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FolderStore } from '@smlt/shared/backends/local/folder-store';
 import type { ObjectStore, RequestCounts } from '@smlt/shared/backends/ports';
-import { epochCost, iterationRequests, syncRequestsPerIteration } from '@smlt/shared/cost/epoch-cost';
+import { epochCost, iterationRequests, syncBytesPerIteration, syncRequestsPerIteration } from '@smlt/shared/cost/epoch-cost';
 import { PRICE_TABLES, PRICES, priceTable } from '@smlt/shared/cost/prices';
 import { syncStrategy } from '@smlt/shared/sync/index';
 import type { SyncName } from '@smlt/shared/sync/strategy';
@@ -78,7 +78,7 @@ describe('request counts', () => {
       for (const workers of [1, 2, 3, 5]) {
         const folder = join(root, `${name}-${workers}`);
         const stores = Array.from({ length: workers }, () => new CountingStore(new FolderStore(folder)));
-        await Promise.all(
+        const results = await Promise.all(
           stores.map((store, rank) =>
             syncStrategy(name).allReduce(
               { store, prefix: 'runs/r/sync/e0000', workers, rank, timeoutMs: 5000, pollMs: { initial: 1, max: 5 } },
@@ -90,6 +90,11 @@ describe('request counts', () => {
         const expected = syncRequestsPerIteration(name, workers);
         assert.equal(stores.reduce((a, s) => a + s.requests.put, 0), expected.put, `${workers} workers: PUTs`);
         assert.equal(stores.reduce((a, s) => a + s.objectReads.count, 0), expected.get, `${workers} workers: GETs`);
+        // Bytes moved: the model's figure is the payload; the real objects add a small header each.
+        const moved = results.reduce((a, r) => a + r.stats.bytesWritten + r.stats.bytesRead, 0);
+        const payload = syncBytesPerIteration(workers, 37 * 4);
+        const objects = expected.put + expected.get;
+        assert.ok(moved >= payload && moved <= payload + objects * 64, `${workers} workers: ${moved} bytes moved, model ${payload} + headers`);
       }
     });
   }

@@ -12,7 +12,7 @@
  */
 import type { RequestCounts } from '../backends/ports.js';
 import type { SyncName } from '../run/events.js';
-import type { PriceTable } from './prices.js';
+import type { ChannelPrices, PriceTable } from './prices.js';
 
 /**
  * Requests of one iteration's all-reduce, over all `workers`, without polls.
@@ -27,6 +27,20 @@ export function syncRequestsPerIteration(sync: SyncName, workers: number): Reque
   return sync === 'hierarchical'
     ? { put: n * n, get: 2 * n * (n - 1), list: 0, delete: 0 }
     : { put: n, get: 2 * (n - 1), list: 0, delete: 0 };
+}
+
+/**
+ * Gradient bytes one iteration's all-reduce moves through the store, over all workers (payload,
+ * without the codec's small headers). Both strategies write n gradients' worth and read 2(n-1):
+ * hierarchical as n shards per rank, flat as whole gradients through one aggregator.
+ */
+export function syncBytesPerIteration(workers: number, gradientBytes: number): number {
+  return (3 * workers - 2) * gradientBytes;
+}
+
+/** What a gradient channel (not the store) costs for `bytesMoved` over `seconds` of a run. */
+export function channelCostUsd(bytesMoved: number, seconds: number, prices: ChannelPrices): number {
+  return (bytesMoved / 1e9) * prices.usdPerGbMoved + (seconds / 3600) * prices.usdPerHour;
 }
 
 /** Requests of one iteration, all workers: the all-reduce, each rank's progress marker, and polls. */

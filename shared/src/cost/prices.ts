@@ -19,6 +19,36 @@ export const PRICES = {
   },
 } as const;
 
+/**
+ * An in-memory gradient channel (Redis/Valkey) priced as ElastiCache Serverless for Valkey,
+ * us-east-1 (CALIBRATION.md §5, AWS pricing as of 2025–26): $0.0023 per million ECPUs, one ECPU
+ * per KB transferred, and $0.084 per GB-hour stored with a 100 MB minimum. A gradient channel
+ * holds at most a few iterations' worth of data, so the minimum is what it pays for storage.
+ */
+export const CHANNEL_PRICES = {
+  source: 'Amazon ElastiCache Serverless pricing (Valkey), us-east-1',
+  checked: '2026-11-01',
+  redis: {
+    usdPerMillionEcpu: 0.0023,
+    bytesPerEcpu: 1024,
+    usdPerGbHour: 0.084,
+    minGb: 0.1,
+  },
+} as const;
+
+/** What moving and holding gradients in a channel costs: per GB moved (each way) and per hour. */
+export interface ChannelPrices {
+  name: 'redis';
+  usdPerGbMoved: number;
+  usdPerHour: number;
+}
+
+export const REDIS_CHANNEL_PRICES: ChannelPrices = {
+  name: 'redis',
+  usdPerGbMoved: (1e9 / CHANNEL_PRICES.redis.bytesPerEcpu) * (CHANNEL_PRICES.redis.usdPerMillionEcpu / 1e6),
+  usdPerHour: CHANNEL_PRICES.redis.minGb * CHANNEL_PRICES.redis.usdPerGbHour,
+};
+
 export type Arch = keyof Omit<typeof PRICES.lambda, 'usdPerRequest' | 'billingGranularityMs'>;
 
 /**

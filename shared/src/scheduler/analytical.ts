@@ -51,6 +51,11 @@ export interface StoreNetworkModel {
   warmStartS: number;
   /** CPU time to encode, decode and average gradients, ns per byte moved, at one vCPU. */
   cpuNsPerSyncByte: number;
+  /**
+   * What the store can serve in bytes per second for all workers together; unbounded for S3
+   * (it scales by partition, bounded by request rates instead), a node's network for Redis.
+   */
+  serverBytesPerS?: number;
 }
 
 export const DEFAULT_NETWORK: StoreNetworkModel = {
@@ -71,6 +76,24 @@ export const DEFAULT_NETWORK: StoreNetworkModel = {
   coldStartS: 0.5,
   warmStartS: 0.03,
   cpuNsPerSyncByte: 1,
+};
+
+/**
+ * A Redis/Valkey channel in the functions' VPC (ElastiCache): sub-millisecond requests with a thin
+ * tail, ~100 K operations per second, waits woken by PUBLISH (no polls), and the node's network
+ * (≈5 Gbit/s, ≈600 MB/s) shared by every worker. CALIBRATION.md has no Lambda-side latency
+ * distribution for ElastiCache; these are conservative figures for a same-AZ small node.
+ */
+export const REDIS_NETWORK: Partial<StoreNetworkModel> = {
+  getLatencyMs: 0.6,
+  putLatencyMs: 0.8,
+  latencySigma: 0.35,
+  tailProbability: 1e-6,
+  tailMeanS: 0.2,
+  putsPerS: 100_000,
+  getsPerS: 100_000,
+  pollsPerSyncS: 0,
+  serverBytesPerS: 600e6,
 };
 
 export interface ModelFacts {
@@ -160,7 +183,7 @@ export class AnalyticalModel {
       const latency = wave(n - 1, net.putLatencyMs) + waves(n - 1, net.getLatencyMs) + 2 * wave(1, net.putLatencyMs) + wave(n - 1, net.getLatencyMs);
       const bytes = transfer(g) + transfer((n - 1) * g) + (2 * g) / net.bandwidthBytesPerS;
       const cpu = ((n + 2) * g * net.cpuNsPerSyncByte) / 1e9 / cpuShare;
-      const floor = n / net.putsPerS + (2 * (n - 1)) / net.getsPerS;
+      const floor = n / net.putsPerS + (2 * (n - 1)) / net.getsPerS + this.serverFloorS(n);
       return Math.max(latency + bytes + cpu, floor) + tail;
     }
     // Scatter (writes) overlaps the reduce (reads); then the mean is written and the means read.
@@ -168,8 +191,14 @@ export class AnalyticalModel {
     const shard = g / n;
     const bytes = transfer((n - 1) * shard) + shard / net.bandwidthBytesPerS + ((n - 1) * shard) / net.bandwidthBytesPerS;
     const cpu = ((3 * g * net.cpuNsPerSyncByte) / 1e9) / cpuShare;
-    const floor = (n * n) / net.putsPerS + (2 * n * (n - 1)) / net.getsPerS;
+    const floor = (n * n) / net.putsPerS + (2 * n * (n - 1)) / net.getsPerS + this.serverFloorS(n);
     return Math.max(latency + bytes + cpu, floor) + tail;
+  }
+
+  /** Time the store's own network needs for one iteration's bytes (0 when it scales out). */
+  private serverFloorS(workers: number): number {
+    const server = this.network.serverBytesPerS;
+    return server ? ((3 * workers - 2) * this.gradientBytes) / server : 0;
   }
 
   iteration(config: Config, perWorkerBatch: number, calibration: Calibration = UNCALIBRATED): IterationParts {

@@ -2,7 +2,7 @@
  * The adaptive planner: Bayesian optimisation over (workers, memory[, sync]) under a deadline and
  * a budget. See `index.ts` for the API and the algorithm in words.
  */
-import { epochBookkeepingRequests, iterationRequests, requestsCostUsd, durationCostUsd } from '../cost/epoch-cost.js';
+import { channelCostUsd, epochBookkeepingRequests, iterationRequests, requestsCostUsd, durationCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
 import { PRICE_TABLES, type PriceTable } from '../cost/prices.js';
 import type { SyncName } from '../run/events.js';
 import { memoryFootprint, usefulMemorySizesMb } from '../sizing/memory.js';
@@ -671,7 +671,11 @@ class BayesianPlanner implements Planner {
   ): number {
     // Workers start over the launch ramp: on average each is billed half of it less.
     const billedS = Math.max(durationS - launchS / 2, 0);
-    const perIteration = iterationRequests(config.sync, config.workers, this.model.pollGets(config, syncS, calibration));
+    const channel = this.options.platform.channel;
+    // Through a channel the store keeps only each rank's marker per iteration; the channel bills bytes and time.
+    const perIteration = channel
+      ? { put: config.workers, get: 0, list: 0, delete: 0 }
+      : iterationRequests(config.sync, config.workers, this.model.pollGets(config, syncS, calibration));
     const book = epochBookkeepingRequests(config.workers, { partitionDownloads: switched ? config.workers : 0, continuations });
     const requests = {
       put: perIteration.put * iterations + book.put,
@@ -679,10 +683,14 @@ class BayesianPlanner implements Planner {
       list: book.list,
       delete: 0,
     };
+    const channelUsd = channel
+      ? channelCostUsd(syncBytesPerIteration(config.workers, this.model.gradientBytes) * iterations, durationS, channel)
+      : 0;
     const total =
       durationCostUsd(config.workers, config.memoryMb, billedS, this.prices) +
       config.workers * (1 + continuations) * this.prices.usdPerInvocation +
-      requestsCostUsd(requests, this.prices);
+      requestsCostUsd(requests, this.prices) +
+      channelUsd;
     return total * calibration.cost;
   }
 

@@ -1,6 +1,7 @@
 /** The scheduler's public types: what goes in (options, observations) and what comes out. */
 import type { RequestCounts } from '../backends/ports.js';
 import type { PriceTable } from '../cost/prices.js';
+import type { ChannelPrices } from '../cost/prices.js';
 import type { SyncName } from '../run/events.js';
 import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';
 import type { OptimizerName } from '../spec/job-spec.js';
@@ -54,6 +55,11 @@ export interface PlannerOptions {
     network?: Partial<StoreNetworkModel>;
     /** Strategies the planner may choose between (default ['hierarchical']). */
     syncStrategies?: readonly SyncName[];
+    /**
+     * Gradients go through an in-memory channel priced per GB moved and per hour (Redis), not
+     * through the store's billed requests; pair it with `network: REDIS_NETWORK`.
+     */
+    channel?: ChannelPrices;
   };
   constraints: {
     deadlineS?: number;

@@ -21,8 +21,8 @@
  * fixed internal seed); a run's seed picks the epoch-level noise through `noiseUniform`, so every
  * configuration run with the same seed sees the same weather, failures and drift.
  */
-import { epochBookkeepingRequests, iterationRequests, requestsCostUsd, durationCostUsd } from '../cost/epoch-cost.js';
-import { PRICE_TABLES, type PriceTable } from '../cost/prices.js';
+import { channelCostUsd, epochBookkeepingRequests, iterationRequests, requestsCostUsd, durationCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
+import { type ChannelPrices, PRICE_TABLES, type PriceTable, REDIS_CHANNEL_PRICES } from '../cost/prices.js';
 import type { RequestCounts } from '../backends/ports.js';
 import type { SyncName } from '../run/events.js';
 import { memoryFootprint, optimizerSlots } from '../sizing/memory.js';
@@ -76,6 +76,8 @@ export interface SimParams {
   driftBandwidthFactor: number;
   driftLatencyFactor: number;
   prices: PriceTable;
+  /** Gradients through an in-memory channel (Redis) instead of S3: its prices and its network cap. */
+  channel?: ChannelPrices & { serverBytesPerS: number };
 }
 
 export const DEFAULT_SIM_PARAMS: SimParams = {
@@ -116,6 +118,28 @@ export const DEFAULT_SIM_PARAMS: SimParams = {
   driftBandwidthFactor: 0.7,
   driftLatencyFactor: 1.3,
   prices: PRICE_TABLES['lambda-x86_64'],
+};
+
+/**
+ * The simulator with gradients through ElastiCache (Redis/Valkey) in the functions' VPC: the same
+ * Lambda, sub-millisecond requests with a thin tail, waits woken by PUBLISH (no polls), ~100 K
+ * operations per second, and one node's ≈600 MB/s network shared by all workers. CALIBRATION.md
+ * cites no Lambda-side latency distribution for ElastiCache; these are conservative.
+ */
+export const REDIS_SIM_PARAMS: SimParams = {
+  ...DEFAULT_SIM_PARAMS,
+  getMedianMs: 0.6,
+  putMedianMs: 0.8,
+  latencySigma: 0.35,
+  tailProbability: 1e-6,
+  tailMinMs: 20,
+  tailMaxMs: 500,
+  putsPerS: 100_000,
+  getsPerS: 100_000,
+  maxReadPartitions: 1,
+  pollGranularityS: 0,
+  pollsPerWaitS: 0,
+  channel: { ...REDIS_CHANNEL_PRICES, serverBytesPerS: 600e6 },
 };
 
 export interface SimConfig {
@@ -251,7 +275,8 @@ export class SimulatedCloud {
     const readPartitions = Math.min(p.maxReadPartitions, 1 + Math.floor(this.sustainedReadS / p.secondsPerReadPartition));
     const putFloorS = puts / p.putsPerS;
     const getFloorS = (gets + pollsPerIteration) / (p.getsPerS * readPartitions);
-    const floorS = putFloorS + getFloorS;
+    const serverFloorS = p.channel ? syncBytesPerIteration(n, g) / p.channel.serverBytesPerS : 0;
+    const floorS = putFloorS + getFloorS + serverFloorS;
     if (floorS > syncS) syncS = floorS + (floorS - syncS) * p.throttleRetryPenalty;
     const iterationMeanS = computeMaxS + syncS;
     const iterationSd = Math.hypot(computeBaseS * jitter.sd, latency.sd * latencyScale);
@@ -271,7 +296,8 @@ export class SimulatedCloud {
 
     // Bill: every worker from its start to the end (the launch ramp staggers starts), plus relaunches.
     const billedS = durationS - launchS / 2;
-    const perIteration = iterationRequests(sync, n, Math.round(pollsPerIteration));
+    // Through a channel, S3 keeps only each rank's progress marker per iteration.
+    const perIteration = p.channel ? { put: n, get: 0, list: 0, delete: 0 } : iterationRequests(sync, n, Math.round(pollsPerIteration));
     const book = epochBookkeepingRequests(n, { partitionDownloads: download ? n : 0, continuations });
     const requests: RequestCounts = {
       put: perIteration.put * iterations + book.put,
@@ -284,7 +310,8 @@ export class SimulatedCloud {
       durationCostUsd(n, m, billedS, p.prices) +
       durationCostUsd(failures, m, relaunchS, p.prices) +
       invocations * p.prices.usdPerInvocation +
-      requestsCostUsd(requests, p.prices);
+      requestsCostUsd(requests, p.prices) +
+      (p.channel ? channelCostUsd(syncBytesPerIteration(n, g) * iterations, durationS, p.channel) : 0);
     this.advance(durationS, config);
     const ownComputeS = computeBaseS * (1 + p.stragglerProbability);
     return {
