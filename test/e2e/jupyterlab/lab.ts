@@ -93,7 +93,9 @@ export async function startLab(options: { files: Record<string, string | Buffer>
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   const base = `http://127.0.0.1:${port}`;
 
-  const stop = async (): Promise<void> => {
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= halt());
+  const halt = async (): Promise<void> => {
     if (server.exitCode === null && server.signalCode === null) {
       // jupyter_server stops its kernels, and our extension its side process, on SIGTERM.
       server.kill('SIGTERM');
