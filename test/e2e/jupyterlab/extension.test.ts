@@ -128,6 +128,36 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     }
   };
 
+  /** Switches the theme from the Settings menu and waits until the page shows it. */
+  async function setTheme(name: 'JupyterLab Dark' | 'JupyterLab Light'): Promise<void> {
+    await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Settings$/ }).click();
+    await page.locator('.lm-Menu-itemLabel', { hasText: /^Theme$/ }).hover();
+    await page.locator('.lm-Menu-itemLabel', { hasText: new RegExp(`^${name}$`) }).click();
+    await page.locator(`body[data-jp-theme-light="${name === 'JupyterLab Light'}"]`).waitFor({ state: 'attached' });
+  }
+
+  /** Whether the page is light, and whether the panel's background is the theme's --jp-layout-color1. */
+  async function themeColors(runPanel: Locator): Promise<{ light: boolean; panelMatchesTheme: boolean }> {
+    // The theme's stylesheet loads after the switch: give it a few seconds to apply.
+    let seen = await colorsNow(runPanel);
+    for (let i = 0; i < 50 && !seen.panelMatchesTheme; i++) {
+      await page.waitForTimeout(200);
+      seen = await colorsNow(runPanel);
+    }
+    return seen;
+  }
+
+  function colorsNow(runPanel: Locator): Promise<{ light: boolean; panelMatchesTheme: boolean }> {
+    return runPanel.locator('.smlt-panel').evaluate((el) => {
+      const probe = document.createElement('div');
+      probe.style.background = 'var(--jp-layout-color1)';
+      document.body.appendChild(probe);
+      const theme = getComputedStyle(probe).backgroundColor;
+      probe.remove();
+      return { light: document.body.dataset.jpThemeLight === 'true', panelMatchesTheme: getComputedStyle(el).backgroundColor === theme };
+    });
+  }
+
   /** Opens a notebook and waits for its toolbar button; a missing kernel (tslab) is declined. */
   async function openNotebook(name: string, { kernel, reload = false }: { kernel: boolean; reload?: boolean }): Promise<Locator> {
     if (!reload) await page.goto(lab.url(`/lab/tree/${name}?reset`));
@@ -207,6 +237,18 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await assertSeen(runPanel.locator('.smlt-chart h3', { hasText: 'Training curve' }));
     await runPanel.screenshot({ path: join(outDir, '05-panel.png') });
     await page.screenshot({ path: join(outDir, '06-notebook-with-panel.png') });
+    assert.deepEqual(await themeColors(runPanel), { light: true, panelMatchesTheme: true });
+
+    // The dark theme re-colours the panel through JupyterLab's CSS variables.
+    await setTheme('JupyterLab Dark');
+    assert.deepEqual(await themeColors(runPanel), { light: false, panelMatchesTheme: true });
+    await runPanel.screenshot({ path: join(outDir, '05-panel-dark.png') });
+    await setTheme('JupyterLab Light');
+
+    // The command is also in the notebook's context menu.
+    await panel.locator('.jp-Cell').first().click({ button: 'right' });
+    await assertSeen(page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: /^Train on serverless$/ }));
+    await page.keyboard.press('Escape');
 
     // Open report: a main-area tab with the shared report page.
     await runPanel.getByRole('button', { name: 'Open report' }).click();
