@@ -4,7 +4,7 @@
  * partition key). A warm re-invocation downloads and builds nothing.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -49,6 +49,27 @@ export class WarmCache {
     return { ...this.built, built: true };
   }
 
+  /**
+   * The disk copy only saves a download when a new process reuses this container's temp folder:
+   * a full or unwritable temp folder (ENOSPC, EROFS, ENOTDIR) must not fail the invocation.
+   * The first failure turns the disk copy off for this container and is reported once on stderr.
+   */
+  private diskCacheOff = false;
+
+  private async keepOnDisk(file: string, bytes: Uint8Array): Promise<void> {
+    if (this.diskCacheOff) return;
+    const partial = `${file}.${process.pid}.tmp`;
+    try {
+      await mkdir(this.cacheDir, { recursive: true });
+      await writeFile(partial, bytes);
+      await rename(partial, file);
+    } catch (err) {
+      this.diskCacheOff = true;
+      await rm(partial, { force: true }).catch(() => undefined);
+      process.stderr.write(`smlt worker: cannot cache data in ${this.cacheDir} (${(err as Error).message}); continuing without a disk cache\n`);
+    }
+  }
+
   async partition(store: ObjectStore, key: string): Promise<{ dataset: Dataset; downloaded: boolean }> {
     if (this.data?.key === key) return { dataset: this.data.dataset, downloaded: false };
     const file = join(this.cacheDir, `${createHash('sha256').update(key).digest('hex')}.bin`);
@@ -57,10 +78,7 @@ export class WarmCache {
     if (!bytes) {
       bytes = await store.get(key);
       if (!bytes) throw new SmltError('RUN_FAILED', `The data partition ${key} is missing from ${store.url}.`);
-      await mkdir(this.cacheDir, { recursive: true });
-      const partial = `${file}.${process.pid}.tmp`;
-      await writeFile(partial, bytes);
-      await rename(partial, file);
+      await this.keepOnDisk(file, bytes);
     }
     this.data = { key, dataset: decodeDataset(bytes) };
     return { dataset: this.data.dataset, downloaded };

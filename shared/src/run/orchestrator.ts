@@ -418,15 +418,21 @@ async function drive(input: DriveInput): Promise<RunResult> {
   const costUsd = meter.breakdown().totalUsd;
   let outputs: { modelPath?: string; reportPath?: string } = {};
   try {
+    // A corrupt last checkpoint leaves the run without a model, but with its report and its own error.
+    const checkpoint = await readCheckpoint(store, keys.checkpoint(status.epochsDone)).catch((err: unknown) => {
+      if (!isSmltError(err, 'STORE_CORRUPT')) throw err;
+      if (final.status === 'succeeded') final = { status: 'failed', error: err.toJSON() };
+      return undefined;
+    });
     outputs = await writeRunOutputs({
       manifest,
       status: { ...status, status: final.status, error: final.error, elapsedS: elapsedS(), cost: meter.toJSON() },
       spec,
-      checkpoint: await store.get(keys.checkpoint(status.epochsDone)),
+      checkpoint,
       withModel: status.epochsDone > 0,
     });
   } catch (err) {
-    final = { status: 'failed', error: { code: 'RUN_FAILED', message: `Could not write the run's outputs: ${String(err)}` } };
+    final = { status: 'failed', error: final.error ?? { code: 'RUN_FAILED', message: `Could not write the run's outputs: ${String(err)}` } };
   }
   evaluator.dispose();
   await saveStatus({ status: final.status, error: final.error });

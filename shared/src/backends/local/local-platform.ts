@@ -107,11 +107,12 @@ export class LocalPlatform implements Platform {
 
   /**
    * Fault injection: kills the containers whose running invocation's event matches, as a
-   * crashed Lambda sandbox would die. Returns how many were killed.
+   * crashed Lambda sandbox would die (or, with SIGSTOP, freezes them: a hung worker that only
+   * the time limit ends). Returns how many were signalled.
    */
-  killRunning(matches: (event: unknown) => boolean): number {
+  killRunning(matches: (event: unknown) => boolean, signal: 'SIGKILL' | 'SIGSTOP' = 'SIGKILL'): number {
     const victims = [...this.busy].filter((c) => c.event !== undefined && matches(c.event));
-    for (const c of victims) c.process.kill('SIGKILL');
+    for (const c of victims) c.process.kill(signal);
     return victims.length;
   }
 
