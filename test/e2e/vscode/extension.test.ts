@@ -103,6 +103,20 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     assert.ok(box && box.width > 100 && box.height > 50, `the loss chart is drawn (${JSON.stringify(box)})`);
     assert.ok((await panel.locator('svg.smlt-chart-svg path, svg.smlt-chart-svg polyline').count()) > 0, 'the chart has a curve');
     await panel.locator('button[data-action="open-report"]').waitFor({ state: 'visible' });
+    // The panel wears VS Code's theme: its colours resolve to the workbench's variables.
+    const theme = await panel.evaluate(() => {
+      const probe = document.createElement('div');
+      probe.style.color = 'var(--vscode-foreground)';
+      probe.style.backgroundColor = 'var(--vscode-editor-background)';
+      document.body.append(probe);
+      const expected = getComputedStyle(probe);
+      const panelStyle = getComputedStyle(document.querySelector('.smlt-panel')!);
+      const result = { vscodeFg: expected.color, vscodeBg: expected.backgroundColor, panelFg: panelStyle.color, bodyBg: getComputedStyle(document.body).backgroundColor };
+      probe.remove();
+      return result;
+    });
+    assert.equal(theme.panelFg, theme.vscodeFg, 'panel text uses --vscode-foreground');
+    assert.equal(theme.bodyBg, theme.vscodeBg, 'panel background uses --vscode-editor-background');
 
     const statusBar = page.locator('.statusbar-item', { hasText: 'SMLT succeeded' });
     await statusBar.first().waitFor({ state: 'visible' });
@@ -168,6 +182,9 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     await page.keyboard.press('Enter');
 
     const panel = await findFrame(page, (t) => t.includes('mnist-long') && t.includes('Cancel run'), 'the mnist-long run with a Cancel button');
+    // While it runs: a progress notification, and the status bar with the epoch and the spend.
+    await page.locator('.notifications-toasts .notification-list-item', { hasText: 'SMLT: training mnist-long' }).first().waitFor({ state: 'visible' });
+    await page.locator('.statusbar-item', { hasText: /SMLT epoch \d+\/40 · \$/ }).first().waitFor({ state: 'visible' });
     await panel.locator('button[data-action="cancel"]').click();
     await waitForText(panel, /Cancelled/, 'the panel showing Cancelled');
     await page.screenshot({ path: join(outDir, 'panel-cancelled.png') });

@@ -7,7 +7,7 @@ import { type PanelState, panelStateFromEvents } from '@smlt/shared/panel/state'
 import type { RunEvent } from '@smlt/shared/run/events';
 import type { RunReport } from '@smlt/shared/run/outputs';
 import type { RunSummary } from '@smlt/shared/service/run-service';
-import { formatUsd } from '@smlt/shared/cli/parse';
+import { formatUsd } from '@smlt/shared/panel/format';
 import type { ExtensionDeps } from '../deps';
 import { RunPanel, type RunPanelActions } from '../panel/run-panel';
 import { isRunId } from '../panel/protocol';

@@ -25,7 +25,7 @@ export async function train(deps: ExtensionDeps, arg: unknown): Promise<void> {
   const { runId } = await service.start(requestFromChoices(choices, notebookSource(doc)));
   const session = deps.sessions.attach(runId, service, { notebookUri: doc.uri });
   RunPanel.show(deps.context.extensionUri, session, panelActions(deps));
-  showRunProgress(session, (id) => cancelRun(deps, id));
+  showRunProgress(session, notebookName(doc), (id) => cancelRun(deps, id));
 }
 
 export async function estimate(deps: ExtensionDeps, arg: unknown): Promise<void> {

@@ -7,10 +7,10 @@ import * as vscode from 'vscode';
 import { STATUS_LABELS } from '@smlt/shared/panel/render';
 import type { RunSession } from './run-session';
 
-export function showRunProgress(session: RunSession, cancel: (runId: string) => Promise<void>): void {
+export function showRunProgress(session: RunSession, name: string, cancel: (runId: string) => Promise<void>): void {
   if (session.finished) return;
   void vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `SMLT: training ${session.state.name ?? session.runId}`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: `SMLT: training ${name}`, cancellable: true },
     (progress, token) =>
       new Promise<void>((resolve) => {
         let reported = 0;

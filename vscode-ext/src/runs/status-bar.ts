@@ -1,7 +1,7 @@
 /** A status bar item for the run watched most recently: epoch and spend; a click shows its panel. */
 import * as vscode from 'vscode';
 import { STATUS_LABELS } from '@smlt/shared/panel/render';
-import { formatUsd } from '@smlt/shared/cli/parse';
+import { formatUsd } from '@smlt/shared/panel/format';
 import type { RunSession, RunSessions } from './run-session';
 
 export class RunStatusBar implements vscode.Disposable {
