@@ -37,3 +37,25 @@ describe('the Redis channel', () => {
     assert.equal(resnet.channel, 'store', resnet.reason);
   });
 });
+
+describe('the channel in an adaptive run', () => {
+  it('is chosen before the first epoch, and the first plan says which and why', async () => {
+    const { captureNotebook } = await import('@smlt/shared/capture/capture');
+    const { adaptivePlanEpoch } = await import('@smlt/shared/run/adaptive-plan');
+    const captured = await captureNotebook(new URL('../../examples/mnist.ipynb', import.meta.url).pathname);
+    const input = {
+      spec: captured.spec,
+      trainSamples: 8000,
+      platform: { name: 'local', timeLimitMs: 900_000, memoryRangeMb: [512, 10_240] as const },
+      constraints: { objective: 'time' as const },
+      computeMsPerSample: 0.2,
+    };
+    const chosen = adaptivePlanEpoch({ ...input, channels: ['store', 'redis'] });
+    assert.ok(['store', 'redis'].includes(chosen.channel.name));
+    const first = chosen.planEpoch(0, []);
+    assert.match(first.reason, /^Gradients go through (Redis|the store) \(/, first.reason);
+    assert.doesNotMatch(chosen.planEpoch(1, []).reason, /Gradients go through/, 'only the first plan repeats the choice');
+    const fixed = adaptivePlanEpoch({ ...input, channels: ['redis'] });
+    assert.deepEqual(fixed.channel, { name: 'redis' }, 'a channel the user fixed is planned for, not chosen');
+  });
+});

@@ -38,7 +38,7 @@ program
   .option('--objective <time|cost>', 'what the scheduler minimises within the constraints (default time)', (v) => parseObjective(v, '--objective'))
   .option('--sync <strategy>', 'gradient aggregation: hierarchical or flat', syncName, 'hierarchical')
   .option('--backend <name>', 'where workers run: local processes, or aws (Lambda + S3, after `smlt deploy`)', backendName, 'local')
-  .option('--channel <channel>', 'where workers exchange gradients: store (default), redis (a private redis-server), or redis://HOST:PORT', channelSpec)
+  .option('--channel <channel>', 'where workers exchange gradients: store (default), redis (a private redis-server), redis://HOST:PORT, or auto (the scheduler chooses, with a constraint)', channelSpec)
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
   .option('--out <dir>', 'output folder (default: .smlt/runs/<id> next to the notebook)')
   .option('--server <url>', 'start the run on a running `smlt serve` (token from its file or $SMLT_TOKEN)')

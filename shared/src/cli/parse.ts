@@ -93,7 +93,7 @@ export function memoryList(value: string): number[] {
 /** `--channel store|redis|redis://HOST:PORT`: where workers exchange gradients. */
 export function channelSpec(value: string): string {
   if (!isChannelSpec(value)) {
-    throw new InvalidArgumentError('use store (the run\'s store), redis (a private redis-server) or a redis://HOST:PORT URL.');
+    throw new InvalidArgumentError('use store (the run\'s store), redis (a private redis-server), a redis://HOST:PORT URL, or auto (the scheduler chooses).');
   }
   return value;
 }

@@ -11,7 +11,8 @@ import { mulberry32 } from '../data/order.js';
 import { SmltError } from '../errors.js';
 import { createPlanner, divisors, type Planner } from '../scheduler/index.js';
 import { observationFromRecord } from '../scheduler/observations.js';
-import type { Decision, Objective } from '../scheduler/types.js';
+import { type ChannelName, channelPlatform, chooseChannel } from '../scheduler/channel-choice.js';
+import type { Decision, Objective, PlannerOptions } from '../scheduler/types.js';
 import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';
 import type { JobSpec } from '../spec/job-spec.js';
 import type { EpochConfig, EpochFailure, RunOptions } from './orchestrator.js';
@@ -38,6 +39,11 @@ export interface AdaptivePlanInput {
   maxWorkers?: number;
   /** Clock, ms (default Date.now); only the elapsed time and explanations use it. */
   now?: () => number;
+  /**
+   * Channels gradients may go through (default the store). One: the planner models it; several:
+   * the planner chooses among them with the workers and memory (`AdaptivePlan.channel`).
+   */
+  channels?: readonly ChannelName[];
 }
 
 export interface AdaptivePlan {
@@ -47,6 +53,8 @@ export interface AdaptivePlan {
   decisions: Decision[];
   /** Worker counts the planner may choose from. */
   workerCounts: number[];
+  /** The channel the plan is for, and why (when the planner chose among several). */
+  channel: { name: ChannelName; reason?: string };
 }
 
 export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
@@ -68,7 +76,7 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
     );
   }
   const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-  const planner = createPlanner({
+  const options: PlannerOptions = {
     model: {
       paramCount: spec.model.paramCount,
       bytesPerSample: 4 * (size(spec.data.xShape) + size(spec.data.yShape)),
@@ -91,7 +99,11 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
     search: { workerCounts, ...(input.memorySizesMb ? { memorySizesMb: input.memorySizesMb } : {}) },
     random: mulberry32(spec.training.seed ^ 0x5bd1e995),
     now,
-  });
+  };
+  const channels = input.channels?.length ? input.channels : (['store'] as const);
+  const choice = channels.length > 1 ? chooseChannel(options, channels) : undefined;
+  const channel = { name: choice?.channel ?? channels[0]!, ...(choice ? { reason: choice.reason } : {}) };
+  const planner = choice?.planner ?? createPlanner({ ...options, platform: { ...options.platform, ...channelPlatform(channel.name) } });
 
   const decisions: Decision[] = [];
   let seen = 0;
@@ -118,7 +130,9 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
     const elapsedS = elapsedBeforeS + (now() - startedAtMs) / 1000;
     const decision = planner.next({ elapsedS, spentUsd });
     decisions.push(decision);
-    const reason = planner.explain()?.reason ?? decision.reason;
+    const planned = planner.explain()?.reason ?? decision.reason;
+    // The first plan also says which channel was chosen, and why.
+    const reason = decisions.length === 1 && channel.reason ? `${channel.reason} ${planned}` : planned;
     if (decision.action === 'stop') {
       if (decision.stop === 'budget') {
         // The planner's reason says what was spent of the budget and what the next epoch could cost.
@@ -135,5 +149,5 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
     }
     return { workers: decision.workers, memoryMb: decision.memoryMb, reason };
   };
-  return { planEpoch, planner, decisions, workerCounts };
+  return { planEpoch, planner, decisions, workerCounts, channel };
 }

@@ -8,15 +8,22 @@ import type { ObjectStore, StoreLocation } from '../backends/ports.js';
 import { type PrivateRedis, startPrivateRedis } from '../backends/redis/private-server.js';
 import { RedisStore } from '../backends/redis/redis-store.js';
 import { SmltError } from '../errors.js';
+import type { ChannelName } from '../scheduler/channel-choice.js';
 
 export interface Channel {
   store: ObjectStore;
   location: StoreLocation;
 }
 
-/** What `--channel` accepts. */
+/** What `--channel` accepts; `auto` lets the adaptive scheduler choose between the store and a private Redis. */
 export function isChannelSpec(value: string): boolean {
-  return value === 'store' || value === 'redis' || /^rediss?:\/\//.test(value);
+  return value === 'store' || value === 'redis' || value === 'auto' || /^rediss?:\/\//.test(value);
+}
+
+/** The channels the planner may plan for, for a request's channel spec. */
+export function plannedChannels(spec: string | undefined): ChannelName[] {
+  if (spec === undefined || spec === 'store') return ['store'];
+  return spec === 'auto' ? ['store', 'redis'] : ['redis'];
 }
 
 export class Channels {
@@ -26,6 +33,7 @@ export class Channels {
   /** The channel for `spec`, or undefined when gradients go through the store. */
   async open(spec: string | undefined): Promise<Channel | undefined> {
     if (spec === undefined || spec === 'store') return undefined;
+    if (spec === 'auto') throw new SmltError('OPTION_INVALID', 'The channel "auto" is chosen by the adaptive scheduler: give a deadline, a budget or an objective.');
     if (!isChannelSpec(spec)) {
       throw new SmltError('OPTION_INVALID', `Unknown channel "${spec}": use store, redis (a private redis-server) or a redis://HOST:PORT URL.`);
     }

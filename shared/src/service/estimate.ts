@@ -12,6 +12,7 @@ import { splitHoldout } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import { computeGradients, lossFunction } from '../model/training.js';
 import { adaptivePlanEpoch, type AdaptivePlan } from '../run/adaptive-plan.js';
+import type { ChannelName } from '../scheduler/channel-choice.js';
 import type { Estimate as PlannerEstimate, Objective } from '../scheduler/types.js';
 import { profileOfBackend } from '../sizing/profiles.js';
 import type { Platform } from '../backends/ports.js';
@@ -124,6 +125,8 @@ export interface AdaptiveInput {
   workers?: number;
   /** Fix the memory size. */
   memoryMb?: number;
+  /** Channels the planner may use (several: it chooses). */
+  channels?: readonly ChannelName[];
 }
 
 export interface AdaptiveSetup {
@@ -154,6 +157,7 @@ export async function setupAdaptive(captured: Captured, input: AdaptiveInput): P
     backend: profileOfBackend(info.name, { simd: info.simd }),
     ...(input.workers !== undefined ? { workerCounts: [input.workers] } : {}),
     ...(input.memoryMb !== undefined ? { memorySizesMb: [input.memoryMb] } : {}),
+    ...(input.channels ? { channels: input.channels } : {}),
   });
   return { adaptive, computeMsPerSample, probe, trainSamples: train.count };
 }

@@ -18,7 +18,7 @@ import { type AdaptiveSettings, readManifest, readStatus } from '../run/run-stat
 import { estimateFromPlanner, estimateRun, setupAdaptive, type AdaptiveSetup } from './estimate.js';
 import { type IndexedRun, findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
 import { type RunBackend, RunBackends, storeOfRun } from './run-backends.js';
-import { Channels } from './channels.js';
+import { Channels, plannedChannels } from './channels.js';
 import { runRequestSchema } from '../serve/schemas.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
 
@@ -69,7 +69,8 @@ export class LocalRunService implements RunService {
     const setup = isAdaptive(request) ? await this.adaptive(backend, captured, request) : undefined;
     if (setup) refuseHopeless(setup, request, captured.spec.training.epochs);
     const adaptive = setup?.adaptive;
-    const channel = await this.channels.open(request.channel);
+    // With `auto` the planner chose the channel along with the workers and memory.
+    const channel = await this.channels.open(request.channel === 'auto' && adaptive ? adaptive.channel.name : request.channel);
     // The manifest's settings: what a resume without the planner falls back to.
     const workers = request.workers ?? (adaptive ? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1) : DEFAULT_WORKERS);
     const prepared = await prepareTrain(captured, {
@@ -104,7 +105,7 @@ export class LocalRunService implements RunService {
   private adaptive(
     backend: RunBackend,
     captured: Captured,
-    request: Pick<RunRequest, 'objective' | 'deadlineS' | 'budgetUsd' | 'workers' | 'memoryMb'>,
+    request: Pick<RunRequest, 'objective' | 'deadlineS' | 'budgetUsd' | 'workers' | 'memoryMb' | 'channel'>,
   ): Promise<AdaptiveSetup> {
     const { platform } = backend;
     const [low, high] = platform.memoryRangeMb;
@@ -117,6 +118,7 @@ export class LocalRunService implements RunService {
       },
       ...(request.workers !== undefined ? { workers: request.workers } : {}),
       ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
+      channels: plannedChannels(request.channel),
     });
   }
 
