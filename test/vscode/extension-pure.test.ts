@@ -12,6 +12,7 @@ import { captureNotebookJson } from '@smlt/shared/capture/capture';
 import type { Estimate } from '@smlt/shared/service/run-service';
 import { DEFAULT_CHOICES, budgetProblem, choicesFromStored, deadlineProblem, describeChoices, requestFromChoices } from '../../vscode-ext/src/prompt/choices.js';
 import { estimateLine, infeasibleText } from '../../vscode-ext/src/prompt/estimate-text.js';
+import { type EstimateState, LiveEstimate } from '../../vscode-ext/src/prompt/live-estimate.js';
 import { ipynbMetadata, notebookJson } from '../../vscode-ext/src/notebook-json.js';
 import { parseFromWebview, parseToWebview } from '../../vscode-ext/src/panel/protocol.js';
 import { contentSecurityPolicy, webviewPage } from '../../vscode-ext/src/panel/webview-html.js';
@@ -86,6 +87,44 @@ describe('estimate text', () => {
     const advice = 'No configuration meets the 1 s deadline; the fastest plan needs 24 s and $0.0033.';
     assert.equal(infeasibleText({ ...estimate, feasible: false, advice }), advice);
     assert.match(infeasibleText({ ...estimate, feasible: false })!, /allow more time or money/);
+  });
+});
+
+describe('live estimate', () => {
+  const estimateFor = (deadline: string) => ({ deadline }) as unknown as Estimate;
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('asks once per answer set, for the latest answer only, and reports what it got', async () => {
+    const asked: string[] = [];
+    const seen: EstimateState[] = [];
+    const live = new LiveEstimate(async (c) => {
+      asked.push(c.deadline);
+      return estimateFor(c.deadline);
+    }, (state) => seen.push(state));
+    for (const typed of ['1', '1m', '10m']) live.update({ ...DEFAULT_CHOICES, deadline: typed });
+    live.update({ ...DEFAULT_CHOICES, deadline: 'soo' }); // invalid while typing: not asked
+    await wait(600);
+    assert.deepEqual(asked, ['10m'], 'typing is debounced');
+    const last = seen.at(-1)!;
+    assert.equal(last.kind, 'ready');
+    assert.equal((last as { estimate: { deadline: string } }).estimate.deadline, '10m');
+    const settled = await live.settle({ ...DEFAULT_CHOICES, deadline: '10m' });
+    assert.equal(settled.kind, 'ready');
+    assert.deepEqual(asked, ['10m'], 'the same answers are not estimated twice');
+    live.dispose();
+  });
+
+  it('reports a failure with its message and asks again next time', async () => {
+    let calls = 0;
+    const live = new LiveEstimate(async () => {
+      calls += 1;
+      throw new Error('No AWS settings found in smlt.config.json: run `smlt deploy` first.');
+    }, () => undefined);
+    const first = await live.settle({ ...DEFAULT_CHOICES, backend: 'aws' });
+    assert.deepEqual(first, { kind: 'failed', message: 'No AWS settings found in smlt.config.json: run `smlt deploy` first.' });
+    await live.settle({ ...DEFAULT_CHOICES, backend: 'aws' });
+    assert.equal(calls, 2, 'a failed estimate is not cached: asked again');
+    live.dispose();
   });
 });
 

@@ -158,16 +158,14 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
             ...change,
           ];
     };
-    const settled = live.settle(choices);
-    return runInput(quickPick, show, back, (resolve) => {
-      void settled.then((state) => {
-        refresh(state);
-      });
-      return quickPick.onDidAccept(() => {
+    // The estimate of exactly these answers; it reaches `show` through the live estimate.
+    void live.settle(choices);
+    return runInput(quickPick, show, back, (resolve) =>
+      quickPick.onDidAccept(() => {
         const selected = quickPick.selectedItems[0] ?? quickPick.activeItems[0];
         if (selected) resolve({ next: selected.value });
-      });
-    });
+      }),
+    );
   }
 
   /** Shows `quick`, keeps its estimate text current, resolves on accept, Back or hide. */
