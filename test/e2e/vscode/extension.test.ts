@@ -149,7 +149,7 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     }
   });
 
-  it('explains an infeasible deadline with its fix, then cancels the run from the panel', { timeout: RUN_TIMEOUT_MS }, async () => {
+  it('explains an infeasible deadline with its fix; the run outlives its closed panel, is re-attached and cancelled from it', { timeout: RUN_TIMEOUT_MS }, async () => {
     await openNotebook(page, 'mnist-long.ipynb');
     await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
     await page.keyboard.press('Enter');
@@ -185,8 +185,19 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     // While it runs: a progress notification, and the status bar with the epoch and the spend.
     await page.locator('.notifications-toasts .notification-list-item', { hasText: 'SMLT: training mnist-long' }).first().waitFor({ state: 'visible' });
     await page.locator('.statusbar-item', { hasText: /SMLT epoch \d+\/40 · \$/ }).first().waitFor({ state: 'visible' });
-    await panel.locator('button[data-action="cancel"]').click();
-    await waitForText(panel, /Cancelled/, 'the panel showing Cancelled');
+
+    // Closing the panel does not stop the run: Show Runs re-attaches to it, still running.
+    await page.locator('.tabs-container .tab', { hasText: 'SMLT: mnist-long' }).first().click({ button: 'middle' });
+    await page.locator('.tabs-container .tab', { hasText: 'SMLT: mnist-long' }).waitFor({ state: 'detached' });
+    await quickPick(page, 'F1', '>SMLT: Show Runs', 'SMLT: Show Runs');
+    await page.keyboard.press('Enter');
+    const running = page.locator('.quick-input-list .monaco-list-row', { hasText: 'running' }).first();
+    await running.waitFor({ state: 'visible' });
+    assert.match(await running.innerText(), /mnist-long/);
+    await running.click();
+    const reopened = await findFrame(page, (t) => t.includes('mnist-long') && t.includes('Cancel run') && /iteration [1-9]/.test(t), 'the re-attached mnist-long run, still training');
+    await reopened.locator('button[data-action="cancel"]').click();
+    await waitForText(reopened, /Cancelled/, 'the panel showing Cancelled');
     await page.screenshot({ path: join(outDir, 'panel-cancelled.png') });
   });
 
