@@ -11,7 +11,7 @@ import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js'
 import type { Captured } from '../capture/capture.js';
 import { CostMeter, requestCountsSince } from '../cost/cost.js';
 import { type Dataset, datasetHash, decodeDataset, encodeDataset, partition, splitHoldout } from '../data/dataset.js';
-import { SmltError, isSmltError } from '../errors.js';
+import { SmltError, errorMessage, isSmltError } from '../errors.js';
 import { buildModel } from '../model/build.js';
 import { createOptimizer, decodeState, decodeTensors, encodeState, evaluate } from '../model/training.js';
 import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
@@ -365,15 +365,24 @@ async function drive(input: DriveInput): Promise<RunResult> {
       const epochStart = Date.now();
       const costBefore = meter.breakdown().totalUsd;
       let attempt: Awaited<ReturnType<typeof attemptEpoch>>;
-      for (let outOfMemory = 0; ; outOfMemory++) {
+      for (let outOfMemory = 0, channelRestarts = 0; ; ) {
         try {
           attempt = await attemptEpoch(epoch, config);
           break;
         } catch (err) {
+          if (abort.signal.aborted) throw err;
           // The scheduler sizes up after a worker ran out of memory; a fixed configuration cannot.
-          const replan = options.planEpoch && isSmltError(err, 'WORKER_OUT_OF_MEMORY') && outOfMemory < 2 && !abort.signal.aborted;
-          if (!replan) throw err;
-          config = options.planEpoch!(epoch, status.epochs, { outOfMemory: { workers: config.workers, memoryMb: config.memoryMb } });
+          if (options.planEpoch && isSmltError(err, 'WORKER_OUT_OF_MEMORY') && outOfMemory++ < 2) {
+            config = options.planEpoch(epoch, status.epochs, { outOfMemory: { workers: config.workers, memoryMb: config.memoryMb } });
+            continue;
+          }
+          // An in-memory channel can lose what it held (a restarted Redis): the epoch's exchange
+          // cannot be replayed, so the epoch starts over from its checkpoint, once.
+          if (options.channel && !isSmltError(err, 'WORKER_OUT_OF_MEMORY') && !isSmltError(err, 'CANCELLED') && channelRestarts++ < 1) {
+            config = { ...config, reason: `Restarting epoch ${epoch + 1} from its checkpoint: the gradient exchange through ${options.channel.store.url} failed (${errorMessage(err)}).` };
+            continue;
+          }
+          throw err;
         }
       }
       const { outcome, iterations } = attempt;

@@ -24,11 +24,19 @@ export interface PrivateRedis {
 
 const READY_TIMEOUT_MS = 10_000;
 
-export async function startPrivateRedis(options: { binary?: string; maxMemoryMb?: number } = {}): Promise<PrivateRedis> {
+export interface PrivateRedisOptions {
+  binary?: string;
+  maxMemoryMb?: number;
+  /** Default: a free port and a random password (a restart passes the old ones). */
+  port?: number;
+  password?: string;
+}
+
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const binary = options.binary ?? process.env.SMLT_REDIS_SERVER ?? 'redis-server';
   const dir = await mkdtemp(join(tmpdir(), 'smlt-redis-'));
-  const port = await freePort();
-  const password = randomBytes(24).toString('base64url');
+  const port = options.port ?? (await freePort());
+  const password = options.password ?? randomBytes(24).toString('base64url');
   // The password goes in through stdin's config, not the command line (visible in `ps`).
   const child = spawn(binary, ['-'], { cwd: dir, stdio: ['pipe', 'ignore', 'pipe'] });
   const started = new Promise<void>((resolve, reject) => {
