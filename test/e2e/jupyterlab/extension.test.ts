@@ -5,8 +5,8 @@
  * 1. examples/mnist.ipynb: the toolbar button, the dialog (a bad value shown beside its field,
  *    the live estimate), the inline panel reaching "Succeeded" with its loss chart, the report
  *    tab and the load cell;
- * 2. a longer copy: the page is reloaded mid-run and the panel re-attaches to the same run,
- *    which is then cancelled from the panel;
+ * 2. a longer copy: the page is reloaded mid-run and the panel re-attaches to the same run;
+ *    closing and reopening the notebook re-attaches again; the run is cancelled from the panel;
  * 3. a Python notebook whose model and data exist only in a real ipykernel: the model object's
  *    `to_json()` returns real Keras JSON (a fixture; there is no Keras here) and the arrays
  *    travel as .npy bytes.
@@ -159,8 +159,10 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
   }
 
   /** Opens a notebook and waits for its toolbar button; a missing kernel (tslab) is declined. */
-  async function openNotebook(name: string, { kernel, reload = false }: { kernel: boolean; reload?: boolean }): Promise<Locator> {
-    if (!reload) await page.goto(lab.url(`/lab/tree/${name}?reset`));
+  /** `via`: a fresh page at the notebook's URL, the page as it reloaded, or the file browser. */
+  async function openNotebook(name: string, { kernel, via = 'url' }: { kernel: boolean; via?: 'url' | 'reload' | 'file-browser' }): Promise<Locator> {
+    if (via === 'url') await page.goto(lab.url(`/lab/tree/${name}?reset`));
+    if (via === 'file-browser') await page.locator('.jp-DirListing-item', { hasText: name }).dblclick();
     const panel = page.locator('.jp-NotebookPanel:visible').first();
     await panel.locator('.jp-Cell').first().waitFor();
     await panel.locator('[data-command="smlt:train"]').waitFor();
@@ -285,7 +287,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await runPanel.locator('.smlt-panel[data-status="running"] .smlt-progress-label', { hasText: 'iteration' }).waitFor({ timeout: RUN_TIMEOUT_MS });
 
     await page.reload();
-    panel = await openNotebook('mnist-long.ipynb', { kernel: false, reload: true });
+    panel = await openNotebook('mnist-long.ipynb', { kernel: false, via: 'reload' });
     runPanel = panel.locator('.jp-smlt-RunPanel');
     const attached = runPanel.locator(`.smlt-panel[data-run-id="${runId}"][data-status="running"]`);
     await attached.waitFor({ timeout: RUN_TIMEOUT_MS });
@@ -293,6 +295,13 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     // The replayed history is there: the curve already has points from before the reload.
     await runPanel.locator('svg.smlt-chart-svg polyline.smlt-series-iter').first().waitFor();
     await page.screenshot({ path: join(outDir, '08-reattached.png') });
+
+    // Closing the notebook and opening it again from the file browser re-attaches too.
+    await page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'mnist-long.ipynb' }).locator('.lm-TabBar-tabCloseIcon').click();
+    await panel.waitFor({ state: 'detached' });
+    panel = await openNotebook('mnist-long.ipynb', { kernel: false, via: 'file-browser' });
+    runPanel = panel.locator('.jp-smlt-RunPanel');
+    await runPanel.locator(`.smlt-panel[data-run-id="${runId}"][data-status="running"]`).waitFor({ timeout: RUN_TIMEOUT_MS });
 
     await runPanel.getByRole('button', { name: 'Cancel run' }).click();
     const cancelled = runPanel.locator('.smlt-badge[data-status="cancelled"]');
