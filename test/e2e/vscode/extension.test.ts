@@ -262,6 +262,29 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     const panel = await findFrame(page, (t) => t.includes('All 2 epochs done') && t.includes('Open report'), 'the restored mnist panel');
     assert.ok((await panel.locator('svg.smlt-chart-svg').count()) > 0, 'the restored panel has its chart');
   });
+
+  it('trains what the editor shows: an unsaved edit of the config cell is captured', { timeout: RUN_TIMEOUT_MS }, async () => {
+    await openNotebook(page, 'mnist.ipynb');
+    const line = page.locator('.notebook-editor .code-cell-row .view-line', { hasText: 'epochs: 2' }).first();
+    await line.click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('1');
+    await page.keyboard.press('Escape');
+    await page.locator('.notebook-editor .code-cell-row .view-line', { hasText: 'epochs: 1' }).first().waitFor({ state: 'visible' });
+    assert.match(readFileSync(join(editor.workspace, 'mnist.ipynb'), 'utf8'), /"epochs: 2\\n"/, 'the edit is not saved');
+
+    await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
+    await page.keyboard.press('Enter');
+    for (const n of ['1/5', '2/5', '3/5', '4/5']) {
+      await step(page, n);
+      await page.keyboard.press('Enter');
+    }
+    await step(page, '5/5');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' }).waitFor({ state: 'visible' });
+    await page.keyboard.press('Enter');
+    await findFrame(page, (t) => t.includes('All 1 epoch done') && t.includes('Succeeded'), 'the one-epoch run of the edited notebook', RUN_TIMEOUT_MS);
+  });
 });
 
 async function openNotebook(page: Page, name: string): Promise<void> {
