@@ -92,6 +92,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
   let browser: Browser;
   let page: Page;
   const watch = new ConsoleWatch();
+  const smltBodies: Promise<string>[] = [];
 
   before(async () => {
     mkdirSync(outDir, { recursive: true });
@@ -109,13 +110,28 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(90_000);
     watch.attach(page);
+    // Every answer of the server extension the browser reads (the event streams aside) is kept,
+    // to check that the token of smlt serve never reaches the page.
+    page.on('response', (response) => {
+      if (!new URL(response.url()).pathname.startsWith('/smlt/') || response.url().includes('/events')) return;
+      smltBodies.push(response.text().catch(() => ''));
+    });
   });
 
   after(async () => {
     watch.save(join(outDir, 'console.log'));
+    let token: string | undefined;
+    try {
+      token = (JSON.parse(readFileSync(join(lab.smltHome, 'serve.json'), 'utf8')) as { token: string }).token;
+    } catch {
+      // no server or no side process: the tests have failed already
+    }
+    const bodies = await Promise.all(smltBodies);
     await browser?.close();
     await lab?.stop();
     assert.deepEqual(watch.errors, [], 'the browser console had errors');
+    assert.ok(bodies.length > 5, `the page called the server extension (${bodies.length} answers)`);
+    assert.ok(token && !bodies.some((b) => b.includes(token)), 'an answer to the browser carried the token of smlt serve');
   });
 
   /** Runs a test body; on failure the page is saved as test-output/jupyterlab/99-failure-<tag>.png. */
