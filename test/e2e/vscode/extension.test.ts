@@ -103,6 +103,8 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     assert.ok(box && box.width > 100 && box.height > 50, `the loss chart is drawn (${JSON.stringify(box)})`);
     assert.ok((await panel.locator('svg.smlt-chart-svg path, svg.smlt-chart-svg polyline').count()) > 0, 'the chart has a curve');
     await panel.locator('button[data-action="open-report"]').waitFor({ state: 'visible' });
+    const csp = await panel.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    assert.match(csp ?? '', /^default-src 'none'; style-src 'nonce-[\w-]+'; script-src 'nonce-[\w-]+' /, 'the panel runs under the strict CSP');
     // The panel wears VS Code's theme: its colours resolve to the workbench's variables.
     const theme = await panel.evaluate(() => {
       const probe = document.createElement('div');
