@@ -2,15 +2,18 @@
 and, for POST, its XSRF check) that forwards to ``smlt serve`` with the side process's bearer
 token. Notebook locations arrive as Jupyter contents paths and leave as absolute paths inside
 the server's root folder; the event stream is relayed chunk by chunk, never buffered."""
+import asyncio
 import base64
 import binascii
 import hashlib
 import json
 import os
+from urllib.parse import urlsplit
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import httpclient, web
+from tornado.iostream import StreamClosedError
 
 from .side_process import SideProcessError
 
@@ -228,58 +231,95 @@ class ArraysHandler(SmltHandler):
 
 
 class EventsHandler(SmltHandler):
-    """The run's Server-Sent Events, relayed as they arrive (``fromSeq`` or ``Last-Event-ID``)."""
+    """The run's Server-Sent Events, relayed as they arrive (``fromSeq`` or ``Last-Event-ID``).
 
-    _closed = False
+    A plain HTTP/1.1 connection to smlt serve rather than tornado's client, so that the upstream
+    stream is closed the moment the browser leaves (tornado's client cannot be cancelled)."""
+
+    _upstream = None
 
     def on_connection_close(self):
-        self._closed = True
+        if self._upstream is not None:
+            self._upstream.close()
 
     @_api
     async def get(self, run_id):
-        # An unknown run is an error answer, not an empty stream.
-        await self.upstream("GET", f"/v1/runs/{run_id}")
-        from_seq = self.get_query_argument("fromSeq", None)
-        headers = dict(self.side.auth_header())
-        headers["Accept"] = "text/event-stream"
-        last = self.request.headers.get("Last-Event-ID")
-        if last and from_seq is None:
-            headers["Last-Event-ID"] = last
-        query = f"?fromSeq={int(from_seq)}" if from_seq and from_seq.isdigit() else ""
-        self.set_status(200)
-        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Accel-Buffering", "no")
-        await self.flush()
-
-        def relay(chunk):
-            if self._closed:
-                raise ConnectionAbortedError("the browser left")  # ends the upstream request
-            self.write(chunk)
-            # A browser that left makes the flush fail; on_connection_close has noted it.
-            self.flush().add_done_callback(lambda f: f.exception())
-
-        request = httpclient.HTTPRequest(
-            f"{self.side.url}/v1/runs/{run_id}/events{query}", headers=headers,
-            streaming_callback=relay, connect_timeout=10, request_timeout=0,
-        )
         try:
-            await _stream_client().fetch(request, raise_error=False)
-        except Exception:  # noqa: BLE001 - the browser left or smlt serve stopped: end our stream too
-            pass
-        if not self._closed:
-            self.finish()
+            base = await self.side.ready()
+        except SideProcessError as err:
+            raise ApiFailure(503, "SERVER_UNREACHABLE", f"smlt serve is not running: {err}")
+        from_seq = self.get_query_argument("fromSeq", None)
+        query = f"?fromSeq={int(from_seq)}" if from_seq and from_seq.isdigit() else ""
+        headers = dict(self.side.auth_header())
+        last = self.request.headers.get("Last-Event-ID")
+        if last and not query:
+            headers["Last-Event-ID"] = last
+        host, port = urlsplit(base).hostname, urlsplit(base).port
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError as err:
+            raise ApiFailure(503, "SERVER_UNREACHABLE", f"smlt serve did not answer: {err}")
+        self._upstream = writer
+        try:
+            lines = [f"GET /v1/runs/{run_id}/events{query} HTTP/1.1", f"Host: {host}:{port}",
+                     "Accept: text/event-stream", "Connection: close"]
+            lines += [f"{name}: {value}" for name, value in headers.items()]
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            await writer.drain()
+            status, response_headers = await _read_head(reader)
+            chunked = "chunked" in response_headers.get("transfer-encoding", "").lower()
+            if status != 200:
+                body = b"".join([part async for part in _read_body(reader, chunked)])
+                try:
+                    error = json.loads(body)["error"]
+                except (ValueError, KeyError, TypeError):
+                    error = {"code": "SERVER_UNREACHABLE", "message": f"smlt serve answered HTTP {status}"}
+                raise ApiFailure(status, error.get("code", "ERROR"), error.get("message", ""), error.get("field"))
+            self.set_status(200)
+            self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.set_header("Cache-Control", "no-store")
+            self.set_header("X-Accel-Buffering", "no")
+            await self.flush()
+            async for part in _read_body(reader, chunked):
+                self.write(part)
+                await self.flush()
+        except (OSError, asyncio.IncompleteReadError, StreamClosedError):
+            return  # the browser left, or smlt serve stopped: the browser reconnects from its last seq
+        finally:
+            writer.close()
+            self._upstream = None
+        self.finish()
 
 
-_CLIENT = None
+async def _read_head(reader):
+    status_line = await reader.readline()
+    parts = status_line.split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ApiFailure(502, "PROTOCOL_ERROR", "smlt serve answered something that is not HTTP.")
+    headers = {}
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            return int(parts[1]), headers
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
 
 
-def _stream_client():
-    """One client for long-lived streams, so they do not use up the shared client's 10 slots."""
-    global _CLIENT
-    if _CLIENT is None:
-        _CLIENT = httpclient.AsyncHTTPClient(force_instance=True, max_clients=200)
-    return _CLIENT
+async def _read_body(reader, chunked):
+    """The body as it arrives: chunk by chunk (chunked encoding) or until the connection ends."""
+    if not chunked:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            yield data
+    while True:
+        size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            return
+        data = await reader.readexactly(size)
+        await reader.readexactly(2)  # the CRLF after each chunk
+        yield data
 
 
 def setup_handlers(web_app, root_dir):

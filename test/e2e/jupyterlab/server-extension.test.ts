@@ -2,7 +2,7 @@
  * The Jupyter server extension (jupyter-ext/smlt_jupyter) in a real jupyter_server 1.23, without
  * a browser: it starts `smlt serve` as a side process and proxies it under Jupyter's login and
  * XSRF checks, never handing out the side process's token; the event stream is relayed as it
- * happens (not buffered until the run ends); bad paths and bad values come back naming their
+ * happens (not buffered until the run ends) and closed upstream when the browser leaves; bad paths and bad values come back naming their
  * field; and the side process ends with the server, also when the server is killed.
  */
 import assert from 'node:assert/strict';
@@ -43,6 +43,16 @@ async function sideProcess(lab: Lab): Promise<{ url: string; token: string; pid:
     }
   }
   throw new Error('smlt serve never wrote its token file');
+}
+
+/** Established TCP connections (either end) on 127.0.0.1:`port`, from /proc/net/tcp. */
+function openConnections(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length > 3 && f[3] === '01' && (f[1]!.endsWith(`:${hexPort}`) || f[2]!.endsWith(`:${hexPort}`))).length;
 }
 
 const mnist = () => JSON.parse(readFileSync(join(repoRoot, 'examples/mnist.ipynb'), 'utf8')) as Record<string, unknown>;
@@ -150,6 +160,28 @@ describe('smlt_jupyter server extension in jupyter_server', { skip: missing ? `$
     const report = (await (await api(`runs/${runId}/report`)).json()) as { status: string; runId: string };
     assert.equal(report.runId, runId);
     assert.equal(report.status, 'succeeded');
+  });
+
+  it('closes its stream from smlt serve when the browser leaves', async () => {
+    const started = await api('runs', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ source: { notebook: mnist(), contentsPath: 'sub/mnist.ipynb' }, overrides: { epochs: 30 } })
+    });
+    const { runId } = (await started.json()) as { runId: string };
+    const port = Number(new URL(side.url).port);
+    const before = openConnections(port);
+    const leave = new AbortController();
+    const stream = await api(`runs/${runId}/events`, { signal: leave.signal });
+    const reader = stream.body!.getReader();
+    await reader.read();
+    assert.ok(openConnections(port) > before, 'the relay holds a connection to smlt serve while the browser listens');
+    leave.abort();
+    // Within seconds. (During a run events flow about every second, so this also holds for a
+    // relay that only notices on its next write; the close hook matters for idle streams.)
+    for (let i = 0; i < 50 && openConnections(port) > before; i++) await sleep(100);
+    assert.equal(openConnections(port), before, 'the connection to smlt serve was closed with the browser’s');
+    assert.equal((await api(`runs/${runId}/cancel`, { method: 'POST' })).status, 200);
   });
 
   it('stops smlt serve with the Jupyter server', async () => {
