@@ -267,6 +267,11 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await panel.locator('.jp-Cell').first().click({ button: 'right' });
     await assertSeen(page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: /^Train on serverless$/ }));
     await page.keyboard.press('Escape');
+    // And in the command palette.
+    await page.keyboard.press('Control+Shift+C');
+    await page.locator('.lm-CommandPalette-input').fill('Train on serverless');
+    await assertSeen(page.locator('.lm-CommandPalette-item', { hasText: 'Train on serverless' }).locator('.lm-CommandPalette-itemLabel'));
+    await page.keyboard.press('Escape');
 
     // Open report: a main-area tab with the shared report page.
     await runPanel.getByRole('button', { name: 'Open report' }).click();
