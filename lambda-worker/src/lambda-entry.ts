@@ -6,7 +6,8 @@
  * errorMessage, trace}` and drops every other property, so the code goes into the name.
  */
 import { isSmltError } from '@smlt/shared/errors';
-import type { WorkerContext } from '@smlt/shared/backends/ports';
+import type { StoreLocation, WorkerContext } from '@smlt/shared/backends/ports';
+import { openStore } from '@smlt/shared/backends/store-utils';
 import type { WorkerEvent, WorkerResult } from '@smlt/shared/run/worker-protocol';
 import { backendInfo, initBackend } from '@smlt/shared/tf/backend';
 import { handler as runWorker } from './handler.js';
@@ -18,6 +19,8 @@ let invocations = 0;
 /** The event deploy and tests send to check that a function works without a run. */
 export interface ProbeEvent {
   smltProbe: 1;
+  /** Stores to reach from inside the function (deploy's check of S3 and of a Redis channel in a VPC). */
+  reach?: StoreLocation[];
 }
 
 export interface ProbeResult {
@@ -37,6 +40,8 @@ export interface ProbeResult {
   /** Whether the runtime gave the function credentials in its environment (never their values). */
   hasCredentials: boolean;
   region?: string;
+  /** Per store asked for: `ok` after a write, read and delete of a probe key, else the error. */
+  reached?: Array<{ url: string; result: string }>;
 }
 
 /** Prefix of the errorType that carries an SmltError's code, e.g. `SmltError.SYNC_TIMEOUT`. */
@@ -44,7 +49,7 @@ export const SMLT_ERROR_TYPE_PREFIX = 'SmltError.';
 
 export async function handler(event: WorkerEvent | ProbeEvent, context: WorkerContext): Promise<WorkerResult | ProbeResult> {
   invocations++;
-  if (isProbe(event)) return probe(context);
+  if (isProbe(event)) return probe(context, event);
   if (!isWorkerEvent(event)) {
     throw lambdaError(
       new TypeError('The event is neither an SMLT worker event (v: 1) nor a probe ({"smltProbe": 1}); invoke this function through smlt.'),
@@ -57,10 +62,12 @@ export async function handler(event: WorkerEvent | ProbeEvent, context: WorkerCo
   }
 }
 
-async function probe(context: WorkerContext): Promise<ProbeResult> {
+async function probe(context: WorkerContext, event: ProbeEvent): Promise<ProbeResult> {
   const started = performance.now();
   await initBackend();
   const info = backendInfo();
+  const backendInitMs = Math.round(performance.now() - started);
+  const reached = event.reach ? await Promise.all(event.reach.map(reach)) : undefined;
   return {
     probe: 'smlt-worker',
     backend: info.name,
@@ -68,13 +75,34 @@ async function probe(context: WorkerContext): Promise<ProbeResult> {
     node: process.version,
     arch: process.arch,
     moduleLoadedMs: Math.round(moduleLoadedMs),
-    backendInitMs: Math.round(performance.now() - started),
+    backendInitMs,
     coldStart: invocations === 1,
     memoryLimitInMB: context.memoryLimitInMB,
     functionName: context.functionName,
     hasCredentials: Boolean(process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY),
     region: process.env.AWS_REGION,
+    ...(reached ? { reached } : {}),
   };
+}
+
+/** A write, read and delete of a probe key in `location`, as a run's worker would do them. */
+async function reach(location: StoreLocation): Promise<{ url: string; result: string }> {
+  const store = openStore(location);
+  const key = `deploy-check/${probeKeyId()}`;
+  try {
+    await store.put(key, 'smlt probe');
+    const back = await store.get(key);
+    await store.delete([key]);
+    return { url: store.url, result: back ? 'ok' : 'the probe object did not read back' };
+  } catch (err) {
+    return { url: store.url, result: err instanceof Error ? err.message : String(err) };
+  } finally {
+    await (store as { close?: () => unknown }).close?.();
+  }
+}
+
+function probeKeyId(): string {
+  return `${process.pid}-${Date.now().toString(36)}-${invocations}`;
 }
 
 function isProbe(event: unknown): event is ProbeEvent {

@@ -86,6 +86,8 @@ export interface FunctionConfiguration {
   PackageType: 'Zip';
   Architectures: string[];
   EphemeralStorage: { Size: number };
+  /** Recorded as Lambda answers it (a made-up VPC id); the emulator's network is the host's. */
+  VpcConfig?: { SubnetIds: string[]; SecurityGroupIds: string[]; VpcId: string };
 }
 
 /** One code + configuration revision: its task root and the platform running it. */
@@ -170,6 +172,7 @@ export class FunctionRegistry {
       PackageType: 'Zip',
       Architectures: architecturesOf(input.Architectures),
       EphemeralStorage: { Size: ephemeralStorageOf(input.EphemeralStorage) },
+      ...vpcConfigOf(input.VpcConfig),
     };
     if (!config.Environment) delete config.Environment;
     const revision = await this.startRevision(config, zip);
@@ -216,6 +219,7 @@ export class FunctionRegistry {
       MemorySize: input.MemorySize === undefined ? c.MemorySize : integerIn(input.MemorySize, 'memorySize', LIMITS.memoryMb, 128),
       Environment: input.Environment === undefined ? c.Environment : environmentOf(input.Environment),
       EphemeralStorage: input.EphemeralStorage === undefined ? c.EphemeralStorage : { Size: ephemeralStorageOf(input.EphemeralStorage) },
+      ...(input.VpcConfig === undefined ? {} : vpcConfigOf(input.VpcConfig)),
     };
     if (!config.Environment) delete config.Environment;
     await this.replaceRevision(fn, config, fn.zip);
@@ -468,4 +472,19 @@ function sha256Base64(bytes: Uint8Array): string {
 /** Lambda's LastModified format: 2024-05-01T12:00:00.000+0000. */
 function lambdaTime(): string {
   return new Date().toISOString().replace('Z', '+0000');
+}
+
+/** Lambda's VpcConfig: subnets and security groups given together (both empty detaches the function). */
+function vpcConfigOf(value: unknown): { VpcConfig?: FunctionConfiguration['VpcConfig'] } {
+  if (value === undefined) return {};
+  const { SubnetIds = [], SecurityGroupIds = [] } = value as { SubnetIds?: unknown[]; SecurityGroupIds?: unknown[] };
+  const ids = (list: unknown[], pattern: RegExp, field: string) =>
+    list.map((id) => {
+      if (typeof id !== 'string' || !pattern.test(id)) throw invalid(`Value '${String(id)}' at 'vpcConfig.${field}' failed to satisfy constraint`);
+      return id;
+    });
+  const subnets = ids(SubnetIds, /^subnet-[0-9a-f]{8,17}$/, 'subnetIds');
+  const groups = ids(SecurityGroupIds, /^sg-[0-9a-f]{8,17}$/, 'securityGroupIds');
+  if ((subnets.length === 0) !== (groups.length === 0)) throw invalid('SubnetIds and SecurityGroupIds must be given together.');
+  return { VpcConfig: { SubnetIds: subnets, SecurityGroupIds: groups, VpcId: subnets.length ? 'vpc-0emulator0000000' : '' } };
 }

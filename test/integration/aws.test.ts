@@ -21,6 +21,9 @@ import { type Captured, train } from '@smlt/shared/run/orchestrator';
 import { runKeys } from '@smlt/shared/run/layout';
 import { type LambdaEmulator, startLambdaEmulator } from '../emulators/lambda-emulator.js';
 import { type S3Emulator, S3RVER_CREDENTIALS, startS3Emulator } from '../emulators/s3-emulator.js';
+import { Redis } from 'ioredis';
+import { startPrivateRedis } from '@smlt/shared/backends/redis/private-server';
+import { hostMissing } from '../helpers/hosts.js';
 import { withEpochs } from '../helpers/local-run.js';
 import { maxDifference, weightsAfter } from '../helpers/weights.js';
 
@@ -214,6 +217,41 @@ describe('the AWS backend against the Lambda and S3 emulators', () => {
     } finally {
       await platform.close();
       store.close();
+    }
+  });
+
+  it('sends gradients through a Redis channel the functions reach from their VPC, checked by deploy', async (t) => {
+    const skip = hostMissing('redis-server', 'apt-get install -y redis-server (bash .ci/setup.d/redis.sh)');
+    if (skip) return t.skip(skip);
+    // An ElastiCache stand-in: no AUTH (a VPC security group guards the real one).
+    const redis = await startPrivateRedis({ password: '' });
+    try {
+      const deployed = await smlt(['deploy', '--channel-url', redis.url, '--subnets', 'subnet-0123456789abcdef0',
+        '--security-groups', 'sg-0123456789abcdef0', '--json']);
+      assert.equal(deployed.code, 0, `deploy (stderr: ${deployed.stderr})`);
+      const report = lastJson(deployed.stdout);
+      assert.ok(report.functions.every((f: any) => f.action === 'config-updated'), 'the functions joined the VPC');
+      assert.deepEqual(lambda.functions().find((f) => f.name === 'smlt-worker-1769') && true, true);
+      const reached = report.checks.filter((c: any) => / reaches /.test(c.name));
+      assert.deepEqual(reached.map((c: any) => [c.name.replace(/.* reaches /, ''), c.ok]), [[`s3://${s3.bucket}/${PREFIX}`, true], [`${redis.url}#${PREFIX}`, true]],
+        'the probe reached S3 and Redis from inside the function');
+
+      const admin = new Redis(redis.port, '127.0.0.1');
+      try {
+        const before = Number(/total_commands_processed:(\d+)/.exec(await admin.info('stats'))![1]);
+        const run = await smlt(['train', 'mnist.ipynb', '--backend', 'aws', '--channel', 'redis', '--workers', '2', '--epochs', '1', '--json']);
+        assert.equal(run.code, 0, `train (stderr: ${run.stderr.slice(-2000)})`);
+        const result = lastJson(run.stdout);
+        assert.equal(result.status, 'succeeded');
+        assert.ok(result.metrics.accuracy >= 0.85, `accuracy ${result.metrics.accuracy}`);
+        const after = Number(/total_commands_processed:(\d+)/.exec(await admin.info('stats'))![1]);
+        assert.ok(after - before > 1000, `${after - before} Redis commands: the exchange went through the channel`);
+        assert.equal(await admin.dbsize(), 0, 'no keys left in the channel');
+      } finally {
+        admin.disconnect();
+      }
+    } finally {
+      await redis.stop();
     }
   });
 

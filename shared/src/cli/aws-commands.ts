@@ -22,6 +22,9 @@ interface DeployFlags {
   timeout?: number;
   s3Endpoint?: string;
   lambdaEndpoint?: string;
+  channelUrl?: string;
+  subnets?: string;
+  securityGroups?: string;
   config?: string;
   printPolicy?: boolean;
   probe: boolean;
@@ -42,6 +45,9 @@ export function addAwsCommands(program: Command): void {
     .option('--timeout <s>', 'per-invocation limit in seconds, at most 900 (workers checkpoint and relaunch before it)', positiveInt('--timeout'))
     .option('--s3-endpoint <url>', 'an S3-compatible endpoint instead of AWS (emulators, LocalStack)')
     .option('--lambda-endpoint <url>', 'a Lambda-compatible endpoint instead of AWS (emulators, LocalStack)')
+    .option('--channel-url <url>', 'an ElastiCache Redis/Valkey endpoint (rediss://HOST:PORT) for --channel redis')
+    .option('--subnets <ids>', 'comma-separated VPC subnets the functions join to reach the channel')
+    .option('--security-groups <ids>', 'comma-separated security groups of the functions (allowed into the cache)')
     .option('--config <file>', `project config file (default: the nearest ${CONFIG_FILE}, else ./${CONFIG_FILE})`)
     .option('--print-policy', 'print the IAM policies (worker role, its trust policy, your user) and exit')
     .option('--no-probe', 'skip the probe invocation (one billed call that checks a worker starts)')
@@ -108,6 +114,7 @@ async function settingsFrom(flags: DeployFlags, file: string): Promise<AwsSettin
       timeoutS: flags.timeout,
     }),
     ...(Object.keys(endpoints).length > 0 ? { endpoints } : {}),
+    ...channelFrom(flags, existing?.channel),
   };
   if (merged.region === undefined) throw new SmltError('OPTION_INVALID', 'No region: pass --region (e.g. --region us-east-1) or set AWS_REGION.');
   if (merged.bucket === undefined) throw new SmltError('OPTION_INVALID', 'No bucket: pass --bucket NAME (it is created if it does not exist).');
@@ -122,6 +129,21 @@ function printPolicies(settings: AwsSettings): void {
   console.log(JSON.stringify(workerRoleTrustPolicy(), null, 2));
   console.log('\n# Your user or SSO role (deploy, train --backend aws, destroy):');
   console.log(JSON.stringify(userPolicy(settings), null, 2));
+}
+
+/** `--channel-url`, `--subnets` and `--security-groups` over the existing channel settings. */
+function channelFrom(flags: DeployFlags, existing: AwsSettings['channel']): { channel?: AwsSettings['channel'] } {
+  const list = (value: string | undefined) => value?.split(',').map((id) => id.trim()).filter(Boolean);
+  if (!flags.channelUrl && !flags.subnets && !flags.securityGroups) return existing ? { channel: existing } : {};
+  const url = flags.channelUrl ?? existing?.url;
+  if (!url) throw new SmltError('OPTION_INVALID', '--subnets and --security-groups configure the Redis channel: give --channel-url rediss://HOST:PORT too.');
+  return {
+    channel: {
+      url,
+      subnetIds: list(flags.subnets) ?? existing?.subnetIds ?? [],
+      securityGroupIds: list(flags.securityGroups) ?? existing?.securityGroupIds ?? [],
+    },
+  };
 }
 
 function defined<T extends object>(record: T): Partial<T> {

@@ -69,10 +69,11 @@ program
   .option('--epochs <n>', "override the notebook's epochs", positiveInt('--epochs'))
   .option('--batch-size <n>', "override the notebook's global batch size", positiveInt('--batch-size'))
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
+  .option('--channel <channel>', 'plan for gradients through store (default), redis, or auto (the scheduler chooses)', channelSpec)
   .option('--json', 'print the plan as one JSON object')
   .action(async (notebook: string, opts: PlanOptions) => {
     await withService(opts.timeLimit, async (service) => {
-      const request = planRequest(notebook, { ...opts, objective: opts.objective ?? 'time' });
+      const request = { ...planRequest(notebook, { ...opts, objective: opts.objective ?? 'time' }), ...(opts.channel ? { channel: opts.channel } : {}) };
       const { adaptive, computeMsPerSample, probe, trainSamples, captured } = await service.plan(request);
       const first = adaptive.planner.estimate().plan[0];
       const probeShown = { steps: probe.steps, seconds: probe.seconds, costUsd: probeCostUsd(probe, first?.memoryMb ?? DEFAULT_MEMORY_MB) };
@@ -93,6 +94,7 @@ program
             computeMsPerSample,
             probe: probeShown,
             constraints,
+            channel: adaptive.channel,
             ...estimate,
           })}\n`,
         );
@@ -109,7 +111,8 @@ program
             `(${wanted.join(', ')}; gradient step ${computeMsPerSample.toFixed(3)} ms/sample measured here by a ` +
             `${probeShown.steps}-step probe: ${probeShown.seconds.toFixed(2)} s, ${formatUsd(probeShown.costUsd)} as if on Lambda)\n` +
             `  time  ${range(estimate.timeS, formatDuration)}\n` +
-            `  cost  ${range(estimate.costUsd, formatUsd)} as if on AWS Lambda\n`,
+            `  cost  ${range(estimate.costUsd, formatUsd)} as if on AWS Lambda\n` +
+            (adaptive.channel.reason ? `  ${adaptive.channel.reason}\n` : adaptive.channel.name === 'redis' ? '  gradients through Redis\n' : ''),
         );
         for (const p of estimate.plan) {
           const epochs = p.fromEpoch === p.toEpoch ? `epoch ${p.fromEpoch + 1}` : `epochs ${p.fromEpoch + 1}-${p.toEpoch + 1}`;
@@ -238,6 +241,7 @@ interface ConstraintOptions {
 
 interface PlanOptions extends ConstraintOptions {
   timeLimit: number;
+  channel?: string;
   json?: boolean;
 }
 

@@ -20,23 +20,34 @@ export function isChannelSpec(value: string): boolean {
   return value === 'store' || value === 'redis' || value === 'auto' || /^rediss?:\/\//.test(value);
 }
 
-/** The channels the planner may plan for, for a request's channel spec. */
-export function plannedChannels(spec: string | undefined): ChannelName[] {
+/** The channels the planner may plan for, for a request's channel spec (`auto` needs a Redis to choose). */
+export function plannedChannels(spec: string | undefined, redisAvailable = true): ChannelName[] {
   if (spec === undefined || spec === 'store') return ['store'];
-  return spec === 'auto' ? ['store', 'redis'] : ['redis'];
+  if (spec === 'auto') return redisAvailable ? ['store', 'redis'] : ['store'];
+  return ['redis'];
 }
 
 export class Channels {
   private privateRedis?: Promise<PrivateRedis>;
   private readonly stores: RedisStore[] = [];
 
-  /** The channel for `spec`, or undefined when gradients go through the store. */
-  async open(spec: string | undefined): Promise<Channel | undefined> {
+  /**
+   * The channel for `spec`, or undefined when gradients go through the store. `redis` means
+   * `redis` of the backend: a private server (local), or the configured endpoint (AWS).
+   */
+  async open(spec: string | undefined, redis: 'private' | string | undefined = 'private'): Promise<Channel | undefined> {
     if (spec === undefined || spec === 'store') return undefined;
     if (spec === 'auto') throw new SmltError('OPTION_INVALID', 'The channel "auto" is chosen by the adaptive scheduler: give a deadline, a budget or an objective.');
     if (!isChannelSpec(spec)) {
       throw new SmltError('OPTION_INVALID', `Unknown channel "${spec}": use store, redis (a private redis-server) or a redis://HOST:PORT URL.`);
     }
+    if (spec === 'redis' && redis === undefined) {
+      throw new SmltError(
+        'OPTION_INVALID',
+        'No Redis channel is configured for this backend: run `smlt deploy --channel-url rediss://HOST:PORT --subnets subnet-… --security-groups sg-…` (an ElastiCache endpoint the functions can reach).',
+      );
+    }
+    if (spec === 'redis' && redis !== 'private') spec = redis!;
     let url: URL;
     if (spec === 'redis') {
       this.privateRedis ??= startPrivateRedis();

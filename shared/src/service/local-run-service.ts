@@ -70,7 +70,7 @@ export class LocalRunService implements RunService {
     if (setup) refuseHopeless(setup, request, captured.spec.training.epochs);
     const adaptive = setup?.adaptive;
     // With `auto` the planner chose the channel along with the workers and memory.
-    const channel = await this.channels.open(request.channel === 'auto' && adaptive ? adaptive.channel.name : request.channel);
+    const channel = await this.channels.open(request.channel === 'auto' && adaptive ? adaptive.channel.name : request.channel, backend.redis);
     // The manifest's settings: what a resume without the planner falls back to.
     const workers = request.workers ?? (adaptive ? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1) : DEFAULT_WORKERS);
     const prepared = await prepareTrain(captured, {
@@ -118,7 +118,7 @@ export class LocalRunService implements RunService {
       },
       ...(request.workers !== undefined ? { workers: request.workers } : {}),
       ...(request.memoryMb !== undefined ? { memoryMb: request.memoryMb } : {}),
-      channels: plannedChannels(request.channel),
+      channels: plannedChannels(request.channel, backend.redis !== undefined),
     });
   }
 

@@ -32,6 +32,11 @@ export interface RunBackend {
   storeFor(notebookDir: string): StoreLocation;
   /** Run-index fields that let another process find this backend again. */
   readonly indexFields: Pick<IndexedRun, 'backend' | 'configFile'>;
+  /**
+   * The Redis channel `--channel redis` means here: `private` (a redis-server this process starts)
+   * locally; on AWS the configured ElastiCache endpoint, if any.
+   */
+  readonly redis?: 'private' | string;
 }
 
 export class RunBackends {
@@ -45,6 +50,7 @@ export class RunBackends {
       minMemoryMb: LOCAL_MIN_MEMORY_MB,
       storeFor: (notebookDir) => ({ kind: 'folder', root: join(notebookDir, '.smlt') }),
       indexFields: { backend: 'local' },
+      redis: 'private',
     };
   }
 
@@ -93,6 +99,7 @@ function awsBackend(settings: AwsSettings, configFile: string): RunBackend {
     minMemoryMb: AWS_MIN_MEMORY_MB,
     storeFor: () => location,
     indexFields: { backend: 'aws', configFile },
+    ...(settings.channel ? { redis: settings.channel.url } : {}),
   };
 }
 

@@ -27,6 +27,19 @@ export const AwsSettingsSchema = z.strictObject({
   functionPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,50}$/, 'letters, digits, - and _ (at most 50)').default('smlt-worker'),
   /** Each invocation's limit, at most Lambda's 900 s; workers checkpoint and are relaunched before it. */
   timeoutS: z.number().int().min(1).max(900).default(900),
+  /**
+   * A Redis/Valkey gradient channel (ElastiCache) for `--channel redis`: its endpoint URL (no
+   * password: use in-transit encryption and a security group; an AUTH token, if any, reaches the
+   * functions as SMLT_REDIS_PASSWORD), and the VPC subnets and security groups that let the
+   * worker functions reach it.
+   */
+  channel: z
+    .strictObject({
+      url: z.string().regex(/^rediss?:\/\/[^:@/]+(:\d+)?(\/\d+)?$/, 'a redis:// or rediss:// URL without credentials, e.g. rediss://my-cache.xxxxxx.use1.cache.amazonaws.com:6379'),
+      subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id such as subnet-0123456789abcdef0')).min(1),
+      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id such as sg-0123456789abcdef0')).min(1),
+    })
+    .optional(),
   /** S3-compatible and Lambda-compatible endpoints (emulators, LocalStack); absent on AWS. */
   endpoints: z.strictObject({ s3: z.url().optional(), lambda: z.url().optional() }).optional(),
 });

@@ -13,6 +13,7 @@ import {
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { randomUUID } from 'node:crypto';
 import { errorMessage } from '../../errors.js';
+import type { StoreLocation } from '../ports.js';
 import type { AwsSettings } from './config.js';
 import { lambdaClient } from './lambda-platform.js';
 import { S3Store, s3Client } from './s3-store.js';
@@ -73,7 +74,7 @@ export async function deploy(options: DeployOptions): Promise<DeployReport> {
     }
 
     const checks = [await checkStore(settings), ...(await Promise.all(changes.map((c) => checkInvoke(lambda, c.name))))];
-    if (options.probe !== false && changes[0]) checks.push(await probe(lambda, changes[0].name));
+    if (options.probe !== false && changes[0]) checks.push(...(await probe(lambda, changes[0].name, settings)));
     for (const check of checks) step(`${check.ok ? 'ok' : 'FAILED'}: ${check.name} — ${check.detail}`);
     return { bundle: { zipBytes: code.zip.byteLength, codeSha256: code.codeSha256 }, bucket, lifecycle, functions: changes, checks };
   } finally {
@@ -188,22 +189,39 @@ async function checkInvoke(lambda: LambdaClient, name: string): Promise<DeployCh
   }
 }
 
-/** Runs the worker's probe event: the function starts, finds its wasm backend, has its role's credentials. */
-async function probe(lambda: LambdaClient, name: string): Promise<DeployCheck> {
+/**
+ * Runs the worker's probe event: the function starts, finds its wasm backend, has its role's
+ * credentials, and — from inside, where it matters — reaches the run store (S3; from a VPC only
+ * through an S3 gateway endpoint or a NAT) and the Redis channel, if one is configured.
+ */
+async function probe(lambda: LambdaClient, name: string, settings: AwsSettings): Promise<DeployCheck[]> {
+  const reach: StoreLocation[] = [
+    { kind: 's3', root: settings.bucket, prefix: settings.prefix, region: settings.region, ...(settings.endpoints?.s3 ? { endpoint: settings.endpoints.s3 } : {}) },
+    ...(settings.channel ? [{ kind: 'redis' as const, root: settings.channel.url, prefix: settings.prefix }] : []),
+  ];
   try {
     const started = performance.now();
-    const answer = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify({ smltProbe: 1 })) }));
+    const answer = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify({ smltProbe: 1, reach })) }));
     const body = answer.Payload ? Buffer.from(answer.Payload).toString('utf8') : '';
-    if (answer.FunctionError) return { name: `probe ${name}`, ok: false, detail: body };
-    const result = JSON.parse(body) as { backend?: string; node?: string; arch?: string; coldStart?: boolean; hasCredentials?: boolean };
-    const ok = Boolean(result.backend) && result.hasCredentials !== false;
-    const ms = Math.round(performance.now() - started);
-    return {
-      name: `probe ${name}`,
-      ok,
-      detail: `${result.backend} backend on Node ${result.node} ${result.arch}, ${result.coldStart ? 'cold' : 'warm'} start, ${ms} ms${result.hasCredentials === false ? '; the function has no role credentials' : ''}`,
+    if (answer.FunctionError) return [{ name: `probe ${name}`, ok: false, detail: body }];
+    const result = JSON.parse(body) as {
+      backend?: string; node?: string; arch?: string; coldStart?: boolean; hasCredentials?: boolean;
+      reached?: Array<{ url: string; result: string }>;
     };
+    const ms = Math.round(performance.now() - started);
+    const checks: DeployCheck[] = [
+      {
+        name: `probe ${name}`,
+        ok: Boolean(result.backend) && result.hasCredentials !== false,
+        detail: `${result.backend} backend on Node ${result.node} ${result.arch}, ${result.coldStart ? 'cold' : 'warm'} start, ${ms} ms${result.hasCredentials === false ? '; the function has no role credentials' : ''}`,
+      },
+    ];
+    for (const reached of result.reached ?? []) {
+      const inVpc = settings.channel ? ' (from the VPC: S3 needs a gateway endpoint or a NAT; Redis needs the security group to allow 6379)' : '';
+      checks.push({ name: `${name} reaches ${reached.url}`, ok: reached.result === 'ok', detail: reached.result === 'ok' ? 'write, read and delete from inside the function' : `${reached.result}${inVpc}` });
+    }
+    return checks;
   } catch (err) {
-    return { name: `probe ${name}`, ok: false, detail: errorMessage(err) };
+    return [{ name: `probe ${name}`, ok: false, detail: errorMessage(err) }];
   }
 }

@@ -52,6 +52,17 @@ export function workerRolePolicy(settings: AwsSettings): PolicyDocument {
         Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
         Resource: `arn:${p}:logs:${settings.region}:${accountOf(settings)}:log-group:/aws/lambda/${settings.functionPrefix}-*`,
       },
+      // In a VPC (to reach a Redis channel) Lambda manages the functions' network interfaces with the role.
+      ...(settings.channel
+        ? [
+            {
+              Sid: 'SmltWorkerVpcInterfaces',
+              Effect: 'Allow' as const,
+              Action: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+              Resource: '*',
+            },
+          ]
+        : []),
     ],
   };
 }

@@ -113,6 +113,7 @@ export class WorkerFunctions {
             Code: { ZipFile: code.zip },
             Description: 'SMLT worker: one rank of data-parallel training (created by smlt deploy)',
             Environment: { Variables: this.environment() },
+            ...this.vpcConfig(),
           }),
         ),
       );
@@ -138,6 +139,7 @@ export class WorkerFunctions {
             Handler: WORKER_HANDLER,
             Environment: { Variables: this.environment() },
             ...(this.settings.role ? { Role: this.settings.role } : {}),
+            ...this.vpcConfig(),
           }),
         ),
       );
@@ -166,9 +168,17 @@ export class WorkerFunctions {
       current.Runtime === this.settings.runtime &&
       current.Handler === WORKER_HANDLER &&
       (!this.settings.role || current.Role === this.settings.role) &&
+      sameIds(current.VpcConfig?.SubnetIds, this.settings.channel?.subnetIds) &&
+      sameIds(current.VpcConfig?.SecurityGroupIds, this.settings.channel?.securityGroupIds) &&
       Object.keys(wanted).length === Object.keys(env).length &&
       Object.entries(wanted).every(([key, value]) => env[key] === value)
     );
+  }
+
+  /** With a Redis channel the functions join its VPC; without one they are detached from any VPC. */
+  private vpcConfig(): { VpcConfig: { SubnetIds: string[]; SecurityGroupIds: string[] } } {
+    const channel = this.settings.channel;
+    return { VpcConfig: { SubnetIds: channel?.subnetIds ?? [], SecurityGroupIds: channel?.securityGroupIds ?? [] } };
   }
 
   /** Non-secret settings only: the runtime gives the function its role's credentials itself. */
@@ -230,6 +240,12 @@ export function awsError(what: string, err: unknown): SmltError {
     advice = ' Check the role ARN and that its trust policy lets lambda.amazonaws.com assume it (`smlt deploy --print-policy`).';
   }
   return new SmltError('AWS_ERROR', `Could not ${what}: ${name ? `${name}: ` : ''}${errorMessage(err)}.${advice}`, { cause: err });
+}
+
+function sameIds(current: readonly string[] | undefined, wanted: readonly string[] | undefined): boolean {
+  const a = [...(current ?? [])].sort();
+  const b = [...(wanted ?? [])].sort();
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }
 
 function escapeRegExp(text: string): string {

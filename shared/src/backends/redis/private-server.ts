@@ -27,7 +27,7 @@ const READY_TIMEOUT_MS = 10_000;
 export interface PrivateRedisOptions {
   binary?: string;
   maxMemoryMb?: number;
-  /** Default: a free port and a random password (a restart passes the old ones). */
+  /** Default: a free port and a random password (a restart passes the old ones; '' for none, in tests). */
   port?: number;
   password?: string;
 }
@@ -48,7 +48,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
       [
         `bind 127.0.0.1`,
         `port ${port}`,
-        `requirepass ${password}`,
+        ...(password ? [`requirepass ${password}`] : []),
         'protected-mode yes',
         'save ""',
         'appendonly no',
@@ -76,7 +76,7 @@ async function waitReady(port: number, password: string, child: ChildProcess): P
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new SmltError('OPTION_INVALID', `redis-server exited with code ${child.exitCode} while starting.`);
-    const client = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis({ port, host: '127.0.0.1', ...(password ? { password } : {}), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on('error', () => {});
     try {
       await client.connect();
