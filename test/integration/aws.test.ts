@@ -17,7 +17,7 @@ import { LambdaPlatform } from '@smlt/shared/backends/aws/lambda-platform';
 import { S3Store } from '@smlt/shared/backends/aws/s3-store';
 import { captureNotebook } from '@smlt/shared/capture/capture';
 import type { RunEvent } from '@smlt/shared/run/events';
-import { type Captured, train } from '@smlt/shared/run/orchestrator';
+import { type Captured, type RunOptions, train } from '@smlt/shared/run/orchestrator';
 import { runKeys } from '@smlt/shared/run/layout';
 import { type LambdaEmulator, startLambdaEmulator } from '../emulators/lambda-emulator.js';
 import { type S3Emulator, S3RVER_CREDENTIALS, startS3Emulator } from '../emulators/s3-emulator.js';
@@ -78,6 +78,25 @@ function smlt(args: string[]): Promise<{ code: number | null; stdout: string; st
   });
 }
 
+/** The S3 store the runs of these tests use, as the CLI's runs do. */
+function runStore(): S3Store {
+  return new S3Store({ bucket: s3.bucket, prefix: PREFIX, region: s3.region, endpoint: s3.endpoint });
+}
+
+/** The orchestrator in this process on Lambda workers, outputs next to the notebook. */
+function trainOnLambda(captured: Captured, store: S3Store, platform: LambdaPlatform, extra: Partial<RunOptions>) {
+  return train(captured, {
+    platform,
+    store,
+    storeLocation: store.location,
+    outRoot: join(project, '.smlt'),
+    workers: 4,
+    memoryMb: 1769,
+    syncTimeoutMs: 60_000,
+    ...extra,
+  });
+}
+
 /** The last line of `--json` output. */
 function lastJson(stdout: string): Record<string, any> {
   const lines = stdout.trim().split('\n');
@@ -134,7 +153,7 @@ describe('the AWS backend against the Lambda and S3 emulators', () => {
       `same accuracy: aws ${awsResult.metrics.accuracy}, local ${localResult.metrics.accuracy}`);
 
     // The run's state is in S3 under the prefix; its per-iteration sync keys were cleaned up.
-    const store = new S3Store({ bucket: s3.bucket, prefix: PREFIX, region: s3.region, endpoint: s3.endpoint });
+    const store = runStore();
     try {
       const keys = await store.list(`runs/${awsResult.runId}/`);
       assert.ok(keys.includes(runKeys(awsResult.runId).checkpoint(1)), 'the checkpoint is in S3');
@@ -148,19 +167,10 @@ describe('the AWS backend against the Lambda and S3 emulators', () => {
 
   it('a 3-second function timeout forces checkpoint and relaunch several times and ends with the same weights', async () => {
     const oneEpoch = withEpochs(captured, 1);
-    const store = new S3Store({ bucket: s3.bucket, prefix: PREFIX, region: s3.region, endpoint: s3.endpoint });
+    const store = runStore();
     const run = async (platform: LambdaPlatform, events: RunEvent[]) => {
       try {
-        const result = await train(oneEpoch, {
-          platform,
-          store,
-          storeLocation: store.location,
-          outRoot: join(project, '.smlt'),
-          workers: 2,
-          memoryMb: 1024,
-          syncTimeoutMs: 60_000,
-          onEvent: (e) => events.push(e),
-        });
+        const result = await trainOnLambda(oneEpoch, store, platform, { workers: 2, memoryMb: 1024, onEvent: (e) => events.push(e) });
         assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
         return weightsAfter(store, oneEpoch, result.runId, 1);
       } finally {
@@ -184,19 +194,12 @@ describe('the AWS backend against the Lambda and S3 emulators', () => {
 
   it('completes when workers are killed mid-iteration and S3 answers bursts of 503 SlowDown', async () => {
     const twoEpochs = withEpochs(captured, 2);
-    const store = new S3Store({ bucket: s3.bucket, prefix: PREFIX, region: s3.region, endpoint: s3.endpoint });
+    const store = runStore();
     const platform = new LambdaPlatform({ settings: settings() });
     const events: RunEvent[] = [];
     const injected: Promise<void>[] = [];
     try {
-      const result = await train(twoEpochs, {
-        platform,
-        store,
-        storeLocation: store.location,
-        outRoot: join(project, '.smlt'),
-        workers: 4,
-        memoryMb: 1769,
-        syncTimeoutMs: 60_000,
+      const result = await trainOnLambda(twoEpochs, store, platform, {
         onEvent: (e) => {
           events.push(e);
           // Once epoch 0 is done, the next invocations run on warm containers: kill two of them a
@@ -262,7 +265,7 @@ describe('the AWS backend against the Lambda and S3 emulators', () => {
     assert.equal(kept.code, 0, kept.stderr);
     assert.deepEqual(lastJson(kept.stdout).functions.sort(), before.map((f) => f.name).sort());
     assert.deepEqual(lambda.functions().filter((f) => f.name.startsWith('smlt-worker-')), [], 'the functions are gone');
-    const store = new S3Store({ bucket: s3.bucket, prefix: PREFIX, region: s3.region, endpoint: s3.endpoint });
+    const store = runStore();
     try {
       assert.ok((await store.list('runs/')).length > 0, 'without --data the run data is kept');
       const wiped = await smlt(['destroy', '--data', '--json']);
