@@ -72,11 +72,13 @@ seen.permission = typeof p.permission?.has === 'function' ? p.permission.has('fs
     assert.equal(existsSync(target), false, 'nothing was written');
   });
 
-  it('fails clearly when escaped code sabotages the sandbox so that it never answers', async () => {
-    const source = "const p = this.constructor.constructor('return process')(); p.send = () => true; const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });";
+  it('answers even when escaped code replaces process.send, and fails clearly when it exits the sandbox', async () => {
+    const silenced = "const p = this.constructor.constructor('return process')(); p.send = () => true; const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });";
+    assert.equal((await captureModelCell(modelCell(silenced), { notebookDir: dir })).paramCount, 3);
+    const exits = "this.constructor.constructor('return process')().exit(3);";
     await assert.rejects(
-      captureModelCell(modelCell(source), { notebookDir: dir, timeoutMs: 300 }),
-      (err) => isSmltError(err, 'MODEL_CODE_FAILED') && /without answering/.test(err.message) && !/ExperimentalWarning/.test(err.message),
+      captureModelCell(modelCell(exits), { notebookDir: dir, timeoutMs: 300 }),
+      (err) => isSmltError(err, 'MODEL_CODE_FAILED') && /exited \(code 3\) without answering/.test(err.message) && !/ExperimentalWarning/.test(err.message),
     );
   });
 

@@ -69,8 +69,10 @@ export function runSandboxed<T>(request: unknown, limits: SandboxLimits): Promis
         kill(new SandboxLimitError('memory', `it used more than ${limits.memoryMb} MB of memory (${Math.round(rssMb)} MB)`));
       }
     }, MEMORY_POLL_MS);
+    // The child says when it listens (a message sent before that could be lost), then answers.
     child.on('message', (message) => {
-      answer = message as SandboxAnswer<T>;
+      if ((message as { ready?: unknown }).ready === true) child.send(request as object);
+      else answer = message as SandboxAnswer<T>;
     });
     child.on('error', (err) => kill(new SandboxLimitError('time', `it could not start: ${err.message}`)));
     child.on('exit', (code, signal) => {
@@ -86,7 +88,6 @@ export function runSandboxed<T>(request: unknown, limits: SandboxLimits): Promis
       const detail = stderr.split('\n').filter((line) => line.trim() !== '' && !NOISE.test(line)).join('\n').slice(-500);
       reject(new Error(`the sandbox exited (${signal ?? `code ${code}`}) without answering${detail ? `: ${detail}` : ''}; the cell's code may have stopped it`));
     });
-    child.send(request as object);
   });
 }
 
@@ -123,7 +124,15 @@ function residentMb(pid: number | undefined): number | undefined {
 
 /** The child's side: answers one request with `handle` and exits. */
 export function serveSandboxRequest<T>(handle: (request: unknown) => Promise<T>): void {
-  process.once('message', (request: unknown) => {
+  // Bound now, before any notebook code runs: replacing process.send cannot silence the answer.
+  const send = process.send!.bind(process);
+  const exit = process.exit.bind(process);
+  let served = false;
+  // `on`, not `once`: a 'message' listener keeps the IPC channel (and so the process) alive
+  // until the answer is sent; with none, the child could exit mid-work with code 0.
+  process.on('message', (request: unknown) => {
+    if (served) return;
+    served = true;
     void handle(request).then(
       (value): SandboxAnswer<T> => ({ ok: true, value }),
       (err: unknown): SandboxAnswer<T> => ({
@@ -132,6 +141,7 @@ export function serveSandboxRequest<T>(handle: (request: unknown) => Promise<T>)
           ? { code: err.code, message: err.message }
           : { code: 'MODEL_CODE_FAILED', message: err instanceof Error ? err.message : String(err) },
       }),
-    ).then((answer) => process.send!(answer as object, () => process.exit(0)));
+    ).then((answer) => send(answer as object, () => exit(0)));
   });
+  send({ ready: true });
 }

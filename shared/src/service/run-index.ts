@@ -3,6 +3,7 @@
  * A small JSON file in the SMLT home folder ($SMLT_HOME, default ~/.smlt); it holds locations only
  * (paths, bucket names), never credentials.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -36,11 +37,22 @@ export async function findIndexedRun(runId: string): Promise<IndexedRun | undefi
   return (await listIndexedRuns()).find((r) => r.runId === runId);
 }
 
-export async function indexRun(run: IndexedRun): Promise<void> {
-  const runs = (await listIndexedRuns()).filter((r) => r.runId !== run.runId);
-  runs.push(run);
-  await mkdir(smltHome(), { recursive: true });
-  const tmp = `${indexFile()}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(runs, null, 2));
-  await rename(tmp, indexFile());
+/**
+ * Index updates of this process, one at a time: concurrent read-modify-writes (20 runs started
+ * at once through `smlt serve`) would lose entries or collide on the temp file. Two processes
+ * writing at the same instant can still lose one entry (see SECURITY.md / README: not locked).
+ */
+let updates: Promise<void> = Promise.resolve();
+
+export function indexRun(run: IndexedRun): Promise<void> {
+  const update = updates.then(async () => {
+    const runs = (await listIndexedRuns()).filter((r) => r.runId !== run.runId);
+    runs.push(run);
+    await mkdir(smltHome(), { recursive: true });
+    const tmp = `${indexFile()}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(runs, null, 2));
+    await rename(tmp, indexFile());
+  });
+  updates = update.catch(() => undefined);
+  return update;
 }
