@@ -2,7 +2,8 @@
  * The JupyterLab extension end to end, in a real JupyterLab 4.6.4 (built from npm, served by
  * Debian's jupyter_server 1.23 with our server extension proxying `smlt serve`) in Debian's
  * Chromium:
- * 1. examples/mnist.ipynb: the toolbar button, the dialog (a bad value shown beside its field,
+ * 1. examples/mnist.ipynb, with an unsaved edit (epochs 2 → 3) that the run must use: the
+ *    toolbar button, the context menu and palette entries, the dialog (a bad value shown beside its field,
  *    the live estimate), the inline panel reaching "Succeeded" with its loss chart, the report
  *    tab and the load cell;
  * 2. a longer copy: the page is reloaded mid-run and the panel re-attaches to the same run;
@@ -216,6 +217,12 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
   it('trains examples/mnist.ipynb from the toolbar button and shows the run succeed in the notebook', { timeout: RUN_TIMEOUT_MS }, shot('mnist', async () => {
     const panel = await openNotebook('mnist.ipynb', { kernel: false });
     await page.screenshot({ path: join(outDir, '01-notebook.png') });
+    // An unsaved edit: the run must train what the editor shows, not the file on disk.
+    await panel.locator('.cm-line', { hasText: /^epochs: 2$/ }).click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('3');
+    await panel.locator('.cm-line', { hasText: /^epochs: 3$/ }).waitFor();
 
     // A bad value is shown beside its field and keeps the dialog open.
     await panel.locator('[data-command="smlt:train"]').click();
@@ -246,6 +253,8 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await badge.waitFor({ timeout: RUN_TIMEOUT_MS });
     await assertSeen(badge);
     assert.equal((await badge.innerText()).trim(), 'Succeeded');
+    assert.match(await runPanel.locator('.smlt-progress-label').innerText(), /All 3 epochs done/);
+    assert.match(readFileSync(join(lab.root, 'mnist.ipynb'), 'utf8'), /epochs: 2/, 'the edit stayed unsaved');
     // The loss chart is drawn: a curve with a real size, inside the visible panel.
     const curve = runPanel.locator('svg.smlt-chart-svg polyline.smlt-series-iter').first();
     const box = await curve.boundingBox();
