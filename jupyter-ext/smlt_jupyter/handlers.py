@@ -23,8 +23,8 @@ _MAX_ARRAY_BYTES = 512 * 1024 * 1024
 
 BACKENDS = [
     {"name": "local", "label": "Local worker processes", "available": True},
-    {"name": "aws", "label": "AWS Lambda", "available": False,
-     "note": "not offered from JupyterLab yet: deploy with the smlt CLI"},
+    {"name": "aws", "label": "AWS Lambda", "available": True,
+     "note": "needs `smlt deploy` in the notebook's project folder first (smlt.config.json)"},
 ]
 
 

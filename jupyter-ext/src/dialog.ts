@@ -205,6 +205,7 @@ export function runRequestBody(payload: NotebookPayload, settings: TrainSettings
   return {
     source: payload,
     objective: settings.objective,
+    backend: settings.backend,
     ...(settings.deadlineMin !== undefined ? { deadlineS: Math.round(settings.deadlineMin * 60) } : {}),
     ...(settings.budgetUsd !== undefined ? { budgetUsd: settings.budgetUsd } : {})
   };
