@@ -9,6 +9,7 @@ import { type PrivateRedis, startPrivateRedis } from '@smlt/shared/backends/redi
 import { RedisStore } from '@smlt/shared/backends/redis/redis-store';
 import { captureNotebook } from '@smlt/shared/capture/capture';
 import type { Captured } from '@smlt/shared/run/orchestrator';
+import { readStatus } from '@smlt/shared/run/run-state';
 import { hostMissing } from '../helpers/hosts.js';
 import { localRun, withEpochs } from '../helpers/local-run.js';
 import { maxDifference, weightsAfter } from '../helpers/weights.js';
@@ -51,6 +52,10 @@ describe('training through a Redis channel', { skip }, () => {
       assert.deepEqual(await viaRedis.store.list(`runs/${b.runId}/sync/`), [], 'no exchange keys in the store');
       assert.deepEqual(await redisStore.list(''), [], 'and none left in Redis');
       assert.ok(redisStore.requests.put === 0, 'the orchestrator itself writes nothing to the channel');
+      const cost = (await readStatus(viaRedis.store, b.runId))!.cost;
+      assert.ok((cost.channelUsd ?? 0) > 0, `the channel is priced (${cost.channelUsd})`);
+      const storeCost = (await readStatus(viaStore.store, a.runId))!.cost;
+      assert.ok(cost.requests.put < storeCost.requests.put / 2, `far fewer S3-priced PUTs: ${cost.requests.put} vs ${storeCost.requests.put}`);
     } finally {
       await redisStore.close();
       await viaStore.dispose();

@@ -5,6 +5,8 @@ export interface CostBreakdown {
   computeUsd: number;
   invocationsUsd: number;
   storageRequestsUsd: number;
+  /** A gradient channel other than the store (Redis), when the run used one. */
+  channelUsd?: number;
   totalUsd: number;
 }
 
@@ -46,6 +48,7 @@ export interface CostTally {
   computeUsd: number;
   invocations: number;
   requests: RequestCounts;
+  channelUsd?: number;
 }
 
 /** Running total of a run's spend, as if every invocation ran on Lambda and the store were S3. */
@@ -70,6 +73,11 @@ export class CostMeter {
     addRequestCounts(this.tally.requests, counts);
   }
 
+  /** What a gradient channel other than the store cost (priced by the cost model, cost/epoch-cost.ts). */
+  addChannel(usd: number): void {
+    this.tally.channelUsd = (this.tally.channelUsd ?? 0) + usd;
+  }
+
   toJSON(): CostTally {
     return { ...this.tally, requests: { ...this.tally.requests } };
   }
@@ -77,11 +85,13 @@ export class CostMeter {
   breakdown(): CostBreakdown {
     const invocationsUsd = this.tally.invocations * PRICES.lambda.usdPerRequest;
     const storageRequestsUsd = storageRequestsCostUsd(this.tally.requests);
+    const channelUsd = this.tally.channelUsd ?? 0;
     return {
       computeUsd: this.tally.computeUsd,
       invocationsUsd,
       storageRequestsUsd,
-      totalUsd: this.tally.computeUsd + invocationsUsd + storageRequestsUsd,
+      ...(channelUsd > 0 ? { channelUsd } : {}),
+      totalUsd: this.tally.computeUsd + invocationsUsd + storageRequestsUsd + channelUsd,
     };
   }
 }

@@ -10,6 +10,8 @@ import pLimit from 'p-limit';
 import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js';
 import type { Captured } from '../capture/capture.js';
 import { CostMeter, requestCountsSince } from '../cost/cost.js';
+import { channelCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
+import { REDIS_CHANNEL_PRICES } from '../cost/prices.js';
 import { type Dataset, datasetHash, decodeDataset, encodeDataset, partition, splitHoldout } from '../data/dataset.js';
 import { SmltError, errorMessage, isSmltError } from '../errors.js';
 import { buildModel } from '../model/build.js';
@@ -297,7 +299,6 @@ async function drive(input: DriveInput): Promise<RunResult> {
   const watcher = watchRun(store, runId, () => abort.abort(), () => saveStatus(), log);
   try {
     const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
-    /** One try at an epoch with one configuration; throws when a worker fails for good. */
     /** An epoch's exchange keys (and its mid-epoch states) are not needed once it ended or restarts. */
     const deleteExchange = async (epoch: number) => {
       const prefix = `${keys.syncPrefix(epoch)}/`;
@@ -305,6 +306,7 @@ async function drive(input: DriveInput): Promise<RunResult> {
       if (options.channel) await options.channel.store.delete(await options.channel.store.list(prefix));
     };
 
+    /** One try at an epoch with one configuration; throws when a worker fails for good. */
     const attemptEpoch = async (epoch: number, config: EpochConfig) => {
       validateBatch(spec, config.workers);
       const perWorkerBatch = spec.training.batchSize / config.workers;
@@ -396,6 +398,11 @@ async function drive(input: DriveInput): Promise<RunResult> {
       await deleteExchange(epoch);
       chargeOrchestratorRequests();
       const durationS = (Date.now() - epochStart) / 1000;
+      if (options.channel) {
+        // The channel bills bytes moved and time held (ElastiCache Serverless prices).
+        const bytes = syncBytesPerIteration(config.workers, 4 * spec.model.paramCount) * iterations;
+        meter.addChannel(channelCostUsd(bytes, durationS, REDIS_CHANNEL_PRICES));
+      }
       const record: EpochRecord = {
         epoch,
         workers: config.workers,
