@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { type EditorHost, NODE24, findFrame, hostMissing, normalizeText, quickPick, repoRoot, startEditor } from './editor-host.js';
 
@@ -18,6 +18,8 @@ const outDir = join(repoRoot, 'test-output/vscode');
 const extensionDir = join(repoRoot, 'vscode-ext');
 const TRAIN = 'SMLT: Train on Serverless';
 const RUN_TIMEOUT_MS = 10 * 60_000;
+/** A run's start (capture, probe, worker processes) on a loaded 2-core machine. */
+const STARTUP_TIMEOUT_MS = 5 * 60_000;
 
 const missing = hostMissing();
 if (missing && process.env.SMLT_REQUIRE_E2E === '1') {
@@ -58,6 +60,15 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     // earlier, a .ipynb opens as JSON text.
     await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
     await page.keyboard.press('Escape');
+  });
+
+  // A screenshot per test for diagnosis, and no prompt left open (it ignores focus loss) to
+  // swallow the next test's keys after a failure.
+  let testNumber = 0;
+  afterEach(async () => {
+    testNumber += 1;
+    await page?.screenshot({ path: join(outDir, `after-test-${testNumber}.png`) }).catch(() => undefined);
+    for (let i = 0; i < 3 && (await page?.locator('.quick-input-widget').isVisible().catch(() => false)); i++) await page.keyboard.press('Escape');
   });
 
   after(async () => {
@@ -183,7 +194,7 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' }).waitFor({ state: 'visible' });
     await page.keyboard.press('Enter');
 
-    const panel = await findFrame(page, (t) => t.includes('mnist-long') && t.includes('Cancel run'), 'the mnist-long run with a Cancel button');
+    const panel = await findFrame(page, (t) => t.includes('mnist-long') && t.includes('Cancel run'), 'the mnist-long run with a Cancel button', STARTUP_TIMEOUT_MS);
     // While it runs: a progress notification, and the status bar with the epoch and the spend.
     await page.locator('.notifications-toasts .notification-list-item', { hasText: 'SMLT: training mnist-long' }).first().waitFor({ state: 'visible' });
     await page.locator('.statusbar-item', { hasText: /SMLT epoch \d+\/40 · \$/ }).first().waitFor({ state: 'visible' });
@@ -197,9 +208,9 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     await running.waitFor({ state: 'visible' });
     assert.match(await running.innerText(), /mnist-long/);
     await running.click();
-    const reopened = await findFrame(page, (t) => t.includes('mnist-long') && t.includes('Cancel run') && /iteration [1-9]/.test(t), 'the re-attached mnist-long run, still training');
+    const reopened = await findFrame(page, (t) => t.includes('mnist-long') && t.includes('Cancel run') && /iteration [1-9]/.test(t), 'the re-attached mnist-long run, still training', STARTUP_TIMEOUT_MS);
     await reopened.locator('button[data-action="cancel"]').click();
-    await waitForText(reopened, /Cancelled/, 'the panel showing Cancelled');
+    await waitForText(reopened, /Cancelled/, 'the panel showing Cancelled', STARTUP_TIMEOUT_MS);
     await page.screenshot({ path: join(outDir, 'panel-cancelled.png') });
   });
 
@@ -265,36 +276,17 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     assert.ok((await panel.locator('svg.smlt-chart-svg').count()) > 0, 'the restored panel has its chart');
   });
 
-  it('trains what the editor shows: an unsaved edit of the config cell is captured', { timeout: RUN_TIMEOUT_MS }, async () => {
-    await openNotebook(page, 'mnist.ipynb');
-    const line = page.locator('.notebook-editor .code-cell-row .view-line', { hasText: 'epochs: 2' }).first();
-    await line.click();
-    await page.keyboard.press('End');
-    await page.keyboard.press('Backspace');
-    await page.keyboard.type('1');
-    await page.keyboard.press('Escape');
-    await page.locator('.notebook-editor .code-cell-row .view-line', { hasText: 'epochs: 1' }).first().waitFor({ state: 'visible' });
-    assert.match(readFileSync(join(editor.workspace, 'mnist.ipynb'), 'utf8'), /"epochs: 2\\n"/, 'the edit is not saved');
-
-    await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
-    await page.keyboard.press('Enter');
-    for (const n of ['1/5', '2/5', '3/5', '4/5']) {
-      await step(page, n);
-      await page.keyboard.press('Enter');
-    }
-    await step(page, '5/5');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' }).waitFor({ state: 'visible' });
-    await page.keyboard.press('Enter');
-    await findFrame(page, (t) => t.includes('All 1 epoch done') && t.includes('Succeeded'), 'the one-epoch run of the edited notebook', RUN_TIMEOUT_MS);
-  });
 });
 
 async function openNotebook(page: Page, name: string): Promise<void> {
+  // Always in the first editor group, so run panels (opened beside) do not push notebooks into others.
+  await quickPick(page, 'F1', '>View: Focus First Editor Group', 'View: Focus First Editor Group');
+  await page.keyboard.press('Enter');
   // From the explorer: Quick Open's rows move while its results arrive (and list other matching notebooks first).
   await page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first().dblclick();
-  await page.locator(`.notebook-editor .code-cell-row .view-lines`, { hasText: 'smlt: config' }).first().waitFor({ state: 'visible' });
-  const tab = page.locator('.tabs-container .tab.active', { hasText: name });
-  await tab.waitFor({ state: 'visible' });
+  // (A notebook opened before keeps its scroll position: wait for any cell, not a given one.)
+  await page.locator('.tabs-container .tab.active', { hasText: name }).first().waitFor({ state: 'visible' });
+  await page.locator('.notebook-editor .code-cell-row').first().waitFor({ state: 'visible' });
 }
 
 /** Waits until the quick input's title says it is on step `n/5`. */
