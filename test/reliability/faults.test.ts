@@ -18,6 +18,7 @@ import { AwsSettingsSchema } from '@smlt/shared/backends/aws/config';
 import { LambdaPlatform } from '@smlt/shared/backends/aws/lambda-platform';
 import { S3Store } from '@smlt/shared/backends/aws/s3-store';
 import { captureNotebook } from '@smlt/shared/capture/capture';
+import { mulberry32 } from '@smlt/shared/data/order';
 import type { RunEvent } from '@smlt/shared/run/events';
 import { runKeys } from '@smlt/shared/run/layout';
 import { type Captured, type RunResult, resume, train } from '@smlt/shared/run/orchestrator';
@@ -32,18 +33,8 @@ const EPOCHS = 2;
 const BATCH = 128;
 const SEED = 20_261_125;
 
-/** mulberry32: the fault points are random, and the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-const random = seeded(SEED);
+/** The fault points are random, and the same on every run. */
+const random = mulberry32(SEED);
 const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
 /** `count` distinct ranks of `WORKERS`, chosen at random. */
 function ranks(count: number): number[] {
