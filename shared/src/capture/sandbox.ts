@@ -53,7 +53,6 @@ export function runSandboxed<T>(request: unknown, limits: SandboxLimits): Promis
     child.stderr!.on('data', (chunk: Buffer) => {
       if (stderr.length < 8192) stderr += chunk.toString();
     });
-    let answer: SandboxAnswer<T> | undefined;
     let killedFor: SandboxLimitError | undefined;
     const kill = (why: SandboxLimitError) => {
       killedFor ??= why;
@@ -69,24 +68,34 @@ export function runSandboxed<T>(request: unknown, limits: SandboxLimits): Promis
         kill(new SandboxLimitError('memory', `it used more than ${limits.memoryMb} MB of memory (${Math.round(rssMb)} MB)`));
       }
     }, MEMORY_POLL_MS);
-    // The child says when it listens (a message sent before that could be lost), then answers.
-    child.on('message', (message) => {
-      if ((message as { ready?: unknown }).ready === true) child.send(request as object);
-      else answer = message as SandboxAnswer<T>;
-    });
-    child.on('error', (err) => kill(new SandboxLimitError('time', `it could not start: ${err.message}`)));
-    child.on('exit', (code, signal) => {
+    let settled = false;
+    const finish = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(wall);
       clearInterval(memory);
-      if (killedFor) return reject(killedFor);
-      if (answer?.ok) return resolve(answer.value);
-      if (answer) return reject(new SmltError(answer.error.code, answer.error.message));
-      // V8 aborts on heap exhaustion with this line on stderr.
-      if (/heap out of memory|Allocation failed/i.test(stderr)) {
-        return reject(new SandboxLimitError('memory', `it ran out of its ${limits.memoryMb} MB heap`));
-      }
-      const detail = stderr.split('\n').filter((line) => line.trim() !== '' && !NOISE.test(line)).join('\n').slice(-500);
-      reject(new Error(`the sandbox exited (${signal ?? `code ${code}`}) without answering${detail ? `: ${detail}` : ''}; the cell's code may have stopped it`));
+      settle();
+    };
+    const settleWith = (answer: SandboxAnswer<T>) =>
+      finish(() => (answer.ok ? resolve(answer.value) : reject(new SmltError(answer.error.code, answer.error.message))));
+    // The child says when it listens (a message sent before that could be lost), then answers.
+    // The answer settles at once: 'exit' can come before the last IPC message is delivered.
+    child.on('message', (message) => {
+      if ((message as { ready?: unknown }).ready === true) child.send(request as object);
+      else if (!killedFor) settleWith(message as SandboxAnswer<T>);
+    });
+    child.on('error', (err) => kill(new SandboxLimitError('time', `it could not start: ${err.message}`)));
+    // 'close' comes after the process ended and its stdio and IPC channel closed: no answer can still be on its way.
+    child.on('close', (code, signal) => {
+      finish(() => {
+        if (killedFor) return reject(killedFor);
+        // V8 aborts on heap exhaustion with this line on stderr.
+        if (/heap out of memory|Allocation failed/i.test(stderr)) {
+          return reject(new SandboxLimitError('memory', `it ran out of its ${limits.memoryMb} MB heap`));
+        }
+        const detail = stderr.split('\n').filter((line) => line.trim() !== '' && !NOISE.test(line)).join('\n').slice(-500);
+        reject(new Error(`the sandbox exited (${signal ?? `code ${code}`}) without answering${detail ? `: ${detail}` : ''}; the cell's code may have stopped it`));
+      });
     });
   });
 }

@@ -179,7 +179,23 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
   /** `via`: a fresh page at the notebook's URL, the page as it reloaded, or the file browser. */
   async function openNotebook(name: string, { kernel, via = 'url' }: { kernel: boolean; via?: 'url' | 'reload' | 'file-browser' }): Promise<Locator> {
     if (via === 'url') await page.goto(lab.url(`/lab/tree/${name}?reset`));
-    if (via === 'file-browser') await page.locator('.jp-DirListing-item', { hasText: name }).dblclick();
+    if (via === 'file-browser') {
+      // A notebook JupyterLab restored may still be asking for its kernel, and that dialog is
+      // modal: decline it whenever it is up, then open the file.
+      const pending = page.locator('.jp-Dialog', { hasText: 'Select Kernel' });
+      for (let attempt = 1; ; attempt++) {
+        if ((await pending.count()) > 0 && attempt < 12) {
+          await pending.first().getByRole('button', { name: 'No Kernel', exact: true }).click();
+          continue;
+        }
+        try {
+          await page.locator('.jp-DirListing-item', { hasText: name }).dblclick({ timeout: 15_000 });
+          break;
+        } catch (err) {
+          if (attempt >= 6) throw err;
+        }
+      }
+    }
     const panel = page.locator('.jp-NotebookPanel:visible').first();
     await panel.locator('.jp-Cell').first().waitFor();
     await panel.locator('[data-command="smlt:train"]').waitFor();
