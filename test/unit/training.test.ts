@@ -339,7 +339,9 @@ describe('state bytes', () => {
       const source = mlp('src', 1, true);
       const sourceOptimizer = createOptimizer({ optimizer: name, learningRate: RATES[name] });
       const { x, y } = data(16);
-      for (let i = 0; i < 3; i++) applyGradient(source, sourceOptimizer, computeGradients(source, CE_LOGITS, x, y).gradient);
+      // Enough steps that Adam's running bias-correction powers differ from pow(beta, t) in the
+      // last bits: the state must carry them, not let setWeights recompute them.
+      for (let i = 0; i < 40; i++) applyGradient(source, sourceOptimizer, computeGradients(source, CE_LOGITS, x, y).gradient);
       const bytes = await encodeState(source, sourceOptimizer);
 
       // Different layer names, different initial weights, an optimizer that already has slots.
