@@ -13,16 +13,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 say() { echo "[jupyterlab] $*"; }
 
-need=()
-for pkg in python3-jupyter-server python3-jupyterlab-server python3-ipykernel python3-numpy chromium; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  say "apt-get install ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q -o DPkg::Lock::Timeout=600
-  apt-get install -y -q -o DPkg::Lock::Timeout=600 "${need[@]}"
-fi
+bash "$ROOT/.ci/apt-install-missing" --with-recommends \
+  python3-jupyter-server python3-jupyterlab-server python3-ipykernel python3-numpy chromium
 /usr/bin/python3 -c 'import jupyter_server, jupyterlab_server, ipykernel, numpy' \
   || { say "Debian's python3 cannot import jupyter_server, jupyterlab_server, ipykernel and numpy"; exit 1; }
 

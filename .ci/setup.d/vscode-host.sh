@@ -18,16 +18,7 @@ STAMP="$DEST/.stamp"
 say() { echo "[vscode-host] $*"; }
 
 # 1. Debian packages: the browser and what code-server's native modules compile with.
-need=()
-for pkg in chromium libkrb5-dev g++ make python3 pkg-config; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  say "apt-get install ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q -o DPkg::Lock::Timeout=600
-  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${need[@]}"
-fi
+bash "$ROOT/.ci/apt-install-missing" chromium libkrb5-dev g++ make python3 pkg-config
 
 # 2. Node 24 + code-server + playwright-core, pinned by package.json + package-lock.json.
 want="$(cat "$PINS/package.json" "$PINS/package-lock.json" | sha256sum | cut -d' ' -f1)"

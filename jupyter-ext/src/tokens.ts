@@ -3,6 +3,7 @@
  * schema/plugin.json to apply), command ids, and the wire types of the server extension's API.
  */
 import type { RunEvent } from '../../shared/dist/run/events.js';
+import type { Estimate, RunArtifacts, RunRequest, RunSummary as ServiceRunSummary } from '../../shared/dist/service/run-service.js';
 
 export const PLUGIN_ID = 'smlt-jupyterlab:plugin';
 
@@ -34,39 +35,14 @@ export interface NotebookPayload {
   contentsPath: string;
 }
 
-export interface RunRequestBody {
-  source: NotebookPayload;
-  deadlineS?: number;
-  budgetUsd?: number;
-  objective?: 'time' | 'cost';
-}
+/** `POST /smlt/runs` and `/smlt/estimate`: the run service's request, with the notebook as the browser has it. */
+export type RunRequestBody = Pick<RunRequest, 'deadlineS' | 'budgetUsd' | 'objective'> & { source: NotebookPayload };
 
-/** `POST /smlt/estimate` (the shared `Estimate`). */
-export interface Estimate {
-  workers: number;
-  memoryMb: number;
-  iterationsPerEpoch: number;
-  epochs: number;
-  timeS: { expected: number; low: number; high: number };
-  costUsd: { expected: number; low: number; high: number };
-  feasible: boolean;
-  advice?: string;
-}
-
-export interface RunSummary {
-  runId: string;
-  name: string;
-  /** Contents path of the notebook (relative to Jupyter's root), when it is under it. */
-  contentsPath?: string;
-  status: 'running' | 'succeeded' | 'failed' | 'cancelled' | 'stopped-budget';
-}
-
-export interface RunArtifacts {
-  runId: string;
-  outDir: string;
-  modelPath?: string;
-  reportPath?: string;
-}
+/**
+ * `GET /smlt/runs`: the run service's summaries, each with its notebook as a contents path
+ * (relative to Jupyter's root, when it is under it) instead of an absolute path.
+ */
+export type RunSummary = Omit<ServiceRunSummary, 'notebook'> & { contentsPath?: string };
 
 /** `GET /smlt/config`: what the dialog offers. */
 export interface ServerConfig {
@@ -78,4 +54,4 @@ export interface ApiErrorBody {
   error: { code: string; message: string; field?: string };
 }
 
-export type { RunEvent };
+export type { Estimate, RunArtifacts, RunEvent };

@@ -8,11 +8,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Frame, type Page, chromium } from 'playwright-core';
+import { freePort } from '@smlt/shared/net/free-port';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const hostDir = process.env.SMLT_VSCODE_HOST ?? join(repoRoot, '.cache/vscode-host');
@@ -156,16 +156,6 @@ export async function findFrame(page: Page, test: (text: string) => boolean, wha
 /** Monaco draws spaces as U+00A0. */
 export const normalizeText = (text: string): string => text.replace(/\u00a0/g, ' ');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForHealth(url: string, server: ChildProcess): Promise<void> {
   const deadline = Date.now() + 120_000;

@@ -83,21 +83,15 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
 
     await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
     await page.keyboard.press('Enter');
-    await step(page, '1/5');
-    await page.keyboard.press('Enter'); // Fastest
+    await answer(page, 1); // Fastest
     await step(page, '2/5');
     const input = page.locator('.quick-input-widget input');
     await input.fill('soon');
     await page.locator('.quick-input-widget', { hasText: 'Deadline must be a positive duration' }).waitFor({ state: 'visible' });
     await page.keyboard.press('Enter'); // refused: still on this step
-    await step(page, '2/5');
-    await input.fill('20m');
-    await page.keyboard.press('Enter');
-    await step(page, '3/5');
-    await input.fill('0.50');
-    await page.keyboard.press('Enter');
-    await step(page, '4/5');
-    await page.keyboard.press('Enter'); // Local worker processes
+    await answer(page, 2, '20m');
+    await answer(page, 3, '0.50');
+    await answer(page, 4); // Local worker processes
     await step(page, '5/5');
     const start = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' });
     await start.waitFor({ state: 'visible' });
@@ -166,30 +160,20 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     await openNotebook(page, 'mnist-long.ipynb');
     await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
     await page.keyboard.press('Enter');
-    const input = page.locator('.quick-input-widget input');
-    await step(page, '1/5');
-    await page.keyboard.press('Enter');
-    await step(page, '2/5');
-    await input.fill('1s');
-    await page.keyboard.press('Enter');
-    await step(page, '3/5');
-    await page.keyboard.press('Enter');
-    await step(page, '4/5');
-    await page.keyboard.press('Enter');
+    await answer(page, 1);
+    await answer(page, 2, '1s');
+    await answer(page, 3);
+    await answer(page, 4);
     await step(page, '5/5');
     const changeDeadline = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Change the deadline' });
     await changeDeadline.waitFor({ state: 'visible' });
-    assert.match(await input.getAttribute('placeholder') ?? '', /^Not feasible: .*1 s deadline/, 'the review step says why');
+    assert.match(await page.locator('.quick-input-widget input').getAttribute('placeholder') ?? '', /^Not feasible: .*1 s deadline/, 'the review step says why');
     assert.equal(await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' }).count(), 0, 'an infeasible run cannot be started');
     await page.screenshot({ path: join(outDir, 'prompt-infeasible.png') });
     await changeDeadline.click();
-    await step(page, '2/5');
-    await input.fill('');
-    await page.keyboard.press('Enter');
-    await step(page, '3/5');
-    await page.keyboard.press('Enter');
-    await step(page, '4/5');
-    await page.keyboard.press('Enter');
+    await answer(page, 2, ''); // no deadline
+    await answer(page, 3);
+    await answer(page, 4);
     await step(page, '5/5');
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' }).waitFor({ state: 'visible' });
     await page.keyboard.press('Enter');
@@ -292,6 +276,13 @@ async function openNotebook(page: Page, name: string): Promise<void> {
 /** Waits until the quick input's title says it is on step `n/5`. */
 async function step(page: Page, n: string): Promise<void> {
   await page.locator('.quick-input-widget .quick-input-title', { hasText: `(${n})` }).waitFor({ state: 'visible' });
+}
+
+/** Answers step `n` of the train prompt: types `value` over what it offers (when given), then Enter. */
+async function answer(page: Page, n: number, value?: string): Promise<void> {
+  await step(page, `${n}/5`);
+  if (value !== undefined) await page.locator('.quick-input-widget input').fill(value);
+  await page.keyboard.press('Enter');
 }
 
 async function waitForText(frame: Frame, pattern: RegExp, what: string, timeoutMs = 180_000): Promise<void> {
