@@ -10,7 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import { FolderStore } from '@smlt/shared/backends/local/folder-store';
 import type { ObjectStore, RequestCounts } from '@smlt/shared/backends/ports';
 import { epochCost, iterationRequests, syncBytesPerIteration, syncRequestsPerIteration } from '@smlt/shared/cost/epoch-cost';
-import { PRICE_TABLES, PRICES, priceTable } from '@smlt/shared/cost/prices';
+import { AwsSettingsSchema } from '@smlt/shared/backends/aws/config';
+import { LambdaPlatform } from '@smlt/shared/backends/aws/lambda-platform';
+import { LocalPlatform } from '@smlt/shared/backends/local/local-platform';
+import { CostMeter, costBreakdown } from '@smlt/shared/cost/cost';
+import { PRICE_TABLES, PRICES, type PricedPlatform } from '@smlt/shared/cost/prices';
 import { syncStrategy } from '@smlt/shared/sync/index';
 import type { SyncName } from '@smlt/shared/sync/strategy';
 
@@ -36,8 +40,45 @@ describe('price tables', () => {
     // Local runs cost nothing; they are priced as if on Lambda x86_64.
     assert.equal(PRICE_TABLES.local.hypothetical, true);
     assert.equal(PRICE_TABLES.local.usdPerGbSecond, PRICE_TABLES['lambda-x86_64'].usdPerGbSecond);
-    assert.equal(priceTable('something-else').platform, 'local');
     assert.equal(PRICES.lambda.x86_64.usdPerGbSecond, 0.0000166667);
+  });
+});
+
+describe('cost meter', () => {
+  it("charges each platform's prices: an arm64 Lambda second costs 80% of an x86_64 one", () => {
+    const spend = (pricing: PricedPlatform) => {
+      const meter = new CostMeter(PRICE_TABLES[pricing]);
+      meter.addInvocation(2048, 1500); // 3 GB-s
+      meter.addRequests({ put: 1000, get: 10_000 });
+      return meter.breakdown();
+    };
+    const x86 = spend('lambda-x86_64');
+    const arm = spend('lambda-arm64');
+    assert.ok(Math.abs(x86.computeUsd - 3 * 0.0000166667) < 1e-12, `x86_64 compute ${x86.computeUsd}`);
+    assert.ok(Math.abs(arm.computeUsd - 3 * 0.0000133334) < 1e-12, `arm64 compute ${arm.computeUsd}`);
+    assert.deepEqual(spend('local'), x86, 'local runs are priced as Lambda x86_64');
+    assert.equal(arm.invocationsUsd, 0.2 / 1_000_000);
+    assert.ok(Math.abs(arm.storageRequestsUsd - (0.005 + 0.004)) < 1e-12, `requests ${arm.storageRequestsUsd}`);
+    assert.equal(arm.totalUsd, arm.computeUsd + arm.invocationsUsd + arm.storageRequestsUsd);
+  });
+
+  it('continues from a saved tally, and a tally alone gives the same breakdown', () => {
+    const meter = new CostMeter(PRICE_TABLES['lambda-arm64']);
+    meter.addInvocation(1024, 1000);
+    const resumed = new CostMeter(PRICE_TABLES['lambda-arm64'], meter.toJSON());
+    resumed.addInvocation(1024, 1000);
+    assert.equal(resumed.toJSON().invocations, 2);
+    assert.ok(Math.abs(resumed.breakdown().computeUsd - 2 * 0.0000133334) < 1e-12);
+    assert.deepEqual(costBreakdown(resumed.toJSON()), resumed.breakdown());
+    assert.equal(meter.toJSON().invocations, 1, 'the saved tally is a copy');
+  });
+
+  it('a Lambda platform is priced at the architecture its functions are deployed for', () => {
+    const settings = (architecture: 'arm64' | 'x86_64') =>
+      AwsSettingsSchema.parse({ region: 'eu-west-1', bucket: 'my-smlt-runs', role: 'arn:aws:iam::123456789012:role/smlt-worker', architecture });
+    assert.equal(new LambdaPlatform({ settings: settings('arm64') }).pricing, 'lambda-arm64');
+    assert.equal(new LambdaPlatform({ settings: settings('x86_64') }).pricing, 'lambda-x86_64');
+    assert.equal(new LocalPlatform().pricing, 'local');
   });
 });
 

@@ -2,6 +2,7 @@
  * The two ports every backend implements. Local (folder + child processes) and AWS (S3 + Lambda)
  * are adapters; `test/contract/` holds the one suite each adapter must pass.
  */
+import type { PricedPlatform } from '../cost/prices.js';
 
 /** A flat key/value object store with S3 semantics: whole-object put/get, prefix listing. */
 export interface ObjectStore {
@@ -89,6 +90,8 @@ export interface InvocationStats {
 /** Where workers run. One invocation = one call of the worker handler with a JSON event. */
 export interface Platform {
   readonly name: string;
+  /** The prices its invocations are billed at: Lambda's for its architecture, or `local` (free, priced as Lambda x86_64). */
+  readonly pricing: PricedPlatform;
   /** Hard per-invocation limit (Lambda: 900 s). */
   readonly timeLimitMs: number;
   /** Memory sizes this platform accepts, inclusive. */

@@ -1,5 +1,5 @@
 import type { RequestCounts } from '../backends/ports.js';
-import { type Arch, PRICES } from './prices.js';
+import { PRICE_TABLES, PRICES, type PriceTable } from './prices.js';
 
 export interface CostBreakdown {
   computeUsd: number;
@@ -11,9 +11,9 @@ export interface CostBreakdown {
 }
 
 /** What one invocation costs on Lambda: GB-seconds of the configured memory, plus the request. */
-export function invocationCostUsd(memoryMb: number, billedMs: number, arch: Arch = 'x86_64'): number {
-  const gbSeconds = (memoryMb / 1024) * (Math.ceil(billedMs / PRICES.lambda.billingGranularityMs) / 1000);
-  return gbSeconds * PRICES.lambda[arch].usdPerGbSecond + PRICES.lambda.usdPerRequest;
+export function invocationCostUsd(memoryMb: number, billedMs: number, prices: PriceTable = PRICE_TABLES.local): number {
+  const gbSeconds = (memoryMb / 1024) * (Math.ceil(billedMs / prices.billingGranularityMs) / 1000);
+  return gbSeconds * prices.usdPerGbSecond + prices.usdPerInvocation;
 }
 
 /** S3 request charges; DELETE is free, LIST is priced as PUT. */
@@ -51,12 +51,29 @@ export interface CostTally {
   channelUsd?: number;
 }
 
-/** Running total of a run's spend, as if every invocation ran on Lambda and the store were S3. */
+/** The spend a tally adds up to. */
+export function costBreakdown(tally: CostTally): CostBreakdown {
+  const invocationsUsd = tally.invocations * PRICES.lambda.usdPerRequest;
+  const storageRequestsUsd = storageRequestsCostUsd(tally.requests);
+  const channelUsd = tally.channelUsd ?? 0;
+  return {
+    computeUsd: tally.computeUsd,
+    invocationsUsd,
+    storageRequestsUsd,
+    ...(channelUsd > 0 ? { channelUsd } : {}),
+    totalUsd: tally.computeUsd + invocationsUsd + storageRequestsUsd + channelUsd,
+  };
+}
+
+/**
+ * Running total of a run's spend at its platform's prices (a local run as if every invocation
+ * ran on Lambda x86_64 and the store were S3).
+ */
 export class CostMeter {
   private readonly tally: CostTally;
 
   constructor(
-    private readonly arch: Arch = 'x86_64',
+    private readonly prices: PriceTable = PRICE_TABLES.local,
     saved?: CostTally,
   ) {
     this.tally = saved
@@ -65,7 +82,7 @@ export class CostMeter {
   }
 
   addInvocation(memoryMb: number, billedMs: number): void {
-    this.tally.computeUsd += invocationCostUsd(memoryMb, billedMs, this.arch) - PRICES.lambda.usdPerRequest;
+    this.tally.computeUsd += invocationCostUsd(memoryMb, billedMs, this.prices) - this.prices.usdPerInvocation;
     this.tally.invocations += 1;
   }
 
@@ -83,15 +100,6 @@ export class CostMeter {
   }
 
   breakdown(): CostBreakdown {
-    const invocationsUsd = this.tally.invocations * PRICES.lambda.usdPerRequest;
-    const storageRequestsUsd = storageRequestsCostUsd(this.tally.requests);
-    const channelUsd = this.tally.channelUsd ?? 0;
-    return {
-      computeUsd: this.tally.computeUsd,
-      invocationsUsd,
-      storageRequestsUsd,
-      ...(channelUsd > 0 ? { channelUsd } : {}),
-      totalUsd: this.tally.computeUsd + invocationsUsd + storageRequestsUsd + channelUsd,
-    };
+    return costBreakdown(this.tally);
   }
 }

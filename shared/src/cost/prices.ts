@@ -98,8 +98,3 @@ export const PRICE_TABLES: Readonly<Record<PricedPlatform, PriceTable>> = {
   'lambda-arm64': lambdaTable('lambda-arm64', 'arm64', 'AWS Lambda arm64 + S3 Standard, us-east-1', false),
   local: lambdaTable('local', 'x86_64', 'local workers, priced as if on AWS Lambda x86_64 + S3 Standard', true),
 };
-
-/** The price table of `platform` (`local` and unknown names get Lambda x86_64 prices, marked hypothetical). */
-export function priceTable(platform: string): PriceTable {
-  return Object.hasOwn(PRICE_TABLES, platform) ? PRICE_TABLES[platform as PricedPlatform] : PRICE_TABLES.local;
-}

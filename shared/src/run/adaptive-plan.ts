@@ -6,7 +6,7 @@
  * the spend passes the budget.
  */
 import type { Platform } from '../backends/ports.js';
-import { priceTable } from '../cost/prices.js';
+import { PRICE_TABLES } from '../cost/prices.js';
 import { mulberry32 } from '../data/order.js';
 import { SmltError } from '../errors.js';
 import { createPlanner, divisors, type Planner } from '../scheduler/index.js';
@@ -25,7 +25,7 @@ export interface AdaptivePlanInput {
   spec: JobSpec;
   /** Training samples per epoch (after the held-out split). */
   trainSamples: number;
-  platform: Pick<Platform, 'name' | 'timeLimitMs' | 'memoryRangeMb'>;
+  platform: Pick<Platform, 'name' | 'pricing' | 'timeLimitMs' | 'memoryRangeMb'>;
   constraints: { deadlineS?: number; budgetUsd?: number; objective: Objective };
   /** The profiler's measurement (service/estimate.ts `probeComputeMsPerSample`). */
   computeMsPerSample: number;
@@ -89,7 +89,7 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
       memoryRangeMb: platform.memoryRangeMb,
       timeLimitMs: platform.timeLimitMs,
       maxWorkers,
-      prices: priceTable(platform.name),
+      prices: PRICE_TABLES[platform.pricing],
     },
     constraints: {
       objective: constraints.objective,

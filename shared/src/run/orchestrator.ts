@@ -11,7 +11,7 @@ import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js'
 import type { Captured } from '../capture/capture.js';
 import { CostMeter, requestCountsSince } from '../cost/cost.js';
 import { channelCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
-import { REDIS_CHANNEL_PRICES } from '../cost/prices.js';
+import { PRICE_TABLES, REDIS_CHANNEL_PRICES } from '../cost/prices.js';
 import { type Dataset, datasetHash, decodeDataset, encodeDataset, partition, splitHoldout } from '../data/dataset.js';
 import { SmltError, errorMessage, isSmltError } from '../errors.js';
 import { buildModel } from '../model/build.js';
@@ -254,7 +254,7 @@ async function drive(input: DriveInput): Promise<RunResult> {
   const keys = runKeys(runId);
   const listeners = options.onEvent ? [options.onEvent] : [];
   const log = new EventLog(store, runId, input.seq, listeners);
-  const meter = new CostMeter('x86_64', status.cost);
+  const meter = new CostMeter(PRICE_TABLES[platform.pricing], status.cost);
   const abort = new AbortController();
   const onUserAbort = () => abort.abort();
   options.signal?.addEventListener('abort', onUserAbort, { once: true });

@@ -5,7 +5,7 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CostMeter } from '../cost/cost.js';
+import { costBreakdown } from '../cost/cost.js';
 import { buildModel } from '../model/build.js';
 import { saveLayersModel } from '../model/save.js';
 import { createOptimizer, decodeState } from '../model/training.js';
@@ -49,7 +49,7 @@ export async function writeRunOutputs(input: {
     model.dispose();
     optimizer.dispose();
   }
-  const { totalUsd } = new CostMeter('x86_64', status.cost).breakdown();
+  const { totalUsd } = costBreakdown(status.cost);
   const last = status.epochs.at(-1);
   const report: RunReport = {
     v: 1,

@@ -119,7 +119,7 @@ export async function probeComputeMsPerSample(captured: Captured, batch: number)
 }
 
 export interface AdaptiveInput {
-  platform: Pick<Platform, 'name' | 'timeLimitMs' | 'memoryRangeMb'>;
+  platform: Pick<Platform, 'name' | 'pricing' | 'timeLimitMs' | 'memoryRangeMb'>;
   constraints: { deadlineS?: number; budgetUsd?: number; objective: Objective };
   /** Fix the worker count (the planner still chooses memory and guards the budget). */
   workers?: number;

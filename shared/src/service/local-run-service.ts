@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { ObjectStore } from '../backends/ports.js';
 import { openStore, waitForObject } from '../backends/store-utils.js';
 import { type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
-import { CostMeter } from '../cost/cost.js';
+import { costBreakdown } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
 import { readEvents } from '../run/event-log.js';
 import type { RunEvent } from '../run/events.js';
@@ -110,7 +110,7 @@ export class LocalRunService implements RunService {
     const { platform } = backend;
     const [low, high] = platform.memoryRangeMb;
     return setupAdaptive(captured, {
-      platform: { name: platform.name, timeLimitMs: platform.timeLimitMs, memoryRangeMb: [Math.max(low, backend.minMemoryMb), high] },
+      platform: { name: platform.name, pricing: platform.pricing, timeLimitMs: platform.timeLimitMs, memoryRangeMb: [Math.max(low, backend.minMemoryMb), high] },
       constraints: {
         objective: request.objective ?? 'time',
         ...(request.deadlineS !== undefined ? { deadlineS: request.deadlineS } : {}),
@@ -328,7 +328,7 @@ async function summarize(store: ObjectStore, runId: string): Promise<RunSummary>
     status: status.status,
     epochsDone: status.epochsDone,
     epochs,
-    costUsd: new CostMeter('x86_64', status.cost).breakdown().totalUsd,
+    costUsd: costBreakdown(status.cost).totalUsd,
     elapsedS: status.elapsedS,
     ...(last ? { metrics: { loss: last.loss, valLoss: last.valLoss, valAccuracy: last.valAccuracy } } : {}),
   };

@@ -11,6 +11,7 @@
 import { InvokeCommand, LambdaClient, TooManyRequestsException } from '@aws-sdk/client-lambda';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SmltError } from '../../errors.js';
+import type { PricedPlatform } from '../../cost/prices.js';
 import type { InvocationStats, InvokeOptions, InvokeOutcome, Platform } from '../ports.js';
 import type { AwsSettings } from './config.js';
 import { type WorkerCode, WorkerFunctions, awsError, loadWorkerBundle } from './worker-functions.js';
@@ -32,6 +33,7 @@ export interface LambdaPlatformOptions {
 
 export class LambdaPlatform implements Platform {
   readonly name = 'aws-lambda';
+  readonly pricing: PricedPlatform;
   readonly timeLimitMs: number;
   readonly memoryRangeMb = [128, 10_240] as const;
   readonly functions: WorkerFunctions;
@@ -42,6 +44,7 @@ export class LambdaPlatform implements Platform {
   constructor(options: LambdaPlatformOptions) {
     this.client = options.client ?? lambdaClient(options.settings);
     this.timeLimitMs = options.settings.timeoutS * 1000;
+    this.pricing = `lambda-${options.settings.architecture}`;
     this.functions = new WorkerFunctions(this.client, options.settings, options.code ?? loadWorkerBundle);
   }
 

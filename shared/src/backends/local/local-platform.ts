@@ -50,6 +50,7 @@ const LAMBDA_TIME_LIMIT_MS = 900_000;
 
 export class LocalPlatform implements Platform {
   readonly name = 'local';
+  readonly pricing = 'local';
   readonly timeLimitMs: number;
   readonly memoryRangeMb = [128, 10_240] as const;
   private readonly workerEntry: string;
