@@ -345,6 +345,7 @@ const FAILURE_VERBS: Record<string, string> = {
   timeout: 'timed out',
   crashed: 'crashed',
   aborted: 'was stopped',
+  straggler: 'straggled (the others waited for it in vain)',
 };
 
 function runStarted(state: PanelState, event: RunEventOf<'run_started'>, eventMs: number): PanelState {

@@ -1,13 +1,15 @@
 /**
  * Runs one epoch: invokes every rank, re-invokes a rank that returned `continue` (time limit)
  * from where it stopped, re-invokes a failed rank on the iteration it had not finished
- * (bounded retries), and stops every rank when one fails for good or the run is cancelled.
+ * (bounded retries), abandons and re-invokes a rank the others wait for in vain (a straggler),
+ * and stops every rank when one fails for good or the run is cancelled.
  */
 import type { ObjectStore, Platform } from '../backends/ports.js';
 import type { CostMeter } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
 import type { EventLog } from './event-log.js';
 import { markerIteration, runKeys } from './layout.js';
+import type { FailureReason } from './events.js';
 import type { WorkerEvent, WorkerResult } from './worker-protocol.js';
 
 export interface EpochPlan {
@@ -40,9 +42,10 @@ export async function runEpoch(plan: EpochPlan, deps: EpochRunnerDeps): Promise<
   const stopAll = () => epochAbort.abort();
   deps.signal.addEventListener('abort', stopAll, { once: true });
   const counters: EpochOutcome = { invocations: 0, relaunches: 0, workerTimes: [] };
+  const invocations = new Invocations(epochAbort.signal, (rank) => firstUnfinishedIteration(deps.store, deps.eventFor(rank).runId, plan.epoch, rank));
   try {
     const ranks = Array.from({ length: plan.workers }, (_, rank) =>
-      runRank(rank, plan, deps, epochAbort.signal, counters).catch((err: unknown) => {
+      runRank(rank, plan, deps, epochAbort.signal, counters, invocations).catch((err: unknown) => {
         stopAll(); // the others would only wait for this rank's gradients until they time out
         throw err;
       }),
@@ -64,17 +67,17 @@ async function runRank(
   deps: EpochRunnerDeps,
   signal: AbortSignal,
   counters: EpochOutcome,
+  invocations: Invocations,
 ): Promise<void> {
   let event = deps.eventFor(rank);
   let failures = 0;
   for (;;) {
     if (signal.aborted) throw new SmltError('CANCELLED', 'The epoch was stopped.');
     deps.log.emit({ type: 'worker_started', epoch: plan.epoch, rank, attempt: event.attempt, fromIteration: event.fromIteration });
-    const outcome = await deps.platform.invoke<WorkerEvent, WorkerResult>(event, {
-      memoryMb: plan.memoryMb,
-      signal,
-      affinity: event.partitionKey,
-    });
+    const invocation = invocations.start(rank);
+    const outcome = await deps.platform
+      .invoke<WorkerEvent, WorkerResult>(event, { memoryMb: plan.memoryMb, signal: invocation.signal, affinity: event.partitionKey })
+      .finally(() => invocations.end(rank));
     counters.invocations++;
     deps.meter.addInvocation(plan.memoryMb, outcome.billedMs);
 
@@ -103,17 +106,20 @@ async function runRank(
       continue;
     }
 
-    if (outcome.reason === 'aborted' || signal.aborted) throw new SmltError('CANCELLED', 'The epoch was stopped.');
+    const failure: { reason: FailureReason; message: string; code?: string } =
+      invocation.straggler === undefined ? outcome : { reason: 'straggler', message: invocation.straggler };
+    if (failure.reason === 'aborted' || signal.aborted) throw new SmltError('CANCELLED', 'The epoch was stopped.');
+    if (failure.code === 'SYNC_TIMEOUT') await invocations.abandonStragglers(rank, event.syncTimeoutMs);
     failures++;
-    deps.log.emit({ type: 'worker_failed', epoch: plan.epoch, rank, attempt: event.attempt, reason: outcome.reason, message: outcome.message });
-    if (outcome.reason === 'out-of-memory') {
+    deps.log.emit({ type: 'worker_failed', epoch: plan.epoch, rank, attempt: event.attempt, reason: failure.reason, message: failure.message });
+    if (failure.reason === 'out-of-memory') {
       // Deterministic: the same iteration at the same memory size would fail again.
-      throw new SmltError('WORKER_OUT_OF_MEMORY', `Worker ${rank}, epoch ${plan.epoch + 1}: ${outcome.message}`);
+      throw new SmltError('WORKER_OUT_OF_MEMORY', `Worker ${rank}, epoch ${plan.epoch + 1}: ${failure.message}`);
     }
     if (failures > deps.maxRetries) {
       throw new SmltError(
-        outcome.reason === 'timeout' ? 'WORKER_TIMEOUT' : 'WORKER_FAILED',
-        `Worker ${rank} failed ${failures} times in epoch ${plan.epoch + 1} (last: ${outcome.message}). ` +
+        failure.reason === 'timeout' || failure.reason === 'straggler' ? 'WORKER_TIMEOUT' : 'WORKER_FAILED',
+        `Worker ${rank} failed ${failures} times in epoch ${plan.epoch + 1} (last: ${failure.message}). ` +
           'The run stopped; its last checkpoint is kept: fix the cause and run `smlt resume`.',
       );
     }
@@ -121,6 +127,60 @@ async function runRank(
     event = { ...event, fromIteration, attempt: event.attempt + 1 };
     counters.relaunches++;
     deps.log.emit({ type: 'worker_relaunched', epoch: plan.epoch, rank, attempt: event.attempt, fromIteration, why: 'failure' });
+  }
+}
+
+/**
+ * The invocations in flight, and the straggler rule. A rank that failed with SYNC_TIMEOUT waited
+ * that long at its first unfinished iteration k; another rank whose invocation has run at least
+ * as long without getting past k is hung or straggling, and the others will keep waiting for it:
+ * left alone, a hung worker holds the epoch until the platform's time limit (15 minutes on
+ * Lambda) while the rest fail one sync timeout after another and use up their retries. So it is
+ * abandoned and relaunched where it stopped. Ranks that were only blocked by it may be
+ * abandoned with it; relaunching them is exact (they replay the same averages) and costs one
+ * retry each, which a sync timeout would have cost them anyway.
+ */
+class Invocations {
+  private readonly running = new Map<number, { startedAt: number; controller: AbortController; straggler?: string }>();
+  private scan: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly epochSignal: AbortSignal,
+    private readonly progressOf: (rank: number) => Promise<number>,
+  ) {}
+
+  /** Registers `rank`'s next invocation; `straggler` says why, once it was abandoned as one. */
+  start(rank: number): { signal: AbortSignal; readonly straggler: string | undefined } {
+    const entry: { startedAt: number; controller: AbortController; straggler?: string } = { startedAt: performance.now(), controller: new AbortController() };
+    this.running.set(rank, entry);
+    return {
+      signal: AbortSignal.any([this.epochSignal, entry.controller.signal]),
+      get straggler() {
+        return entry.straggler;
+      },
+    };
+  }
+
+  end(rank: number): void {
+    this.running.delete(rank);
+  }
+
+  /** After `waiter` timed out waiting (`waitedMs`), abandons the ranks it was waiting for. */
+  abandonStragglers(waiter: number, waitedMs: number): Promise<void> {
+    // Timeouts come in waves (every rank waits for the straggler): one scan at a time.
+    this.scan = this.scan.then(async () => {
+      const stuckAt = await this.progressOf(waiter);
+      const now = performance.now();
+      for (const [rank, entry] of this.running) {
+        if (rank === waiter || entry.straggler || now - entry.startedAt < waitedMs) continue;
+        if ((await this.progressOf(rank)) > stuckAt) continue;
+        entry.straggler =
+          `Worker ${rank} made no progress past iteration ${stuckAt + 1} in ${Math.round((now - entry.startedAt) / 1000)} s ` +
+          `while worker ${waiter} waited ${Math.round(waitedMs / 1000)} s for its data: abandoned as a straggler and relaunched.`;
+        entry.controller.abort();
+      }
+    });
+    return this.scan.catch(() => undefined); // a failed scan only means no straggler is abandoned this time
   }
 }
 

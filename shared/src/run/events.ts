@@ -10,7 +10,8 @@ import type { SmltErrorCode } from '../errors.js';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'stopped-budget';
 export type FinalStatus = Exclude<RunStatus, 'running'>;
 export type SyncName = 'hierarchical' | 'flat';
-export type FailureReason = 'error' | 'out-of-memory' | 'timeout' | 'crashed' | 'aborted';
+/** Why an invocation failed; `straggler`: the others waited for it in vain, so it was abandoned. */
+export type FailureReason = 'error' | 'out-of-memory' | 'timeout' | 'crashed' | 'aborted' | 'straggler';
 
 export interface EpochMetrics {
   /** Mean training loss over the epoch's iterations and workers. */
