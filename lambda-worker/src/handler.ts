@@ -79,6 +79,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
 
   let computeMs = 0;
   let syncMs = 0;
+  let exchangedBytes = 0;
   let lastIterationMs = 0;
   let iteration = event.fromIteration;
   let marker: Promise<void> = Promise.resolve();
@@ -98,7 +99,8 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
       y.dispose();
     }
     const computed = performance.now();
-    const { average } = await sync.allReduce(syncContext, iteration, step.gradient);
+    const { average, stats } = await sync.allReduce(syncContext, iteration, step.gradient);
+    exchangedBytes += stats.bytesWritten + stats.bytesRead;
     const synced = performance.now();
     applyGradient(model, optimizer, average);
     // The marker is written while the next iteration computes; at most one is in flight.
@@ -128,7 +130,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
     dataDownloads: downloaded ? 1 : 0,
     modelBuilds: built ? 1 : 0,
     requests: requestCountsSince(store.requests, requestsBefore),
-    ...(channel !== store ? { channelRequests: requestCountsSince(channel.requests, channelBefore) } : {}),
+    ...(channel !== store ? { channelRequests: requestCountsSince(channel.requests, channelBefore), channelBytes: exchangedBytes } : {}),
   };
 }
 

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { type PrivateRedis, startPrivateRedis } from '@smlt/shared/backends/redis/private-server';
 import { RedisStore } from '@smlt/shared/backends/redis/redis-store';
 import { captureNotebook } from '@smlt/shared/capture/capture';
+import { channelCostUsd, syncBytesPerIteration } from '@smlt/shared/cost/epoch-cost';
+import { REDIS_CHANNEL_PRICES } from '@smlt/shared/cost/prices';
 import type { Captured } from '@smlt/shared/run/orchestrator';
 import { readStatus } from '@smlt/shared/run/run-state';
 import { hostMissing } from '../helpers/hosts.js';
@@ -52,8 +54,12 @@ describe('training through a Redis channel', { skip }, () => {
       assert.deepEqual(await viaRedis.store.list(`runs/${b.runId}/sync/`), [], 'no exchange keys in the store');
       assert.deepEqual(await redisStore.list(''), [], 'and none left in Redis');
       assert.ok(redisStore.requests.put === 0, 'the orchestrator itself writes nothing to the channel');
-      const cost = (await readStatus(viaRedis.store, b.runId))!.cost;
-      assert.ok((cost.channelUsd ?? 0) > 0, `the channel is priced (${cost.channelUsd})`);
+      const { cost, epochs } = (await readStatus(viaRedis.store, b.runId))!;
+      // Priced from the bytes the workers counted, which agree with the cost model's (3n-2)·g per iteration.
+      const [epoch] = epochs;
+      const modelledBytes = syncBytesPerIteration(epoch!.workers, 4 * oneEpoch.spec.model.paramCount) * epoch!.iterations;
+      const modelled = channelCostUsd(modelledBytes, epoch!.durationS, REDIS_CHANNEL_PRICES);
+      assert.ok(Math.abs((cost.channelUsd ?? 0) - modelled) < 0.02 * modelled, `channel priced at $${cost.channelUsd}, the model says $${modelled}`);
       const storeCost = (await readStatus(viaStore.store, a.runId))!.cost;
       assert.ok(cost.requests.put < storeCost.requests.put / 2, `far fewer S3-priced PUTs: ${cost.requests.put} vs ${storeCost.requests.put}`);
     } finally {

@@ -35,13 +35,15 @@ export interface EpochOutcome {
   relaunches: number;
   /** Compute and sync time of every successful invocation, for the scheduler's model. */
   workerTimes: Array<{ rank: number; computeMs: number; syncMs: number }>;
+  /** Gradient bytes moved through a channel other than the store (as the workers counted them). */
+  channelBytes: number;
 }
 
 export async function runEpoch(plan: EpochPlan, deps: EpochRunnerDeps): Promise<EpochOutcome> {
   const epochAbort = new AbortController();
   const stopAll = () => epochAbort.abort();
   deps.signal.addEventListener('abort', stopAll, { once: true });
-  const counters: EpochOutcome = { invocations: 0, relaunches: 0, workerTimes: [] };
+  const counters: EpochOutcome = { invocations: 0, relaunches: 0, workerTimes: [], channelBytes: 0 };
   const invocations = new Invocations(epochAbort.signal, (rank) => firstUnfinishedIteration(deps.store, deps.eventFor(rank).runId, plan.epoch, rank));
   try {
     const ranks = Array.from({ length: plan.workers }, (_, rank) =>
@@ -84,6 +86,7 @@ async function runRank(
     if (outcome.ok) {
       const result = outcome.result;
       deps.meter.addRequests(result.requests);
+      counters.channelBytes += result.channelBytes ?? 0;
       counters.workerTimes.push({ rank, computeMs: result.computeMs, syncMs: result.syncMs });
       deps.log.emit({
         type: 'worker_finished',

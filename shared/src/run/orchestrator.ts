@@ -10,7 +10,7 @@ import pLimit from 'p-limit';
 import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js';
 import type { Captured } from '../capture/capture.js';
 import { CostMeter, requestCountsSince } from '../cost/cost.js';
-import { channelCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
+import { channelCostUsd } from '../cost/epoch-cost.js';
 import { PRICE_TABLES, REDIS_CHANNEL_PRICES } from '../cost/prices.js';
 import { type Dataset, datasetHash, decodeDataset, encodeDataset, partition, splitHoldout } from '../data/dataset.js';
 import { SmltError, errorMessage, isSmltError } from '../errors.js';
@@ -400,8 +400,7 @@ async function drive(input: DriveInput): Promise<RunResult> {
       const durationS = (Date.now() - epochStart) / 1000;
       if (options.channel) {
         // The channel bills bytes moved and time held (ElastiCache Serverless prices).
-        const bytes = syncBytesPerIteration(config.workers, 4 * spec.model.paramCount) * iterations;
-        meter.addChannel(channelCostUsd(bytes, durationS, REDIS_CHANNEL_PRICES));
+        meter.addChannel(channelCostUsd(outcome.channelBytes, durationS, REDIS_CHANNEL_PRICES));
       }
       const record: EpochRecord = {
         epoch,

@@ -53,4 +53,6 @@ export interface WorkerResult {
   requests: RequestCounts;
   /** Requests made to the channel, when it is not the store. */
   channelRequests?: RequestCounts;
+  /** Gradient bytes this invocation's exchanges wrote to and read from that channel. */
+  channelBytes?: number;
 }
