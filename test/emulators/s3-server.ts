@@ -34,7 +34,7 @@ export type FromServer =
 const [directory, bucket] = process.argv.slice(2);
 if (!directory || !bucket) throw new Error('usage: s3-server.ts DIRECTORY BUCKET');
 
-const s3 = new S3rver({ directory, silent: true, configureBuckets: [{ name: bucket }], resetOnClose: false });
+const s3 = new S3rver({ directory, silent: true, configureBuckets: [{ name: bucket, configs: [] }], resetOnClose: false });
 await (s3 as unknown as { configureBuckets(): Promise<void> }).configureBuckets();
 const s3Handler = s3.callback() as (req: IncomingMessage, res: ServerResponse) => void;
 makePutsAtomic(s3);

@@ -70,6 +70,7 @@ class FakeRunService implements RunService {
       workers: request.workers ?? 4,
       memoryMb: request.memoryMb ?? 1769,
       iterationsPerEpoch: 10,
+      probe: { steps: 3, seconds: 0.1, costUsd: 0 },
       epochs: 2,
       timeS: { expected: 10, low: 8, high: 12 },
       costUsd: { expected: 0.01, low: 0.008, high: 0.012 },
@@ -269,7 +270,8 @@ describe('smlt serve', () => {
 
     it('answers 401 without the token or with a wrong one', async () => {
       const wrong = server.token.slice(0, -1) + (server.token.endsWith('A') ? 'B' : 'A');
-      for (const headers of [{}, { authorization: `Bearer ${wrong}` }, { authorization: 'Bearer x' }, { authorization: `Basic ${server.token}` }, { authorization: server.token }]) {
+      const attempts: Record<string, string>[] = [{}, { authorization: `Bearer ${wrong}` }, { authorization: 'Bearer x' }, { authorization: `Basic ${server.token}` }, { authorization: server.token }];
+      for (const headers of attempts) {
         const res = await raw(server, { path: '/v1/runs', headers });
         assert.equal(res.status, 401, JSON.stringify(headers));
         assert.equal(res.json.error.code, 'UNAUTHORIZED');

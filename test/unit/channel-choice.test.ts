@@ -46,7 +46,7 @@ describe('the channel in an adaptive run', () => {
     const input = {
       spec: captured.spec,
       trainSamples: 8000,
-      platform: { name: 'local', pricing: 'local', timeLimitMs: 900_000, memoryRangeMb: [512, 10_240] as const },
+      platform: { name: 'local', pricing: 'local' as const, timeLimitMs: 900_000, memoryRangeMb: [512, 10_240] as const },
       constraints: { objective: 'time' as const },
       computeMsPerSample: 0.2,
     };

@@ -107,7 +107,7 @@ describe('live estimate', () => {
     assert.deepEqual(asked, ['10m'], 'typing is debounced');
     const last = seen.at(-1)!;
     assert.equal(last.kind, 'ready');
-    assert.equal((last as { estimate: { deadline: string } }).estimate.deadline, '10m');
+    assert.equal((last as unknown as { estimate: { deadline: string } }).estimate.deadline, '10m');
     const settled = await live.settle({ ...DEFAULT_CHOICES, deadline: '10m' });
     assert.equal(settled.kind, 'ready');
     assert.deepEqual(asked, ['10m'], 'the same answers are not estimated twice');

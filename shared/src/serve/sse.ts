@@ -43,7 +43,7 @@ function single(value: string): string {
  * The messages in a byte stream, dispatched at each blank line. A message cut off by the end
  * of the stream is dropped, as EventSource does: only complete messages are ever yielded.
  */
-export async function* parseSse(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<SseMessage> {
+export async function* parseSse(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<SseMessage> {
   const decoder = new TextDecoder('utf-8');
   let buffer = '';
   let first = true;
