@@ -8,7 +8,8 @@
  *   instead of `.npy` files) gets the arrays as `.npy` bytes, stored next to the notebook by the
  *   server extension and named by their path.
  * - TypeScript kernel (tslab): when the kernel holds the model variable, the cell is replaced by
- *   `JSON.stringify(model.toJSON())`; otherwise the cell's tfjs code is captured on the server.
+ *   its topology, `JSON.stringify(model.toJSON(null, false))` (tfjs' `toJSON()` alone returns
+ *   the JSON already as a string); otherwise the cell's tfjs code is captured on the server.
  */
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { KernelMessage, type Kernel } from '@jupyterlab/services';
@@ -22,6 +23,8 @@ interface CellJson {
 }
 
 const MARKER = /^\s*(?:#|\/\/)\s*smlt:\s*(model|data|config)\b/i;
+const TOPOLOGY_START = '<smlt-topology>';
+const TOPOLOGY_END = '</smlt-topology>';
 
 export class CaptureError extends Error {}
 
@@ -40,8 +43,14 @@ export async function notebookPayload(panel: NotebookPanel): Promise<NotebookPay
     setRole(modelCell, 'model', json.trim());
   } else if (kernel && modelCell && (language === 'typescript' || language === 'javascript') && isCode(modelCell)) {
     const name = variableOf(modelCell, 'typescript');
-    const probe = await runForOutput(kernel, `process.stdout.write(typeof ${name} === 'undefined' ? '' : JSON.stringify(${name}.toJSON()))`, `the model variable "${name}"`);
-    if (probe.trim().startsWith('{')) setRole(modelCell, 'model', probe.trim());
+    // Between markers: the kernel's stdout may carry more (tfjs prints its Node.js hint on first use).
+    const probe = await runForOutput(
+      kernel,
+      `process.stdout.write(typeof ${name} === 'undefined' ? '' : '${TOPOLOGY_START}' + JSON.stringify(${name}.toJSON(null, false)) + '${TOPOLOGY_END}');`,
+      `the model variable "${name}"`
+    );
+    const topology = probe.split(TOPOLOGY_START)[1]?.split(TOPOLOGY_END)[0];
+    if (topology?.startsWith('{')) setRole(modelCell, 'model', topology);
   }
 
   const dataCell = roleCell(notebook.cells, 'data');

@@ -19,7 +19,7 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ConsoleWatch, type Lab, assertSeen, buildExtension, hostMissing, launchBrowser, repoRoot, startLab } from './lab.js';
+import { ConsoleWatch, type Lab, assertSeen, buildExtension, hostMissing, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -211,24 +211,8 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     return panel;
   }
 
-  /** Clicks the button and fills the dialog; resolves once the run's panel shows. */
-  async function train(panel: Locator, values: { deadline: string; budget: string }, screenshot?: string): Promise<Locator> {
-    await panel.locator('[data-command="smlt:train"]').click();
-    const dialog = page.locator('.jp-Dialog.jp-smlt-TrainDialog');
-    await dialog.waitFor();
-    await dialog.locator('select[name="objective"]').selectOption('time');
-    await dialog.locator('input[name="deadline"]').fill(values.deadline);
-    await dialog.locator('input[name="budget"]').fill(values.budget);
-    const estimate = dialog.locator('.jp-smlt-Estimate[data-kind="ok"]');
-    await estimate.waitFor();
-    await assertSeen(estimate);
-    if (screenshot) await dialog.locator('.jp-Dialog-content').screenshot({ path: join(outDir, screenshot) });
-    await dialog.getByRole('button', { name: 'Train' }).click();
-    await dialog.waitFor({ state: 'detached' });
-    const runPanel = panel.locator('.jp-smlt-RunPanel');
-    await runPanel.locator('.smlt-panel[data-run-id]').waitFor();
-    return runPanel;
-  }
+  const train = (panel: Locator, values: { deadline: string; budget: string }, screenshot?: string): Promise<Locator> =>
+    trainFromDialog(page, panel, values, screenshot === undefined ? undefined : join(outDir, screenshot));
 
   it('trains examples/mnist.ipynb from the toolbar button and shows the run succeed in the notebook', { timeout: RUN_TIMEOUT_MS }, shot('mnist', async () => {
     const panel = await openNotebook('mnist.ipynb', { kernel: false });

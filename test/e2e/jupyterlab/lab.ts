@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,9 @@ export const SETUP_COMMAND = 'bash .ci/setup.d/jupyterlab.sh';
 export const APP_DIR = process.env.SMLT_JUPYTERLAB_APP ?? join(repoRoot, '.cache/jupyterlab-app');
 export const EXTENSION_DIR = join(repoRoot, 'jupyter-ext');
 export const LABEXTENSION = join(EXTENSION_DIR, 'build/labextension');
+/** The TypeScript kernel (tslab) and the tfjs its notebooks import, installed by the setup. */
+export const TSLAB_HOST = process.env.SMLT_TSLAB_HOST ?? join(repoRoot, '.cache/tslab-host');
+const TSLAB = join(TSLAB_HOST, 'node_modules/tslab/bin/tslab');
 const PYTHON = '/usr/bin/python3'; // Debian's, where python3-jupyter-server lives (a pyenv python3 may not have it)
 const CHROMIUM = process.env.SMLT_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -29,6 +32,11 @@ export function hostMissing(): string | undefined {
   if (!existsSync(join(APP_DIR, 'static/index.html'))) return `the JupyterLab app is not built in ${APP_DIR}; run ${SETUP_COMMAND}`;
   if (!existsSync(join(EXTENSION_DIR, 'node_modules/@jupyter/builder'))) return `jupyter-ext has no node_modules; run ${SETUP_COMMAND}`;
   return undefined;
+}
+
+/** Why this machine cannot run tslab (the TypeScript kernel), or undefined when it can. */
+export function tslabMissing(): string | undefined {
+  return existsSync(TSLAB) ? undefined : `tslab is not installed in ${TSLAB_HOST}; run ${SETUP_COMMAND}`;
 }
 
 /** Builds the labextension (a no-op when its sources have not changed since the last build). */
@@ -46,17 +54,27 @@ export interface Lab {
   stop(): Promise<void>;
 }
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts the server on a free port with a fresh root folder holding `files`, and waits for it. */
-export async function startLab(options: { files: Record<string, string | Buffer>; logFile: string }): Promise<Lab> {
+/**
+ * Starts the server on a free port with a fresh root folder holding `files`, and waits for it.
+ * With `tslab`, the TypeScript kernel is installed as `tslab` (as `tslab install` would) and the
+ * root gets its `node_modules`, so notebooks there can import `@tensorflow/tfjs`.
+ */
+export async function startLab(options: { files: Record<string, string | Buffer>; logFile: string; tslab?: boolean }): Promise<Lab> {
   const root = mkdtempSync(join(tmpdir(), 'smlt-lab-root-'));
   const state = mkdtempSync(join(tmpdir(), 'smlt-lab-state-'));
   const smltHome = mkdtempSync(join(tmpdir(), 'smlt-lab-home-'));
   for (const [name, content] of Object.entries(options.files)) {
     mkdirSync(dirname(join(root, name)), { recursive: true });
     writeFileSync(join(root, name), content);
+  }
+  const jupyterPath = join(state, 'jupyter-data');
+  if (options.tslab) {
+    const spec = { argv: [process.execPath, TSLAB, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript', language: 'typescript' };
+    mkdirSync(join(jupyterPath, 'kernels/tslab'), { recursive: true });
+    writeFileSync(join(jupyterPath, 'kernels/tslab/kernel.json'), JSON.stringify(spec));
+    symlinkSync(join(TSLAB_HOST, 'node_modules'), join(root, 'node_modules'));
   }
   const port = await freePort();
   const token = randomBytes(24).toString('hex');
@@ -75,6 +93,7 @@ export async function startLab(options: { files: Record<string, string | Buffer>
       env: {
         ...process.env,
         PYTHONPATH: EXTENSION_DIR,
+        JUPYTER_PATH: jupyterPath,
         SMLT_HOME: smltHome,
         PYDEVD_DISABLE_FILE_VALIDATION: '1'
       }
@@ -185,4 +204,28 @@ export async function assertSeen(locator: Locator, timeoutMs = 10_000): Promise<
 
 export function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+/** Clicks the notebook's Train button and fills the dialog; resolves with the run panel once it shows. */
+export async function trainFromDialog(
+  page: Page,
+  panel: Locator,
+  values: { deadline: string; budget: string },
+  screenshotPath?: string
+): Promise<Locator> {
+  await panel.locator('[data-command="smlt:train"]').click();
+  const dialog = page.locator('.jp-Dialog.jp-smlt-TrainDialog');
+  await dialog.waitFor();
+  await dialog.locator('select[name="objective"]').selectOption('time');
+  await dialog.locator('input[name="deadline"]').fill(values.deadline);
+  await dialog.locator('input[name="budget"]').fill(values.budget);
+  const estimate = dialog.locator('.jp-smlt-Estimate[data-kind="ok"]');
+  await estimate.waitFor();
+  await assertSeen(estimate);
+  if (screenshotPath) await dialog.locator('.jp-Dialog-content').screenshot({ path: screenshotPath });
+  await dialog.getByRole('button', { name: 'Train' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const runPanel = panel.locator('.jp-smlt-RunPanel');
+  await runPanel.locator('.smlt-panel[data-run-id]').waitFor();
+  return runPanel;
 }
