@@ -19,7 +19,7 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ConsoleWatch, type Lab, assertSeen, buildExtension, hostMissing, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
+import { ConsoleWatch, type Lab, assertSeen, buildExtension, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -42,50 +42,34 @@ function mnistWithEpochs(epochs: number): string {
 
 /** A Python notebook whose model (a stand-in for a Keras model) and arrays live in the kernel. */
 function kerasKernelNotebook(): string {
-  const code = (id: string, source: string, tags: string[] = []): Cell => ({
-    cell_type: 'code',
-    id,
-    source,
-    metadata: tags.length ? { tags } : {},
-    outputs: [],
-    execution_count: null
-  });
-  return JSON.stringify({
-    cells: [
-      code(
-        'setup',
-        [
-          'import numpy as np',
-          '',
-          'class KerasModel:',
-          '    """Stands in for a Keras model: to_json() returns what Keras 2.2.4 wrote for an MLP."""',
-          '    def __init__(self, path):',
-          '        with open(path) as f:',
-          '            self._json = f.read()',
-          '    def to_json(self):',
-          '        return self._json',
-          '',
-          'rng = np.random.default_rng(0)',
-          'x_train = rng.random((512, 784), dtype=np.float32)',
-          'y_train = rng.integers(0, 10, 512)',
-          'print("kernel ready", x_train.shape, y_train.shape)'
-        ].join('\n')
-      ),
-      code('model', "# smlt: model\nmodel = KerasModel('k2_mnist_mlp_dropout_keras2.2.4.json')", ['smlt:model']),
-      code('data', '# smlt: data\nx: x_train\ny: y_train', ['smlt:data']),
-      code(
-        'config',
-        '# smlt: config\nepochs: 1\nbatchSize: 64\noptimizer: adam\nloss: categoricalCrossentropy\nmetrics: [accuracy]\nvalidationSplit: 0.2\nseed: 1',
-        ['smlt:config']
-      )
-    ],
-    metadata: {
-      kernelspec: { display_name: 'Python 3 (ipykernel)', language: 'python', name: 'python3' },
-      language_info: { name: 'python' }
+  return kernelNotebook({ display_name: 'Python 3 (ipykernel)', language: 'python', name: 'python3' }, [
+    {
+      id: 'setup',
+      source: [
+        'import numpy as np',
+        '',
+        'class KerasModel:',
+        '    """Stands in for a Keras model: to_json() returns what Keras 2.2.4 wrote for an MLP."""',
+        '    def __init__(self, path):',
+        '        with open(path) as f:',
+        '            self._json = f.read()',
+        '    def to_json(self):',
+        '        return self._json',
+        '',
+        'rng = np.random.default_rng(0)',
+        'x_train = rng.random((512, 784), dtype=np.float32)',
+        'y_train = rng.integers(0, 10, 512)',
+        'print("kernel ready", x_train.shape, y_train.shape)'
+      ].join('\n')
     },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
+    { id: 'model', source: "# smlt: model\nmodel = KerasModel('k2_mnist_mlp_dropout_keras2.2.4.json')", tags: ['smlt:model'] },
+    { id: 'data', source: '# smlt: data\nx: x_train\ny: y_train', tags: ['smlt:data'] },
+    {
+      id: 'config',
+      source: '# smlt: config\nepochs: 1\nbatchSize: 64\noptimizer: adam\nloss: categoricalCrossentropy\nmetrics: [accuracy]\nvalidationSplit: 0.2\nseed: 1',
+      tags: ['smlt:config']
+    }
+  ]);
 }
 
 describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${missing} (the JupyterLab e2e host is not set up)` : false }, () => {

@@ -39,6 +39,26 @@ export function tslabMissing(): string | undefined {
   return existsSync(TSLAB) ? undefined : `tslab is not installed in ${TSLAB_HOST}; run ${SETUP_COMMAND}`;
 }
 
+/** A notebook (nbformat 4.5) of code cells, none run yet, for `kernel`: its JSON text. */
+export function kernelNotebook(
+  kernel: { name: string; display_name: string; language: string },
+  cells: Array<{ id: string; source: string; tags?: string[] }>
+): string {
+  return JSON.stringify({
+    cells: cells.map(({ id, source, tags = [] }) => ({
+      cell_type: 'code',
+      id,
+      source,
+      metadata: tags.length ? { tags } : {},
+      outputs: [],
+      execution_count: null
+    })),
+    metadata: { kernelspec: kernel, language_info: { name: kernel.language } },
+    nbformat: 4,
+    nbformat_minor: 5
+  });
+}
+
 /** Builds the labextension (a no-op when its sources have not changed since the last build). */
 export function buildExtension(): void {
   const build = spawnSync('bash', [join(EXTENSION_DIR, 'build.sh')], { encoding: 'utf8' });

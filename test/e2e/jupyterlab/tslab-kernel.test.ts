@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ConsoleWatch, type Lab, buildExtension, hostMissing, launchBrowser, repoRoot, startLab, trainFromDialog, tslabMissing } from './lab.js';
+import { ConsoleWatch, type Lab, buildExtension, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog, tslabMissing } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab-tslab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -23,41 +23,25 @@ if (missing && process.env.SMLT_REQUIRE_E2E === '1') {
 }
 
 function tslabNotebook(): string {
-  const cell = (id: string, source: string, tags: string[] = []) => ({
-    cell_type: 'code',
-    id,
-    source,
-    metadata: tags.length ? { tags } : {},
-    outputs: [],
-    execution_count: null
-  });
-  return JSON.stringify({
-    cells: [
-      cell('setup', `import * as tf from '@tensorflow/tfjs';\nconst hidden = ${HIDDEN_UNITS};\nconsole.log('kernel ready, hidden =', hidden);`),
-      cell(
-        'model',
-        [
-          '// smlt: model',
-          'const model = tf.sequential();',
-          "model.add(tf.layers.dense({ inputShape: [784], units: hidden, activation: 'relu' }));",
-          "model.add(tf.layers.dense({ units: 10, activation: 'softmax' }));"
-        ].join('\n'),
-        ['smlt:model']
-      ),
-      cell('data', '// smlt: data\nsource: builtin:mnist', ['smlt:data']),
-      cell(
-        'config',
-        '// smlt: config\nepochs: 1\nbatchSize: 64\noptimizer: adam\nloss: categoricalCrossentropy\nmetrics: [accuracy]\nvalidationSplit: 0.2\nseed: 7',
-        ['smlt:config']
-      )
-    ],
-    metadata: {
-      kernelspec: { display_name: 'TypeScript', language: 'typescript', name: 'tslab' },
-      language_info: { name: 'typescript' }
+  return kernelNotebook({ display_name: 'TypeScript', language: 'typescript', name: 'tslab' }, [
+    { id: 'setup', source: `import * as tf from '@tensorflow/tfjs';\nconst hidden = ${HIDDEN_UNITS};\nconsole.log('kernel ready, hidden =', hidden);` },
+    {
+      id: 'model',
+      source: [
+        '// smlt: model',
+        'const model = tf.sequential();',
+        "model.add(tf.layers.dense({ inputShape: [784], units: hidden, activation: 'relu' }));",
+        "model.add(tf.layers.dense({ units: 10, activation: 'softmax' }));"
+      ].join('\n'),
+      tags: ['smlt:model']
     },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
+    { id: 'data', source: '// smlt: data\nsource: builtin:mnist', tags: ['smlt:data'] },
+    {
+      id: 'config',
+      source: '// smlt: config\nepochs: 1\nbatchSize: 64\noptimizer: adam\nloss: categoricalCrossentropy\nmetrics: [accuracy]\nvalidationSplit: 0.2\nseed: 7',
+      tags: ['smlt:config']
+    }
+  ]);
 }
 
 describe('JupyterLab extension with a TypeScript kernel (tslab)', { skip: missing ? `${missing} (the JupyterLab e2e host is not set up)` : false }, () => {
