@@ -143,8 +143,15 @@ async function runRank(
  * abandoned with it; relaunching them is exact (they replay the same averages) and costs one
  * retry each, which a sync timeout would have cost them anyway.
  */
+interface Invocation {
+  startedAt: number;
+  controller: AbortController;
+  /** Why it was abandoned as a straggler, once it was. */
+  straggler?: string;
+}
+
 class Invocations {
-  private readonly running = new Map<number, { startedAt: number; controller: AbortController; straggler?: string }>();
+  private readonly running = new Map<number, Invocation>();
   private scan: Promise<void> = Promise.resolve();
 
   constructor(
@@ -154,7 +161,7 @@ class Invocations {
 
   /** Registers `rank`'s next invocation; `straggler` says why, once it was abandoned as one. */
   start(rank: number): { signal: AbortSignal; readonly straggler: string | undefined } {
-    const entry: { startedAt: number; controller: AbortController; straggler?: string } = { startedAt: performance.now(), controller: new AbortController() };
+    const entry: Invocation = { startedAt: performance.now(), controller: new AbortController() };
     this.running.set(rank, entry);
     return {
       signal: AbortSignal.any([this.epochSignal, entry.controller.signal]),
