@@ -23,6 +23,8 @@ import { ConsoleWatch, type Lab, assertSeen, buildExtension, hostMissing, kernel
 
 const outDir = join(repoRoot, 'test-output/jupyterlab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
+/** A re-attached panel shows its run within this, or the test fails with a screenshot (not a silent test timeout). */
+const REATTACH_TIMEOUT_MS = 2 * 60_000;
 
 const missing = hostMissing();
 if (missing && process.env.SMLT_REQUIRE_E2E === '1') {
@@ -85,7 +87,9 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     lab = await startLab({
       files: {
         'mnist.ipynb': readFileSync(join(repoRoot, 'examples/mnist.ipynb')),
-        'mnist-long.ipynb': mnistWithEpochs(40),
+        // Long enough (≈ 8 min here) to still be running after a reload and a reopen, each of which
+        // may wait 30 s for a kernel dialog; 40 epochs once finished first and the test hung.
+        'mnist-long.ipynb': mnistWithEpochs(200),
         'keras-kernel.ipynb': kerasKernelNotebook(),
         'k2_mnist_mlp_dropout_keras2.2.4.json': readFileSync(join(repoRoot, 'test/fixtures/models/keras/k2_mnist_mlp_dropout_keras2.2.4.json'))
       },
@@ -304,7 +308,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     panel = await openNotebook('mnist-long.ipynb', { kernel: false, via: 'reload' });
     runPanel = panel.locator('.jp-smlt-RunPanel');
     const attached = runPanel.locator(`.smlt-panel[data-run-id="${runId}"][data-status="running"]`);
-    await attached.waitFor({ timeout: RUN_TIMEOUT_MS });
+    await attached.waitFor({ timeout: REATTACH_TIMEOUT_MS });
     await assertSeen(attached.locator('.smlt-badge'));
     // The replayed history is there: the curve already has points from before the reload.
     await runPanel.locator('svg.smlt-chart-svg polyline.smlt-series-iter').first().waitFor();
@@ -315,7 +319,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await panel.waitFor({ state: 'detached' });
     panel = await openNotebook('mnist-long.ipynb', { kernel: false, via: 'file-browser' });
     runPanel = panel.locator('.jp-smlt-RunPanel');
-    await runPanel.locator(`.smlt-panel[data-run-id="${runId}"][data-status="running"]`).waitFor({ timeout: RUN_TIMEOUT_MS });
+    await runPanel.locator(`.smlt-panel[data-run-id="${runId}"][data-status="running"]`).waitFor({ timeout: REATTACH_TIMEOUT_MS });
 
     await runPanel.getByRole('button', { name: 'Cancel run' }).click();
     const cancelled = runPanel.locator('.smlt-badge[data-status="cancelled"]');
