@@ -44,7 +44,8 @@ export async function runEpoch(plan: EpochPlan, deps: EpochRunnerDeps): Promise<
   const stopAll = () => epochAbort.abort();
   deps.signal.addEventListener('abort', stopAll, { once: true });
   const counters: EpochOutcome = { invocations: 0, relaunches: 0, workerTimes: [], channelBytes: 0 };
-  const invocations = new Invocations(epochAbort.signal, (rank) => firstUnfinishedIteration(deps.store, deps.eventFor(rank).runId, plan.epoch, rank));
+  const { runId } = deps.eventFor(0);
+  const invocations = new Invocations(epochAbort.signal, (rank) => firstUnfinishedIteration(deps.store, runId, plan.epoch, rank));
   try {
     const ranks = Array.from({ length: plan.workers }, (_, rank) =>
       runRank(rank, plan, deps, epochAbort.signal, counters, invocations).catch((err: unknown) => {

@@ -21,6 +21,8 @@ export const LABEXTENSION = join(EXTENSION_DIR, 'build/labextension');
 /** The TypeScript kernel (tslab) and the tfjs its notebooks import, installed by the setup. */
 export const TSLAB_HOST = process.env.SMLT_TSLAB_HOST ?? join(repoRoot, '.cache/tslab-host');
 const TSLAB = join(TSLAB_HOST, 'node_modules/tslab/bin/tslab');
+/** The kernelspec `tslab install` registers, which notebooks name in their metadata. */
+export const TSLAB_KERNEL = { name: 'tslab', display_name: 'TypeScript', language: 'typescript' };
 const PYTHON = '/usr/bin/python3'; // Debian's, where python3-jupyter-server lives (a pyenv python3 may not have it)
 const CHROMIUM = process.env.SMLT_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -91,9 +93,10 @@ export async function startLab(options: { files: Record<string, string | Buffer>
   }
   const jupyterPath = join(state, 'jupyter-data');
   if (options.tslab) {
-    const spec = { argv: [process.execPath, TSLAB, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript', language: 'typescript' };
-    mkdirSync(join(jupyterPath, 'kernels/tslab'), { recursive: true });
-    writeFileSync(join(jupyterPath, 'kernels/tslab/kernel.json'), JSON.stringify(spec));
+    const { name, display_name, language } = TSLAB_KERNEL;
+    const spec = { argv: [process.execPath, TSLAB, 'kernel', '--config-path', '{connection_file}'], display_name, language };
+    mkdirSync(join(jupyterPath, 'kernels', name), { recursive: true });
+    writeFileSync(join(jupyterPath, 'kernels', name, 'kernel.json'), JSON.stringify(spec));
     symlinkSync(join(TSLAB_HOST, 'node_modules'), join(root, 'node_modules'));
   }
   const port = await freePort();

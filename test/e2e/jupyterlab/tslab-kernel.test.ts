@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ConsoleWatch, type Lab, buildExtension, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog, tslabMissing } from './lab.js';
+import { ConsoleWatch, type Lab, buildExtension, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog, TSLAB_KERNEL, tslabMissing } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab-tslab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -23,7 +23,7 @@ if (missing && process.env.SMLT_REQUIRE_E2E === '1') {
 }
 
 function tslabNotebook(): string {
-  return kernelNotebook({ display_name: 'TypeScript', language: 'typescript', name: 'tslab' }, [
+  return kernelNotebook(TSLAB_KERNEL, [
     { id: 'setup', source: `import * as tf from '@tensorflow/tfjs';\nconst hidden = ${HIDDEN_UNITS};\nconsole.log('kernel ready, hidden =', hidden);` },
     {
       id: 'model',
