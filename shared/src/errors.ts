@@ -22,6 +22,12 @@ export type SmltErrorCode =
   | 'UNKNOWN_OPTIMIZER'
   | 'UNKNOWN_METRIC'
   | 'OPTION_INVALID'
+  // Python notebooks run to their Keras model.fit (capture/python-cells.ts)
+  | 'PYTHON_NOT_FOUND'
+  | 'PYTHON_CELL_FAILED'
+  | 'PYTHON_TIMEOUT'
+  | 'KERAS_FIT_MISSING'
+  | 'KERAS_UNSUPPORTED'
   // running
   | 'STORE_ERROR'
   | 'AWS_ERROR'

@@ -1,38 +1,34 @@
 import { basename, dirname, resolve } from 'node:path';
 import { SmltError, isSmltError } from '../errors.js';
-import { type Dataset, datasetHash, encodeDataset, shuffleDataset } from '../data/dataset.js';
-import { type JobSpec, type TrainingConfig, jobSpecSchema } from '../spec/job-spec.js';
+import { type Dataset, datasetHash, encodeDataset, shuffleDataset, shuffleKeepingHoldout } from '../data/dataset.js';
+import { DEFAULT_TRAINING, type JobSpec, type ModelSpec, type TrainingConfig, jobSpecSchema } from '../spec/job-spec.js';
 import { initBackend } from '../tf/backend.js';
-import { trainingConfig } from './config-cell.js';
+import type { CaptureNotes, CaptureOptions, Captured } from './capture-types.js';
+import { configCellFields, trainingConfig } from './config-cell.js';
 import { loadDataCell, parseDataCell } from './data-cell.js';
-import { captureModelCell } from './model-cell.js';
-import { type RoleCell, findRoleCells, readNotebookFile } from './notebook.js';
+import { lastActivation, logitsMismatch, trainingFromKerasCompile } from './keras-compile.js';
+import { captureKerasFit } from './keras-fit.js';
+import { captureModel } from './model-cell.js';
+import { type RoleCell, isPythonNotebook, readNotebookFile, requireRoleCells, roleCellsOf } from './notebook.js';
 import { fitDataToModel } from './shapes.js';
+
+export type { CaptureNotes, CaptureOptions, Captured } from './capture-types.js';
 
 /**
  * Notebook → JobSpec + dataset. Everything a run needs is read and checked here, so that a
  * mistake is reported, naming its cell, before anything is launched. Nothing here launches.
+ * A notebook with SMLT's cells (smlt:model, smlt:data) is read from them; a Python notebook
+ * without a model cell is run to its Keras model.fit (keras-fit.ts).
  */
 
-export interface Captured {
-  spec: JobSpec;
-  /** Shuffled once with `spec.training.seed`; `spec.data.hash` is the hash of its encoding. */
-  dataset: Dataset;
-}
-
-export interface CaptureOptions {
-  /** Folder that paths in the cells are relative to (the notebook's folder). */
-  notebookDir: string;
-  /** Job name, e.g. the notebook's file name without extension. */
-  name: string;
-  /** For messages and the spec's origin. */
-  notebookPath?: string;
-  overrides?: Partial<TrainingConfig>;
-}
-
-export async function captureNotebook(path: string, overrides?: Partial<TrainingConfig>): Promise<Captured> {
+export async function captureNotebook(
+  path: string,
+  overrides?: Partial<TrainingConfig>,
+  options: Pick<CaptureOptions, 'python' | 'pythonTimeoutS' | 'onProgress'> = {},
+): Promise<Captured> {
   const notebook = await readNotebookFile(path);
   return captureNotebookJson(notebook, {
+    ...options,
     notebookDir: dirname(resolve(path)),
     name: basename(path).replace(/\.ipynb$/i, ''),
     notebookPath: path,
@@ -42,44 +38,109 @@ export async function captureNotebook(path: string, overrides?: Partial<Training
 
 /** For editors, which hold the notebook's (possibly unsaved) content. */
 export async function captureNotebookJson(notebook: unknown, options: CaptureOptions): Promise<Captured> {
-  const cells = findRoleCells(notebook, options.notebookPath ?? `The notebook ${options.name}`);
+  const where = options.notebookPath ?? `The notebook ${options.name}`;
+  const roles = roleCellsOf(notebook, where);
   await initBackend();
-  const model = await captureModelCell(cells.model, { notebookDir: options.notebookDir });
-  const training = trainingConfig(cells.config, options.overrides);
+  if (!roles.model && !roles.data && isPythonNotebook(notebook)) return captureKerasNotebook(notebook, roles.config, options);
+  const cells = requireRoleCells(roles, where);
+  const { model, compileConfig } = await captureModel(cells.model, { notebookDir: options.notebookDir });
+  const warnings: string[] = [];
+  const training = trainingConfig(cells.config, options.overrides, compiledBase(compileConfig, cells, warnings));
   const request = parseDataCell(cells.data);
   const fitted = await naming(cells.data, async () => {
     const raw = await loadDataCell(request, cells.data, options.notebookDir);
     return fitDataToModel(raw, model, training.loss, { source: request.source, modelCell: cells.model.label });
   });
-  const dataset = shuffleDataset(fitted, training.seed);
+  const logits = logitsMismatch(lastActivation(model.topology), training);
+  if (logits) warnings.push(logits);
+  const summary =
+    `model (${cells.model.label}, ${model.origin}, ${model.paramCount.toLocaleString('en-US')} parameters) · data ${request.source} ` +
+    `${fitted.count}×${fitted.xShape.join('×')} · ${training.loss}${training.fromLogits ? ' (from logits)' : ''} · ` +
+    `${training.optimizer}(learning rate ${training.learningRate}) · ${training.epochs} epochs, batch ${training.batchSize}`;
+  return finish({
+    options,
+    cells: { model: cells.model.index, data: cells.data.index, ...(cells.config ? { config: cells.config.index } : {}) },
+    model,
+    training,
+    source: request.source,
+    dataset: shuffleDataset(fitted, training.seed),
+    notes: { summary, warnings },
+  });
+}
+
+async function captureKerasNotebook(notebook: unknown, config: RoleCell | undefined, options: CaptureOptions): Promise<Captured> {
+  const found = await captureKerasFit(notebook, config, options);
+  const cell = found.fit.cell ?? 0;
+  const { training } = found;
+  return finish({
+    options,
+    cells: { model: cell, data: cell, ...(config ? { config: config.index } : {}) },
+    fit: { call: found.fit.call, model: found.fit.names.model, x: found.fit.names.x, y: found.fit.names.y },
+    model: found.model,
+    training,
+    source: found.source,
+    dataset:
+      found.trainCount === undefined
+        ? shuffleDataset(found.data, training.seed)
+        : shuffleKeepingHoldout(found.data, found.trainCount, training.seed),
+    notes: found.notes,
+  });
+}
+
+/**
+ * The training config a Keras 3 JSON model cell's compile settings give. A config cell that
+ * sets the loss or optimizer says otherwise, so settings SMLT cannot honour only warn then.
+ */
+function compiledBase(compileConfig: unknown, cells: { model: RoleCell; config?: RoleCell }, warnings: string[]): TrainingConfig {
+  if (compileConfig === undefined) return DEFAULT_TRAINING;
+  try {
+    const keras = trainingFromKerasCompile(compileConfig, cells.model.label);
+    warnings.push(...keras.warnings);
+    return { ...DEFAULT_TRAINING, ...keras.training };
+  } catch (err) {
+    const overridden = configCellFields(cells.config);
+    if (!isSmltError(err) || !(overridden.includes('loss') && overridden.includes('optimizer'))) throw err;
+    warnings.push(`${err.message} The config cell's loss and optimizer are used instead.`);
+    return DEFAULT_TRAINING;
+  }
+}
+
+function finish(input: {
+  options: CaptureOptions;
+  cells: JobSpec['origin']['cells'];
+  fit?: JobSpec['origin']['fit'];
+  model: ModelSpec;
+  training: TrainingConfig;
+  source: string;
+  dataset: Dataset;
+  notes: CaptureNotes;
+}): Captured {
+  const { options, dataset } = input;
   const spec = {
     v: 1,
     name: options.name,
     origin: {
       ...(options.notebookPath === undefined ? {} : { notebook: options.notebookPath }),
-      cells: {
-        model: cells.model.index,
-        data: cells.data.index,
-        ...(cells.config ? { config: cells.config.index } : {}),
-      },
+      cells: input.cells,
+      ...(input.fit ? { fit: input.fit } : {}),
     },
-    model,
+    model: input.model,
     data: {
-      source: request.source,
+      source: input.source,
       hash: datasetHash(encodeDataset(dataset)),
       count: dataset.count,
       xShape: dataset.xShape,
       yShape: dataset.yShape,
       ...(dataset.classes ? { classes: dataset.classes } : {}),
     },
-    training,
+    training: input.training,
   };
   const result = jobSpecSchema.safeParse(spec);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new SmltError('CONFIG_INVALID', `The job spec is invalid at ${issue.path.join('.')}: ${issue.message}.`);
   }
-  return { spec: result.data, dataset };
+  return { spec: result.data, dataset, notes: input.notes };
 }
 
 /** Prefixes the cell to errors about its content (file and line alone do not say which cell). */

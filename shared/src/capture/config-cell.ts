@@ -11,11 +11,15 @@ import { parseCellMapping } from './cell-mapping.js';
 import type { RoleCell } from './notebook.js';
 
 /**
- * The training config: the config cell (optional) over DEFAULT_TRAINING, then the caller's
- * overrides. Fields are camelCase; the Keras spellings users carry over from `model.fit` and
+ * The training config: the config cell (optional) over `base` (DEFAULT_TRAINING, or what a Keras
+ * model's compile and fit said), then the caller's overrides. Fields are camelCase; the Keras spellings users carry over from `model.fit` and
  * `model.compile` (batch_size, categorical_crossentropy, mse, ...) are accepted too.
  */
-export function trainingConfig(cell: RoleCell | undefined, overrides: Partial<TrainingConfig> = {}): TrainingConfig {
+export function trainingConfig(
+  cell: RoleCell | undefined,
+  overrides: Partial<TrainingConfig> = {},
+  base: TrainingConfig = DEFAULT_TRAINING,
+): TrainingConfig {
   const where = cell ? cell.label : 'The training config';
   let fromCell: Record<string, unknown> = {};
   if (cell) {
@@ -26,7 +30,7 @@ export function trainingConfig(cell: RoleCell | undefined, overrides: Partial<Tr
     fromCell = parsed;
   }
   const merged = {
-    ...DEFAULT_TRAINING,
+    ...base,
     ...normalizeFields(fromCell, where),
     ...normalizeFields(overrides, 'The training options'),
   };
@@ -36,6 +40,13 @@ export function trainingConfig(cell: RoleCell | undefined, overrides: Partial<Tr
     throw new SmltError('CONFIG_INVALID', `${where}: field ${issue.path.join('.')}: ${issue.message}.`);
   }
   return result.data;
+}
+
+/** The fields a config cell sets (after Keras spellings are mapped), for callers that must know what it overrides. */
+export function configCellFields(cell: RoleCell | undefined): (keyof TrainingConfig)[] {
+  if (!cell) return [];
+  const parsed = parseCellMapping(cell, 'CONFIG_INVALID');
+  return typeof parsed === 'string' ? [] : Object.keys(parsed).flatMap((key) => fieldName(key) ?? []);
 }
 
 const FIELDS = Object.keys(DEFAULT_TRAINING) as (keyof TrainingConfig)[];

@@ -10,6 +10,8 @@ export interface ModelDocument {
   topology: Record<string, unknown>;
   /** A tfjs `model.json` (converter or `model.save`) rather than a Keras `to_json()`. */
   isTfjsModelJson: boolean;
+  /** Keras 3 `to_json()` of a compiled model carries its compile settings. */
+  compileConfig?: unknown;
 }
 
 /** Finds the topology inside a parsed JSON document, where each producer nests it differently. */
@@ -20,12 +22,16 @@ export function modelDocument(doc: unknown, where: string): ModelDocument {
   let topology: unknown = isTfjsModelJson ? doc.modelTopology : doc;
   // Keras `model.save()` and the converter's Keras input: { model_config, training_config }.
   if (isRecord(topology) && 'model_config' in topology) topology = topology.model_config;
+  const compileConfig = isRecord(topology) ? topology.compile_config : undefined;
   // h5 attributes keep model_config as a JSON string.
   if (typeof topology === 'string') topology = parseJson(topology, where);
   if (!isRecord(topology) || typeof topology.class_name !== 'string' || !isRecord(topology.config)) {
     throw notAModel(where);
   }
-  return { topology: normalizeKerasTopology(topology), isTfjsModelJson };
+  const normalized = normalizeKerasTopology(topology);
+  return compileConfig === undefined || compileConfig === null
+    ? { topology: normalized, isTfjsModelJson }
+    : { topology: normalized, isTfjsModelJson, compileConfig };
 }
 
 /** Keras 3 metadata that tfjs-layers does not know and does not need. */

@@ -5,7 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { SmltError, errorMessage, isSmltError } from '../errors.js';
 import { buildModel, countParams } from '../model/build.js';
 import type { ModelSpec } from '../spec/job-spec.js';
-import { modelDocument } from './keras.js';
+import { type ModelDocument, modelDocument } from './keras.js';
 import type { RoleCell } from './notebook.js';
 import { resolveInNotebookDir } from './paths.js';
 import { SandboxLimitError, runSandboxed } from './sandbox.js';
@@ -36,28 +36,38 @@ export type ModelRequest =
   | { kind: 'topology'; cell: RoleCell; topology: Record<string, unknown>; origin: ModelSpec['origin'] };
 
 export async function captureModelCell(cell: RoleCell, options: ModelCellOptions): Promise<ModelSpec> {
+  return (await captureModel(cell, options)).model;
+}
+
+export interface CapturedModel {
+  model: ModelSpec;
+  /** A Keras 3 JSON model's `compile_config` (its loss, optimizer and metrics), when it has one. */
+  compileConfig?: unknown;
+}
+
+export async function captureModel(cell: RoleCell, options: ModelCellOptions): Promise<CapturedModel> {
   const text = cell.source.trim();
   const timeoutMs = options.timeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS;
   const cellData: RoleCell = { role: cell.role, index: cell.index, source: cell.source, firstLine: cell.firstLine, label: cell.label };
   let request: ModelRequest;
+  let compileConfig: unknown;
+  const topologyRequest = (doc: ModelDocument): ModelRequest => {
+    compileConfig = doc.compileConfig;
+    return { kind: 'topology', cell: cellData, topology: doc.topology, origin: doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json' };
+  };
   if (text.startsWith('{')) {
-    const doc = modelDocument(parseJson(text, cell.label), cell.label);
-    request = { kind: 'topology', cell: cellData, topology: doc.topology, origin: doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json' };
+    request = topologyRequest(modelDocument(parseJson(text, cell.label), cell.label));
   } else {
     // A single line naming a .json file (quotes allowed, as users copy paths from code).
     const path = /^(['"]?)([^\n'"]+\.json)\1$/i.exec(text)?.[2];
-    if (path) {
-      const doc = await readModelFile(path, options.notebookDir, cell);
-      request = { kind: 'topology', cell: cellData, topology: doc.topology, origin: doc.isTfjsModelJson ? 'tfjs-model-json' : 'keras-json' };
-    } else {
-      request = { kind: 'code', cell: cellData, timeoutMs };
-    }
+    request = path ? topologyRequest(await readModelFile(path, options.notebookDir, cell)) : { kind: 'code', cell: cellData, timeoutMs };
   }
   // Code and topologies are both untrusted: code can do anything, and a topology can ask for
   // gigabytes of weights. Both are built in the sandbox (sandbox.ts), never in this process.
   const memoryMb = options.memoryMb ?? DEFAULT_MODEL_MEMORY_MB;
   try {
-    return await runSandboxed<ModelSpec>(request, { wallMs: timeoutMs + SANDBOX_START_MS, memoryMb });
+    const model = await runSandboxed<ModelSpec>(request, { wallMs: timeoutMs + SANDBOX_START_MS, memoryMb });
+    return compileConfig === undefined ? { model } : { model, compileConfig };
   } catch (err) {
     throw sandboxError(err, cell, memoryMb);
   }

@@ -50,6 +50,11 @@ export async function readNotebookFile(path: string): Promise<unknown> {
 }
 
 export function findRoleCells(notebook: unknown, where = 'The notebook'): NotebookCells {
+  return requireRoleCells(roleCellsOf(notebook, where), where);
+}
+
+/** The role cells the notebook has, none required. */
+export function roleCellsOf(notebook: unknown, where = 'The notebook'): Partial<NotebookCells> {
   const cells = notebookCells(notebook, where);
   const found: Partial<Record<CellRole, RoleCell>> = {};
   cells.forEach((cell, index) => {
@@ -65,11 +70,16 @@ export function findRoleCells(notebook: unknown, where = 'The notebook'): Notebo
     }
     found[roleCell.role] = roleCell;
   });
+  return found;
+}
+
+export function requireRoleCells(found: Partial<NotebookCells>, where: string): NotebookCells {
   if (!found.model) {
     throw new SmltError(
       'MODEL_CELL_MISSING',
       `${where} has no model cell. Tag the cell that defines the model with smlt:model, or start it ` +
-        `with the comment "// smlt: model" (JavaScript) or "# smlt: model" (Python).`,
+        `with the comment "// smlt: model" (JavaScript) or "# smlt: model" (Python). A Python notebook needs ` +
+        `no tags when it trains a Keras model with model.fit(...).`,
     );
   }
   if (!found.data) {
@@ -80,6 +90,27 @@ export function findRoleCells(notebook: unknown, where = 'The notebook'): Notebo
     );
   }
   return { model: found.model, data: found.data, config: found.config };
+}
+
+/** The code cells in order, with their text (for running a Python notebook's cells). */
+export function codeCells(notebook: unknown, where = 'The notebook'): { index: number; source: string }[] {
+  return notebookCells(notebook, where).flatMap((cell, index) =>
+    cell.cell_type === 'code' ? [{ index, source: cellText(cell, index) }] : [],
+  );
+}
+
+/**
+ * A notebook whose kernel is Python (by its metadata, or, without any, by cells that import
+ * Keras or TensorFlow and call fit): one SMLT trains by running it to its model.fit.
+ */
+export function isPythonNotebook(notebook: unknown): boolean {
+  const metadata = (notebook as { metadata?: Record<string, unknown> } | null)?.metadata ?? {};
+  const kernelspec = metadata.kernelspec as { language?: unknown } | undefined;
+  const languageInfo = metadata.language_info as { name?: unknown } | undefined;
+  const language = kernelspec?.language ?? languageInfo?.name;
+  if (typeof language === 'string') return language.toLowerCase() === 'python';
+  const code = codeCells(notebook).map((c) => c.source).join('\n');
+  return /^\s*(?:import|from)\s+(?:keras|tensorflow)\b/m.test(code) && /\.fit\(/.test(code);
 }
 
 interface RawCell {

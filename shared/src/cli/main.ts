@@ -41,6 +41,8 @@ program
   .option('--channel <channel>', 'where workers exchange gradients: store (default), redis (a private redis-server), redis://HOST:PORT, or auto (the scheduler chooses, with a constraint)', channelSpec)
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
   .option('--out <dir>', 'output folder (default: .smlt/runs/<id> next to the notebook)')
+  .option('--python <path>', "the Python (with Keras) that runs a Keras notebook's cells up to model.fit (default: the notebook's kernelspec, $SMLT_PYTHON, python3)")
+  .option('--python-timeout <s>', "how long those cells may run, in seconds (default 600)", positiveInt('--python-timeout'))
   .option('--server <url>', 'start the run on a running `smlt serve` (token from its file or $SMLT_TOKEN)')
   .option('--json', 'print one JSON object per line; the last is the result')
   .action(async (notebook: string, opts: TrainOptions) => {
@@ -70,6 +72,8 @@ program
   .option('--batch-size <n>', "override the notebook's global batch size", positiveInt('--batch-size'))
   .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
   .option('--channel <channel>', 'plan for gradients through store (default), redis, or auto (the scheduler chooses)', channelSpec)
+  .option('--python <path>', "the Python (with Keras) that runs a Keras notebook's cells up to model.fit (default: the notebook's kernelspec, $SMLT_PYTHON, python3)")
+  .option('--python-timeout <s>', "how long those cells may run, in seconds (default 600)", positiveInt('--python-timeout'))
   .option('--json', 'print the plan as one JSON object')
   .action(async (notebook: string, opts: PlanOptions) => {
     await withService(opts.timeLimit, async (service) => {
@@ -230,6 +234,8 @@ program
   });
 
 interface ConstraintOptions {
+  python?: string;
+  pythonTimeout?: number;
   workers?: number | 'auto';
   memory?: number;
   epochs?: number;
@@ -262,6 +268,8 @@ function planRequest(notebook: string, opts: ConstraintOptions): RunRequest {
     ...(opts.deadline !== undefined ? { deadlineS: opts.deadline } : {}),
     ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
     ...(opts.objective !== undefined || opts.workers === 'auto' ? { objective: opts.objective ?? 'time' } : {}),
+    ...(opts.python ? { python: opts.python } : {}),
+    ...(opts.pythonTimeout ? { pythonTimeoutS: opts.pythonTimeout } : {}),
   };
   if (!isAdaptive(request)) {
     request.workers ??= DEFAULT_WORKERS;
@@ -291,7 +299,17 @@ async function remoteService(url: string): Promise<RunService> {
 }
 
 async function withService(timeLimitS: number, use: (service: LocalRunService) => Promise<void>): Promise<void> {
-  const service = new LocalRunService({ timeLimitMs: timeLimitS * 1000 });
+  const service = new LocalRunService({
+    timeLimitMs: timeLimitS * 1000,
+    // On stderr, so that --json output stays one JSON object per line.
+    onCapture: {
+      progress: (message) => process.stderr.write(`${message}\n`),
+      found: (notes) => {
+        process.stderr.write(`found: ${notes.summary}\n`);
+        for (const warning of notes.warnings) process.stderr.write(`warning: ${warning}\n`);
+      },
+    },
+  });
   try {
     await use(service);
   } finally {

@@ -95,6 +95,19 @@ export function shuffleDataset(ds: Dataset, seed: number): Dataset {
   return pick(ds, permutation(ds.count, seed));
 }
 
+/**
+ * Shuffles the first `trainCount` samples and the rest each on their own, so a holdout given at
+ * the end (Keras' validation_data or validation_split) stays the holdout `splitHoldout` takes.
+ */
+export function shuffleKeepingHoldout(ds: Dataset, trainCount: number, seed: number): Dataset {
+  const train = permutation(trainCount, seed);
+  const holdout = permutation(ds.count - trainCount, seed).map((i) => i + trainCount);
+  const order = new Uint32Array(ds.count);
+  order.set(train, 0);
+  order.set(holdout, trainCount);
+  return pick(ds, order);
+}
+
 /** Holds out the last `round(count × fraction)` samples, for evaluation never trained on. */
 export function splitHoldout(ds: Dataset, fraction: number): { train: Dataset; holdout: Dataset } {
   if (!(fraction >= 0 && fraction < 1)) {

@@ -49,6 +49,9 @@ export const runRequestSchema = z
     backend: z.enum(['local', 'aws']).optional(),
     channel: z.string().refine(isChannelSpec, 'use store, redis, or a redis://HOST:PORT URL').optional(),
     outDir: absolutePath.optional(),
+    /** An interpreter path or a command name (python3); it runs the notebook's own cells, as its kernel would. */
+    python: z.string().min(1).max(4096).optional(),
+    pythonTimeoutS: z.number().positive().max(86_400).optional(),
   })
   .strict();
 
@@ -112,6 +115,11 @@ export const STATUS_BY_CODE: Record<SmltErrorCode, 400 | 404 | 409 | 500> = {
   UNKNOWN_OPTIMIZER: 400,
   UNKNOWN_METRIC: 400,
   OPTION_INVALID: 400,
+  PYTHON_NOT_FOUND: 400,
+  PYTHON_CELL_FAILED: 400,
+  PYTHON_TIMEOUT: 400,
+  KERAS_FIT_MISSING: 400,
+  KERAS_UNSUPPORTED: 400,
   STORE_ERROR: 500,
   AWS_ERROR: 500,
   STORE_KEY_INVALID: 400,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ObjectStore } from '../backends/ports.js';
 import { openStore, waitForObject } from '../backends/store-utils.js';
-import { type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
+import { type CaptureNotes, type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
 import { costBreakdown } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
 import { readEvents } from '../run/event-log.js';
@@ -31,6 +31,8 @@ export { LOCAL_MIN_MEMORY_MB } from './run-backends.js';
 export interface LocalRunServiceOptions {
   /** Per-invocation time limit of the local platform (Lambda: 900 s). */
   timeLimitMs?: number;
+  /** Told what capture is doing (running a Keras notebook's cells) and, once done, what it found. */
+  onCapture?: { progress?: (message: string) => void; found?: (notes: CaptureNotes) => void };
 }
 
 export class LocalRunService implements RunService {
@@ -38,29 +40,40 @@ export class LocalRunService implements RunService {
   private readonly channels = new Channels();
   private readonly active = new Map<string, { abort: AbortController; done: Promise<RunResult> }>();
 
+  private readonly onCapture: LocalRunServiceOptions['onCapture'];
+
   constructor(options: LocalRunServiceOptions = {}) {
     this.backends = new RunBackends({ timeLimitMs: options.timeLimitMs });
+    this.onCapture = options.onCapture;
+  }
+
+  private async capture(request: RunRequest): Promise<Captured> {
+    const captured = await capture(request, this.onCapture?.progress);
+    if (captured.notes) this.onCapture?.found?.(captured.notes);
+    return captured;
   }
 
   async estimate(request: RunRequest): Promise<Estimate> {
     checkRequestOptions(request);
-    const captured = await capture(request);
+    const captured = await this.capture(request);
+    const found = captured.notes ? { found: captured.notes } : {};
     if (isAdaptive(request)) {
       const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
       const setup = await this.adaptive(backend, captured, request);
-      return estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe);
+      return { ...estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe), ...found };
     }
-    return estimateRun(captured, {
+    const estimate = await estimateRun(captured, {
       workers: request.workers ?? DEFAULT_WORKERS,
       memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
       deadlineS: request.deadlineS,
       budgetUsd: request.budgetUsd,
     });
+    return { ...estimate, ...found };
   }
 
   async start(request: RunRequest): Promise<{ runId: string }> {
     checkRequestOptions(request);
-    const captured = await capture(request);
+    const captured = await this.capture(request);
     const notebookDir = notebookDirOf(request.source);
     const backend = await this.backends.forNotebook(request.backend, notebookDir);
     const location = backend.storeFor(notebookDir);
@@ -97,7 +110,7 @@ export class LocalRunService implements RunService {
    * objective given; `workers`/`memoryMb`, when given, are fixed and the planner chooses the rest).
    */
   async plan(request: RunRequest): Promise<AdaptiveSetup & { captured: Captured }> {
-    const captured = await capture(request);
+    const captured = await this.capture(request);
     const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
     return { ...(await this.adaptive(backend, captured, request)), captured };
   }
@@ -287,15 +300,21 @@ function refuseHopeless(setup: AdaptiveSetup, request: RunRequest, epochs: numbe
   }
 }
 
-async function capture(request: RunRequest): Promise<Captured> {
+async function capture(request: RunRequest, onProgress?: (message: string) => void): Promise<Captured> {
   const { source } = request;
   const overrides = request.overrides ?? {};
-  if ('path' in source) return captureNotebook(source.path, overrides);
+  const python = {
+    ...(request.python ? { python: request.python } : {}),
+    ...(request.pythonTimeoutS ? { pythonTimeoutS: request.pythonTimeoutS } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  };
+  if ('path' in source) return captureNotebook(source.path, overrides, python);
   return captureNotebookJson(source.notebook, {
     notebookDir: source.notebookDir,
     name: source.name,
     ...(source.notebookPath ? { notebookPath: source.notebookPath } : {}),
     overrides,
+    ...python,
   });
 }
 

@@ -3,6 +3,7 @@
  * drives runs. Runs live in the object store, so any client — or a new process — can re-attach
  * to a run and see its whole history.
  */
+import type { CaptureNotes } from '../capture/capture-types.js';
 import type { RunEvent } from '../run/events.js';
 import type { RunStatusRecord } from '../run/run-state.js';
 import type { TrainingConfig } from '../spec/job-spec.js';
@@ -30,6 +31,10 @@ export interface RunRequest {
   channel?: string;
   /** Where the model and report go (default: `.smlt/runs/<id>` next to the notebook). */
   outDir?: string;
+  /** The Python that runs a Keras notebook's cells to its model.fit (default: the kernelspec's, SMLT_PYTHON, python3). */
+  python?: string;
+  /** Wall-clock limit for those cells, in seconds (default 600). */
+  pythonTimeoutS?: number;
 }
 
 export interface Estimate {
@@ -47,6 +52,8 @@ export interface Estimate {
   feasible: boolean;
   /** When not feasible: what to change (the budget the deadline needs, or the deadline the budget allows). */
   advice?: string;
+  /** What capture found (model, data, loss, optimizer, epochs, where from) and what to check, for the prompt. */
+  found?: CaptureNotes;
 }
 
 export interface RunSummary {

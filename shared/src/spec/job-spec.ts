@@ -52,8 +52,8 @@ export const DEFAULT_TRAINING: TrainingConfig = {
 };
 
 export const modelSchema = z.object({
-  /** What the user wrote: tfjs code, Keras `to_json()`, or a tfjs `model.json` path. */
-  origin: z.enum(['tfjs-code', 'keras-json', 'tfjs-model-json']),
+  /** What the user wrote: tfjs code, Keras `to_json()`, a tfjs `model.json` path, or a Keras model at its `model.fit`. */
+  origin: z.enum(['tfjs-code', 'keras-json', 'tfjs-model-json', 'keras-fit']),
   /** tfjs-layers topology (what `model.toJSON(null, false)` returns), loadable by `modelFromJSON`. */
   topology: z.record(z.string(), z.unknown()),
   paramCount: z.number().int().nonnegative(),
@@ -92,6 +92,10 @@ export const jobSpecSchema = z.object({
   origin: z.object({
     notebook: z.string().optional(),
     cells: z.object({ model: z.number().int(), data: z.number().int(), config: z.number().int().optional() }),
+    /** A Keras notebook's `fit` call: the variables it names, so a client can put the weights back into `model`. */
+    fit: z
+      .object({ call: z.string(), model: z.string(), x: z.string().nullable(), y: z.string().nullable() })
+      .optional(),
   }),
   model: modelSchema,
   data: dataRefSchema,
