@@ -3,14 +3,18 @@
  * (`model/model.json` + weights) and `report.json` (per-epoch configuration, loss, metrics, time,
  * cost). Written on every ending — succeeded, failed or cancelled — from the last checkpoint.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { costBreakdown } from '../cost/cost.js';
 import { buildModel } from '../model/build.js';
 import { saveLayersModel } from '../model/save.js';
 import { createOptimizer, decodeState } from '../model/training.js';
 import type { JobSpec } from '../spec/job-spec.js';
+import { KERAS_HELPER_FILE } from './load-cell.js';
 import type { RunManifest, RunStatusRecord } from './run-state.js';
+
+const KERAS_HELPER = fileURLToPath(new URL('../../python/smlt_keras.py', import.meta.url));
 
 export interface RunReport {
   v: 1;
@@ -48,6 +52,10 @@ export async function writeRunOutputs(input: {
     modelPath = (await saveLayersModel(model, join(manifest.outDir, 'model'))).modelJsonPath;
     model.dispose();
     optimizer.dispose();
+    // A Keras model's weights go back into Keras with this helper (no tensorflowjs needed).
+    if (spec.model.origin === 'keras-fit' || spec.model.origin === 'keras-json') {
+      await copyFile(KERAS_HELPER, join(manifest.outDir, KERAS_HELPER_FILE));
+    }
   }
   const { totalUsd } = costBreakdown(status.cost);
   const last = status.epochs.at(-1);

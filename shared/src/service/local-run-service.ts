@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ObjectStore } from '../backends/ports.js';
+import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
 import { openStore, waitForObject } from '../backends/store-utils.js';
 import { type CaptureNotes, type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
 import { costBreakdown } from '../cost/cost.js';
@@ -214,11 +215,13 @@ export class LocalRunService implements RunService {
     const manifest = await readManifest(storeOfRun(await indexedRun(runId)), runId);
     const modelPath = join(manifest.outDir, 'model', 'model.json');
     const reportPath = join(manifest.outDir, 'report.json');
+    const spec = await readRunSpec(storeOfRun(await indexedRun(runId)), runId);
     return {
       runId,
       outDir: manifest.outDir,
       ...(existsSync(modelPath) ? { modelPath } : {}),
       ...(existsSync(reportPath) ? { reportPath } : {}),
+      ...(spec?.origin.fit ? { modelVariable: spec.origin.fit.model } : {}),
     };
   }
 
@@ -324,6 +327,14 @@ function notebookDirOf(source: NotebookSource): string {
 
 function notebookPathOf(source: NotebookSource): string | undefined {
   return 'path' in source ? source.path : source.notebookPath;
+}
+
+/** The run's stored spec, or undefined when it is missing or unreadable (an old or damaged run). */
+async function readRunSpec(store: ObjectStore, runId: string): Promise<JobSpec | undefined> {
+  const bytes = await store.get(runKeys(runId).spec);
+  if (!bytes) return undefined;
+  const parsed = jobSpecSchema.safeParse(JSON.parse(Buffer.from(bytes).toString('utf8')));
+  return parsed.success ? parsed.data : undefined;
 }
 
 async function indexedRun(runId: string): Promise<IndexedRun> {

@@ -74,6 +74,8 @@ export interface RunArtifacts {
   outDir: string;
   modelPath?: string;
   reportPath?: string;
+  /** A Keras notebook's model variable (what its `fit` was called on), for the load cell. */
+  modelVariable?: string;
 }
 
 export interface RunService {

@@ -9,7 +9,7 @@ export async function insertLoadCell(session: RunSession): Promise<void> {
   if (!modelPath || !uri) throw new Error(`Run ${session.runId} saved no model to load.`);
   const doc = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === uri.toString()) ?? (await vscode.workspace.openNotebookDocument(uri));
   const language = doc.getCells().find((c) => c.kind === vscode.NotebookCellKind.Code)?.document.languageId ?? 'typescript';
-  const cell = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, loadCellText(modelPath, uri.fsPath, session.runId), language);
+  const cell = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, loadCellText(modelPath, uri.fsPath, session.runId, language), language);
   const edit = new vscode.WorkspaceEdit();
   const index = doc.cellCount;
   edit.set(uri, [vscode.NotebookEdit.insertCells(index, [cell])]);
