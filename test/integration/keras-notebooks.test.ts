@@ -1,0 +1,89 @@
+/**
+ * Unmodified Keras notebooks (test/fixtures/keras/corpus.ts) trained by `smlt train` with a real
+ * TensorFlow 2.21 / Keras 3 Python: each run succeeds, its weights load back into the notebook's
+ * own Keras model without tensorflowjs, that model evaluates to the run's held-out accuracy, and
+ * it is as good as Keras' own fit of the same notebook.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { CORPUS } from '../fixtures/keras/corpus.js';
+import { DIGITS_NPZ, KERAS_PYTHON, kerasMissing, pythonNotebook } from '../helpers/keras-host.js';
+
+const CLI = fileURLToPath(new URL('../../shared/bin/smlt.js', import.meta.url));
+const EVALUATE = fileURLToPath(new URL('../fixtures/keras/evaluate.py', import.meta.url));
+const skip = kerasMissing();
+const root = mkdtempSync(join(tmpdir(), 'smlt-keras-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+interface Result {
+  type: 'result';
+  status: string;
+  runId: string;
+  metrics: { loss: number; accuracy?: number };
+  modelPath?: string;
+}
+
+function writeNotebook(name: string, cells: string[]): string {
+  const dir = join(root, name);
+  rmSync(dir, { recursive: true, force: true });
+  spawnSync('mkdir', ['-p', dir]);
+  copyFileSync(DIGITS_NPZ, join(dir, 'digits.npz'));
+  const path = join(dir, `${name}.ipynb`);
+  writeFileSync(path, JSON.stringify(pythonNotebook(cells)));
+  return path;
+}
+
+function smltTrain(notebook: string, ...flags: string[]) {
+  const run = spawnSync(process.execPath, [CLI, 'train', notebook, '--python', KERAS_PYTHON, '--json', ...flags], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  const lines = run.stdout.trim().split('\n').filter(Boolean);
+  const last = lines.length > 0 ? (JSON.parse(lines.at(-1)!) as Result | { type: string }) : undefined;
+  return { status: run.status, stderr: run.stderr, result: last?.type === 'result' ? (last as Result) : undefined };
+}
+
+function evaluate(notebook: string, ...mode: string[]): Record<string, number> {
+  const run = spawnSync(KERAS_PYTHON, [EVALUATE, notebook, ...mode], {
+    cwd: join(notebook, '..'),
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+    timeout: 300_000,
+  });
+  assert.equal(run.status, 0, `evaluate.py ${mode.join(' ')} failed:\n${run.stderr.slice(-2000)}`);
+  return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+}
+
+describe('unmodified Keras notebooks', { skip }, () => {
+  for (const notebook of CORPUS) {
+    it(`${notebook.name}: trains, loads back into Keras, and matches Keras' own fit`, () => {
+      const path = writeNotebook(notebook.name, notebook.cells);
+      const { status, stderr, result } = smltTrain(path, '--workers', '2');
+      assert.equal(status, 0, `smlt train failed:\n${stderr.slice(-3000)}`);
+      assert.equal(result?.status, 'succeeded');
+      assert.match(stderr, /found: model `model` \(/, 'the CLI says what it found');
+      const runDir = join(path, '..', '.smlt', 'runs', result!.runId);
+      assert.ok(existsSync(join(runDir, 'smlt_keras.py')), 'the run folder carries the Keras helper');
+
+      const loaded = evaluate(path, 'smlt', runDir);
+      assert.ok(existsSync(join(runDir, 'model.keras')), 'loading wrote model.keras');
+      const keras = evaluate(path, 'keras');
+      const report = `SMLT run ${JSON.stringify(result!.metrics)}; loaded into Keras ${JSON.stringify(loaded)}; Keras fit ${JSON.stringify(keras)}`;
+      console.log(`${notebook.name}: ${report}`);
+      if ('accuracy' in keras) {
+        const accuracy = loaded.accuracy ?? loaded.compile_metrics;
+        if (notebook.heldOutIsEval) {
+          assert.ok(Math.abs(accuracy - result!.metrics.accuracy!) <= 0.01, `held-out accuracy differs by more than 1 point: ${report}`);
+        }
+        assert.ok(accuracy >= keras.accuracy - 0.015, `more than 1.5 points below Keras' own fit: ${report}`);
+      } else {
+        assert.ok(loaded.loss <= keras.loss * 1.5 + 0.02, `loss far above Keras' own fit: ${report}`);
+      }
+    });
+  }
+});
