@@ -17,7 +17,7 @@ if [ ! -d node_modules/@jupyter/builder ] || [ "$(cat "$stamps/npm.stamp" 2>/dev
 fi
 
 [ -f "$root/shared/dist/panel/render.js" ] || { echo "[jupyter-ext] shared/dist is missing: run npx tsc -b at the repo root" >&2; exit 1; }
-sources="$( (echo "$lock"; find src schema style tsconfig.json "$root/shared/dist/panel" -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)"
+sources="$( (echo "$lock"; find src schema style tsconfig.json "$root/shared/dist/panel" "$root/shared/dist/run/load-cell.js" -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)"
 if [ -f build/labextension/package.json ] && [ "$(cat "$stamps/build.stamp" 2>/dev/null)" = "$sources" ]; then
   echo "[jupyter-ext] labextension up to date"
   exit 0

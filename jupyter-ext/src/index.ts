@@ -8,6 +8,7 @@
 import { type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
+import { loadCellSource as sharedLoadCell } from '../../shared/dist/run/load-cell.js';
 import type { RunReport } from '../../shared/dist/run/outputs.js';
 import { CaptureError, notebookPayload } from './capture';
 import { TrainDialog, TrainForm, runRequestBody } from './dialog';
@@ -115,7 +116,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const content = notebook.content;
       content.activeCellIndex = content.widgets.length - 1;
       NotebookActions.insertBelow(content);
-      content.activeCell!.model.sharedModel.setSource(loadCellSource(language, artifacts.modelPath, model.runId));
+      content.activeCell!.model.sharedModel.setSource(loadCellSource(language, artifacts.modelPath, model.runId, artifacts.modelVariable));
     };
 
     /** Re-attach to this notebook's run that is still going (after a reload, or on reopening). */
@@ -170,16 +171,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-/** A cell that loads the trained tfjs layers model in the notebook's own language. */
-export function loadCellSource(language: string, modelPath: string, runId: string): string {
-  const quoted = JSON.stringify(modelPath);
+/**
+ * A cell that uses the trained model in the notebook's own language: with Python, the run's
+ * weights into the kernel's Keras model (the shared text, `run/load-cell.ts`); with a tfjs kernel,
+ * the tfjs layers model.
+ */
+export function loadCellSource(language: string, modelPath: string, runId: string, modelVariable?: string): string {
   if (language.toLowerCase() === 'python') {
-    return [
-      `# The model trained by SMLT run ${runId} (a tfjs layers model; needs the tensorflowjs package)`,
-      'import tensorflowjs as tfjs',
-      `model = tfjs.converters.load_keras_model(${quoted})`,
-      'model.summary()'
-    ].join('\n');
+    const modelDir = modelPath.replace(/\/model\.json$/, '');
+    return sharedLoadCell({ language, modelDir, runId, ...(modelVariable ? { modelVariable } : {}) });
   }
   return [
     `// The model trained by SMLT run ${runId}`,

@@ -248,6 +248,15 @@ def record(model, arguments, frame, request, cells, namespace):
             "KERAS_UNSUPPORTED",
             f"The model fitted {where['text']} was never compiled: call model.compile(optimizer=..., loss=...) before fit.",
         )
+    # The data first: a generator is the most basic thing SMLT cannot take.
+    x, y = arguments.get("x"), arguments.get("y")
+    for value, what in ((x, "x"), (y, "y")):
+        if value is not None and is_generator_like(value) and not is_dataset(value):
+            raise Refused(
+                "KERAS_UNSUPPORTED",
+                f"fit() {where['text']} gets {what} from a Python generator or Sequence ({type(value).__name__}); SMLT "
+                "needs the data itself: pass numpy arrays, a DataFrame, or a finite tf.data.Dataset.",
+            )
     for name in ("sample_weight", "class_weight"):
         if arguments.get(name) is not None:
             raise Refused(
@@ -274,16 +283,8 @@ def record(model, arguments, frame, request, cells, namespace):
     if arguments.get("shuffle") is False:
         warnings.append("fit(shuffle=False) is ignored: SMLT shuffles the training samples every epoch.")
 
-    x, y = arguments.get("x"), arguments.get("y")
     max_bytes = int(request.get("maxDataBytes", 2 << 30))
     dataset_batch = None
-    for value, what in ((x, "x"), (y, "y")):
-        if value is not None and is_generator_like(value) and not is_dataset(value):
-            raise Refused(
-                "KERAS_UNSUPPORTED",
-                f"fit() {where['text']} gets {what} from a Python generator or Sequence ({type(value).__name__}); SMLT "
-                "needs the data itself: pass numpy arrays, a DataFrame, or a finite tf.data.Dataset.",
-            )
     if is_dataset(x):
         x, y, dataset_batch = materialize_dataset(x, f"The x given to fit() {where['text']}", max_bytes)
     else:
