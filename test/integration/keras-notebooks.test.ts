@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { loadCellSource } from '../../shared/src/run/load-cell.js';
 import { CORPUS } from '../fixtures/keras/corpus.js';
 import { DIGITS_NPZ, KERAS_PYTHON, kerasMissing, pythonNotebook } from '../helpers/keras-host.js';
 
 const CLI = fileURLToPath(new URL('../../shared/bin/smlt.js', import.meta.url));
+const QUICKSTART = fileURLToPath(new URL('../../examples/keras-quickstart.ipynb', import.meta.url));
 const EVALUATE = fileURLToPath(new URL('../fixtures/keras/evaluate.py', import.meta.url));
 const skip = kerasMissing();
 const root = mkdtempSync(join(tmpdir(), 'smlt-keras-'));
@@ -70,7 +72,10 @@ describe('unmodified Keras notebooks', { skip }, () => {
       const runDir = join(path, '..', '.smlt', 'runs', result!.runId);
       assert.ok(existsSync(join(runDir, 'smlt_keras.py')), 'the run folder carries the Keras helper');
 
-      const loaded = evaluate(path, 'smlt', runDir);
+      // The cell the editors insert and the CLI prints, run in the notebook's namespace.
+      const loadCell = join(runDir, 'load-cell.py');
+      writeFileSync(loadCell, loadCellSource({ language: 'python', modelDir: join(runDir, 'model'), runId: result!.runId, modelVariable: 'model' }));
+      const loaded = evaluate(path, 'smlt', loadCell);
       assert.ok(existsSync(join(runDir, 'model.keras')), 'loading wrote model.keras');
       const keras = evaluate(path, 'keras');
       const report = `SMLT run ${JSON.stringify(result!.metrics)}; loaded into Keras ${JSON.stringify(loaded)}; Keras fit ${JSON.stringify(keras)}`;
@@ -87,4 +92,20 @@ describe('unmodified Keras notebooks', { skip }, () => {
       }
     });
   }
+
+  it('the README example: smlt train prints the cell that puts the weights into the notebook\'s model', () => {
+    const dir = join(root, 'quickstart');
+    spawnSync('mkdir', ['-p', join(dir, 'data')]);
+    copyFileSync(QUICKSTART, join(dir, 'keras-quickstart.ipynb'));
+    copyFileSync(DIGITS_NPZ, join(dir, 'data', 'digits.npz'));
+    const run = spawnSync(process.execPath, [CLI, 'train', join(dir, 'keras-quickstart.ipynb'), '--python', KERAS_PYTHON, '--epochs', '1', '--workers', '1'], {
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    assert.equal(run.status, 0, `smlt train failed:\n${run.stderr.slice(-3000)}`);
+    const runId = /^run (\S+):/m.exec(run.stdout + run.stderr)?.[1];
+    assert.ok(runId, `the run id is printed:\n${run.stderr}`);
+    const expected = loadCellSource({ language: 'python', modelDir: join(dir, '.smlt', 'runs', runId, 'model'), runId, modelVariable: 'model' });
+    assert.ok(run.stdout.includes(expected.replace(/^/gm, '  ')), `the load cell is printed:\n${run.stdout}`);
+  });
 });

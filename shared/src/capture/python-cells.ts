@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SmltError, errorMessage } from '../errors.js';
@@ -223,9 +223,17 @@ export async function captureLogPath(notebookDir: string, name: string): Promise
  * `python3`.
  */
 export async function choosePython(requested: string | undefined, notebook: unknown): Promise<string> {
-  if (requested) return requested;
+  if (requested) return resolvePython(requested);
   const fromKernel = await kernelspecPython(notebook);
-  return fromKernel ?? process.env.SMLT_PYTHON ?? 'python3';
+  return fromKernel ?? (process.env.SMLT_PYTHON ? resolvePython(process.env.SMLT_PYTHON) : 'python3');
+}
+
+/**
+ * A relative interpreter path (`.venv/bin/python`) names a file from where the user typed it, not
+ * from the notebook's folder the cells run in; a bare name (`python3`) is looked up on PATH.
+ */
+export function resolvePython(python: string): string {
+  return python.includes('/') && !isAbsolute(python) ? resolve(python) : python;
 }
 
 async function kernelspecPython(notebook: unknown): Promise<string | undefined> {

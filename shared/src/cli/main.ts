@@ -4,15 +4,17 @@
  * is cancelled; 2 on bad input.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { SmltError, isSmltError } from '../errors.js';
 import { panelStateFromEvents, renderReportPage } from '../panel/index.js';
 import type { RunEventOf } from '../run/events.js';
+import { loadCellSource } from '../run/load-cell.js';
 import type { RunReport } from '../run/outputs.js';
 import { RunServiceClient } from '../serve/client.js';
 import { startServer } from '../serve/server.js';
 import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '../serve/token-file.js';
+import { resolvePython } from '../capture/python-cells.js';
 import { probeCostUsd } from '../service/estimate.js';
 import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService, isAdaptive } from '../service/local-run-service.js';
 import type { RunRequest, RunService } from '../service/run-service.js';
@@ -268,7 +270,7 @@ function planRequest(notebook: string, opts: ConstraintOptions): RunRequest {
     ...(opts.deadline !== undefined ? { deadlineS: opts.deadline } : {}),
     ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
     ...(opts.objective !== undefined || opts.workers === 'auto' ? { objective: opts.objective ?? 'time' } : {}),
-    ...(opts.python ? { python: opts.python } : {}),
+    ...(opts.python ? { python: resolvePython(opts.python) } : {}),
     ...(opts.pythonTimeout ? { pythonTimeoutS: opts.pythonTimeout } : {}),
   };
   if (!isAdaptive(request)) {
@@ -349,7 +351,16 @@ async function follow(service: RunService, runId: string, mode: OutputMode, from
       })}\n`,
     );
   }
+  else if (finished.status === 'succeeded') await printKerasLoad(service, runId);
   process.exitCode = finished.status === 'succeeded' ? 0 : 1;
+}
+
+/** After a Keras notebook's run: the lines that put its weights into the notebook's model. */
+async function printKerasLoad(service: RunService, runId: string): Promise<void> {
+  const artifacts = await service.artifacts(runId);
+  if (!artifacts.modelVariable || !artifacts.modelPath) return;
+  const cell = loadCellSource({ language: 'python', modelDir: dirname(artifacts.modelPath), runId, modelVariable: artifacts.modelVariable });
+  process.stdout.write(`into Keras (in the notebook, after its cells ran):\n${cell.replace(/^/gm, '  ')}\n`);
 }
 
 addAwsCommands(program);
