@@ -8,6 +8,8 @@ import binascii
 import hashlib
 import json
 import os
+import shutil
+import sys
 from urllib.parse import urlsplit
 
 from jupyter_server.base.handlers import APIHandler
@@ -88,14 +90,37 @@ class SmltHandler(APIHandler):
             raise ApiFailure(400, "OPTION_INVALID", "source.notebook: send the notebook's JSON.", "source.notebook")
         path = self.notebook_file(source.get("contentsPath"), "source.contentsPath")
         name = os.path.splitext(os.path.basename(path))[0] or "notebook"
-        request = {k: v for k, v in body.items() if k != "source"}
+        # The interpreter is the server's choice, never the browser's: the notebook kernel's Python.
+        request = {k: v for k, v in body.items() if k not in ("source", "python")}
         request["source"] = {
             "notebook": source["notebook"],
             "notebookDir": os.path.dirname(path),
             "name": name[:200],
             "notebookPath": path,
         }
+        python = self.kernel_python(source["notebook"])
+        if python:
+            request["python"] = python
         return request
+
+    def kernel_python(self, notebook):
+        """The Python of the notebook's kernel, found as Jupyter starts it: a Keras notebook without
+        SMLT cells has its cells run up to model.fit by that interpreter (smlt serve does it)."""
+        metadata = notebook.get("metadata") if isinstance(notebook.get("metadata"), dict) else {}
+        kernelspec = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) else {}
+        manager = self.kernel_spec_manager
+        name = kernelspec.get("name") if isinstance(kernelspec.get("name"), str) else manager.default_kernel_name
+        try:
+            spec = manager.get_kernel_spec(name)
+        except Exception:  # not installed here: smlt serve falls back to $SMLT_PYTHON or python3
+            return None
+        if (spec.language or "").lower() != "python" or not spec.argv:
+            return None
+        executable = spec.argv[0]
+        # jupyter_client starts a kernelspec's bare "python" (the native kernel's) as sys.executable.
+        if executable in ("python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])):
+            return sys.executable
+        return executable if os.path.isabs(executable) else shutil.which(executable)
 
     async def upstream(self, method, path, body=None):
         """Calls smlt serve; answers its JSON, or raises ApiFailure with its error."""

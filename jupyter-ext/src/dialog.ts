@@ -144,6 +144,7 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
       const estimate = await postJSON<Estimate>('estimate', runRequestBody(this.payload, settings));
       if (seq !== this._estimateSeq || this.isDisposed) return;
       this._estimate = estimate;
+      this.showFound(estimate.found);
       const time = `${formatDuration(estimate.timeS.expected)} (${formatDuration(estimate.timeS.low)} to ${formatDuration(estimate.timeS.high)})`;
       const cost = `${formatUsd(estimate.costUsd.expected)} (up to ${formatUsd(estimate.costUsd.high)})`;
       const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -173,6 +174,21 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
     const slot = this.node.querySelector('.jp-smlt-FormError') as HTMLElement;
     slot.textContent = message ?? '';
     slot.hidden = !message;
+  }
+
+  /** What capture found (a Keras notebook's model, data and settings), so the user can check it. */
+  private showFound(found: Estimate['found']): void {
+    const block = this.node.querySelector('.jp-smlt-Found') as HTMLElement;
+    block.hidden = !found;
+    (block.querySelector('.jp-smlt-FoundSummary') as HTMLElement).textContent = found ? `Found: ${found.summary}` : '';
+    const list = block.querySelector('.jp-smlt-FoundWarnings') as HTMLElement;
+    list.replaceChildren(
+      ...(found?.warnings ?? []).map((warning) => {
+        const item = document.createElement('li');
+        item.textContent = warning;
+        return item;
+      })
+    );
   }
 
   private showEstimate(text: string, kind: 'idle' | 'pending' | 'ok' | 'infeasible'): void {
@@ -236,4 +252,5 @@ const FORM_HTML = `
   <span class="jp-smlt-FieldError" data-error-for="backend" role="alert"></span>
 </div>
 <p class="jp-smlt-Estimate" aria-live="polite"></p>
+<div class="jp-smlt-Found" hidden><p class="jp-smlt-FoundSummary"></p><ul class="jp-smlt-FoundWarnings"></ul></div>
 <p class="jp-smlt-FormError" role="alert" hidden></p>`;

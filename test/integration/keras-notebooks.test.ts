@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadCellSource } from '../../shared/src/run/load-cell.js';
+import { loadCellSource } from '@smlt/shared/run/load-cell';
+import { LocalRunService } from '@smlt/shared/service/local-run-service';
 import { CORPUS } from '../fixtures/keras/corpus.js';
 import { DIGITS_NPZ, KERAS_PYTHON, kerasMissing, pythonNotebook } from '../helpers/keras-host.js';
 
@@ -107,5 +108,27 @@ describe('unmodified Keras notebooks', { skip }, () => {
     assert.ok(runId, `the run id is printed:\n${run.stderr}`);
     const expected = loadCellSource({ language: 'python', modelDir: join(dir, '.smlt', 'runs', runId, 'model'), runId, modelVariable: 'model' });
     assert.ok(run.stdout.includes(expected.replace(/^/gm, '  ')), `the load cell is printed:\n${run.stdout}`);
+  });
+
+  it('an estimate and the start after it run the cells once; an edited cell runs them again', async () => {
+    const path = writeNotebook('reuse', CORPUS[0]!.cells);
+    const progress: string[] = [];
+    const service = new LocalRunService({ onCapture: { progress: (message) => progress.push(message) } });
+    const reused = () => progress.filter((m) => m.includes('reusing')).length;
+    const ranCells = () => progress.filter((m) => /\(1 of \d+\) to reach model\.fit/.test(m)).length;
+    try {
+      const request = { source: { path }, python: KERAS_PYTHON, workers: 1, memoryMb: 1769, overrides: { epochs: 1 } };
+      const first = await service.estimate(request);
+      const second = await service.estimate(request);
+      assert.deepEqual([ranCells(), reused()], [1, 1], progress.join('\n'));
+      assert.equal(second.found?.summary, first.found?.summary);
+      const edited = JSON.parse(readFileSync(path, 'utf8')) as { cells: { source: string | string[] }[] };
+      edited.cells.at(-1)!.source = [edited.cells.at(-1)!.source].flat().join('') + '\n# edited';
+      writeFileSync(path, JSON.stringify(edited));
+      await service.estimate(request);
+      assert.deepEqual([ranCells(), reused()], [2, 1], progress.join('\n'));
+    } finally {
+      await service.close();
+    }
   });
 });

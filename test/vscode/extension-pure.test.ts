@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { captureNotebookJson } from '@smlt/shared/capture/capture';
 import type { Estimate } from '@smlt/shared/service/run-service';
 import { DEFAULT_CHOICES, budgetProblem, choicesFromStored, deadlineProblem, describeChoices, requestFromChoices } from '../../vscode-ext/src/prompt/choices.js';
-import { estimateLine, infeasibleText } from '../../vscode-ext/src/prompt/estimate-text.js';
+import { estimateLine, foundLines, infeasibleText } from '../../vscode-ext/src/prompt/estimate-text.js';
 import { type EstimateState, LiveEstimate } from '../../vscode-ext/src/prompt/live-estimate.js';
 import { ipynbMetadata, notebookJson } from '../../vscode-ext/src/notebook-json.js';
 import { parseFromWebview, parseToWebview } from '../../vscode-ext/src/panel/protocol.js';
@@ -87,6 +87,15 @@ describe('estimate text', () => {
     const advice = 'No configuration meets the 1 s deadline; the fastest plan needs 24 s and $0.0033.';
     assert.equal(infeasibleText({ ...estimate, feasible: false, advice }), advice);
     assert.match(infeasibleText({ ...estimate, feasible: false })!, /allow more time or money/);
+  });
+
+  it('lists what capture found and each warning, so the user can check them before starting', () => {
+    assert.deepEqual(foundLines(estimate), []);
+    const found = { summary: 'model `model` (Sequential, 101,770 parameters) · 5 epochs, batch 32', warnings: ['callbacks are not run'] };
+    assert.deepEqual(foundLines({ ...estimate, found }), [
+      { label: '$(search) Found: model `model` (Sequential, 101,770 parameters) · 5 epochs, batch 32' },
+      { label: '$(warning) Check', detail: 'callbacks are not run' },
+    ]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SmltError } from '../errors.js';
 import { type RawData, loadNpy } from '../data/loaders.js';
 import { DEFAULT_TRAINING, type TrainingConfig } from '../spec/job-spec.js';
@@ -38,9 +39,85 @@ export async function captureKerasFit(
   configCell: RoleCell | undefined,
   options: CaptureOptions,
 ): Promise<KerasFitCapture> {
+  const { fit, logPath, model, raw } = await recordedFit(notebook, options);
+  const cellIndex = fit.cell ?? 0;
+  const label = `cell ${cellIndex + 1} (${fit.names.model}.fit)`;
+  const keras = trainingFromKerasCompile(fit.compileConfig, label);
+  const hasHoldout = fit.arrays.validation_x !== undefined;
+  const base: TrainingConfig = {
+    ...DEFAULT_TRAINING,
+    ...keras.training,
+    epochs: fit.fit.epochs,
+    batchSize: fit.fit.batchSize,
+    validationSplit: KERAS_FIT_HOLDOUT,
+  };
+  const training = trainingConfig(configCell, options.overrides, base);
+  const keepHoldout = hasHoldout && !configCellFields(configCell).includes('validationSplit');
+  const source = `${fit.names.x ?? 'x'}, ${fit.names.y ?? 'y'} (${label})`;
+  const data = fitDataToModel(raw.all, model, training.loss, { source, modelCell: label });
+  if (keepHoldout) training.validationSplit = raw.holdoutCount / raw.all.count;
+  const warnings = [...fit.warnings, ...keras.warnings];
+  const logits = logitsMismatch(lastActivation(model.topology), training);
+  if (logits) warnings.push(logits);
+  if (!hasHoldout && !configCellFields(configCell).includes('validationSplit')) {
+    warnings.push(
+      `fit names no validation data: SMLT holds out ${KERAS_FIT_HOLDOUT * 100} % of the samples to measure the run's ` +
+        'accuracy (set validation_split, or validationSplit in an smlt:config cell).',
+    );
+  }
+  const shapeText = (shape: number[]) => shape.join('×');
+  const summary =
+    `model \`${fit.names.model}\` (${fit.modelClass}, ${model.paramCount.toLocaleString('en-US')} parameters) · ` +
+    `data \`${fit.names.x ?? 'x'}\` ${shapeText(fit.arrays.x.shape)}, \`${fit.names.y ?? 'y'}\` ${shapeText(fit.arrays.y.shape)}` +
+    `${hasHoldout ? ` + ${raw.holdoutCount} validation samples` : ''} · ${keras.lossText} · ${keras.optimizerText} · ` +
+    `${training.epochs} epoch${training.epochs === 1 ? '' : 's'}, batch ${training.batchSize} — from \`${fit.names.model}.fit\` in cell ${cellIndex + 1}`;
+  return {
+    model: { ...model, origin: 'keras-fit' },
+    training,
+    data,
+    ...(keepHoldout ? { trainCount: raw.all.count - raw.holdoutCount } : {}),
+    source,
+    fit,
+    notes: { summary, warnings, logPath },
+  };
+}
+
+/** What running the cells to fit gave: the recorded call, its log, the built model and the arrays. */
+interface RecordedRun {
+  fit: RecordedFit;
+  logPath: string;
+  model: ModelSpec;
+  raw: { all: RawData; holdoutCount: number };
+}
+
+/**
+ * The last run of a notebook's cells, for the same cells, folder and Python: an editor's live
+ * estimate and the start that follows it (or a second estimate) reuse it instead of running the
+ * cells again. Kept briefly, since cells may read files that change: at most one, for 5 minutes.
+ */
+const RECENT_RUN_MS = 5 * 60_000;
+let recentRun: { key: string; at: number; run: Promise<RecordedRun> } | undefined;
+
+async function recordedFit(notebook: unknown, options: CaptureOptions): Promise<RecordedRun> {
   const python = await choosePython(options.python, notebook);
+  const cells = codeCells(notebook);
+  const key = createHash('sha256').update(JSON.stringify([python, options.notebookDir, cells])).digest('hex');
+  if (recentRun && recentRun.key === key && Date.now() - recentRun.at < RECENT_RUN_MS) {
+    options.onProgress?.('the notebook\'s cells are unchanged since they last ran to model.fit: reusing that run');
+    return recentRun.run;
+  }
+  const run = runToFit(cells, python, options);
+  const entry = { key, at: Date.now(), run };
+  recentRun = entry;
+  run.catch(() => {
+    if (recentRun === entry) recentRun = undefined;
+  });
+  return run;
+}
+
+async function runToFit(cells: { index: number; source: string }[], python: string, options: CaptureOptions): Promise<RecordedRun> {
   const ran = await runCellsToFit({
-    cells: codeCells(notebook),
+    cells,
     cwd: options.notebookDir,
     python,
     ...(options.pythonTimeoutS === undefined ? {} : { timeoutS: options.pythonTimeoutS }),
@@ -53,45 +130,7 @@ export async function captureKerasFit(
     const label = `cell ${cellIndex + 1} (${fit.names.model}.fit)`;
     const modelCell: RoleCell = { role: 'model', index: cellIndex, source: JSON.stringify(fit.modelJson), firstLine: 1, label };
     const { model } = await captureModel(modelCell, { notebookDir: options.notebookDir });
-    const keras = trainingFromKerasCompile(fit.compileConfig, label);
-    const hasHoldout = fit.arrays.validation_x !== undefined;
-    const base: TrainingConfig = {
-      ...DEFAULT_TRAINING,
-      ...keras.training,
-      epochs: fit.fit.epochs,
-      batchSize: fit.fit.batchSize,
-      validationSplit: KERAS_FIT_HOLDOUT,
-    };
-    const training = trainingConfig(configCell, options.overrides, base);
-    const keepHoldout = hasHoldout && !configCellFields(configCell).includes('validationSplit');
-    const source = `${fit.names.x ?? 'x'}, ${fit.names.y ?? 'y'} (${label})`;
-    const raw = await loadFitArrays(fit);
-    const data = fitDataToModel(raw.all, model, training.loss, { source, modelCell: label });
-    if (keepHoldout) training.validationSplit = raw.holdoutCount / raw.all.count;
-    const warnings = [...fit.warnings, ...keras.warnings];
-    const logits = logitsMismatch(lastActivation(model.topology), training);
-    if (logits) warnings.push(logits);
-    if (!hasHoldout && !configCellFields(configCell).includes('validationSplit')) {
-      warnings.push(
-        `fit names no validation data: SMLT holds out ${KERAS_FIT_HOLDOUT * 100} % of the samples to measure the run's ` +
-          'accuracy (set validation_split, or validationSplit in an smlt:config cell).',
-      );
-    }
-    const shapeText = (shape: number[]) => shape.join('×');
-    const summary =
-      `model \`${fit.names.model}\` (${fit.modelClass}, ${model.paramCount.toLocaleString('en-US')} parameters) · ` +
-      `data \`${fit.names.x ?? 'x'}\` ${shapeText(fit.arrays.x.shape)}, \`${fit.names.y ?? 'y'}\` ${shapeText(fit.arrays.y.shape)}` +
-      `${hasHoldout ? ` + ${raw.holdoutCount} validation samples` : ''} · ${keras.lossText} · ${keras.optimizerText} · ` +
-      `${training.epochs} epoch${training.epochs === 1 ? '' : 's'}, batch ${training.batchSize} — from \`${fit.names.model}.fit\` in cell ${cellIndex + 1}`;
-    return {
-      model: { ...model, origin: 'keras-fit' },
-      training,
-      data,
-      ...(keepHoldout ? { trainCount: raw.all.count - raw.holdoutCount } : {}),
-      source,
-      fit,
-      notes: { summary, warnings, logPath: ran.logPath },
-    };
+    return { fit, logPath: ran.logPath, model, raw: await loadFitArrays(fit) };
   } finally {
     await ran.dispose();
   }

@@ -11,15 +11,19 @@
  * 3. a Python notebook whose model and data exist only in a real ipykernel: the model object's
  *    `to_json()` returns real Keras JSON (a fixture; there is no Keras here) and the arrays
  *    travel as .npy bytes.
+ * 4. the TensorFlow quickstart, unmodified, in a real TF 2.21 / Keras 3 kernel: the dialog says
+ *    what SMLT found at model.fit, the run succeeds, and the inserted load cell puts the trained
+ *    weights into the kernel's own model.
  * Any browser console error fails the file. One server and one browser serve all tests.
  * Screenshots: test-output/jupyterlab/ (`SMLT_UPDATE_DOCS=1` also copies dialog and panel to docs/).
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ConsoleWatch, type Lab, assertSeen, buildExtension, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
+import { KERAS_PYTHON, kerasMissing } from '../../helpers/keras-host.js';
+import { ConsoleWatch, KERAS_KERNEL, type Lab, assertSeen, buildExtension, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -74,6 +78,14 @@ function kerasKernelNotebook(): string {
   ]);
 }
 
+/** examples/keras-quickstart.ipynb as it is, but for its kernel: the Keras venv's. */
+function kerasQuickstart(): string {
+  const notebook = JSON.parse(readFileSync(join(repoRoot, 'examples/keras-quickstart.ipynb'), 'utf8')) as { metadata: Record<string, unknown> };
+  notebook.metadata.kernelspec = KERAS_KERNEL;
+  return JSON.stringify(notebook, null, 1);
+}
+const kerasSkip = kerasMissing();
+
 describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${missing} (the JupyterLab e2e host is not set up)` : false }, () => {
   let lab: Lab;
   let browser: Browser;
@@ -91,8 +103,11 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
         // may wait 30 s for a kernel dialog; 40 epochs once finished first and the test hung.
         'mnist-long.ipynb': mnistWithEpochs(200),
         'keras-kernel.ipynb': kerasKernelNotebook(),
-        'k2_mnist_mlp_dropout_keras2.2.4.json': readFileSync(join(repoRoot, 'test/fixtures/models/keras/k2_mnist_mlp_dropout_keras2.2.4.json'))
+        'k2_mnist_mlp_dropout_keras2.2.4.json': readFileSync(join(repoRoot, 'test/fixtures/models/keras/k2_mnist_mlp_dropout_keras2.2.4.json')),
+        'keras/keras-quickstart.ipynb': kerasQuickstart(),
+        'keras/data/digits.npz': readFileSync(join(repoRoot, 'examples/data/digits.npz'))
       },
+      ...(kerasSkip ? {} : { kerasPython: KERAS_PYTHON }),
       logFile: join(outDir, 'server.log')
     });
     browser = await launchBrowser();
@@ -348,5 +363,41 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     const stored = readdirSync(join(lab.root, '.smlt/kernel-data')).filter((f) => f.endsWith('.npy'));
     assert.equal(stored.length, 2, `x and y were stored as .npy files (${stored.join(', ')})`);
     await page.screenshot({ path: join(outDir, '09-python-kernel.png') });
+  }));
+
+  it('trains the unmodified TensorFlow quickstart in a Keras kernel and loads the weights into its model', { timeout: RUN_TIMEOUT_MS, skip: kerasSkip }, shot('keras-quickstart', async () => {
+    const panel = await openNotebook('keras/keras-quickstart.ipynb', { kernel: true });
+    // No SMLT cells: the server runs the cells to model.fit with the kernel's Python, and the
+    // dialog shows what it found there before anything starts.
+    const runPanel = await trainFromDialog(page, panel, { deadline: '', budget: '1' }, join(outDir, '10-keras-dialog.png'), async (dialog) => {
+      const found = dialog.locator('.jp-smlt-FoundSummary');
+      await assertSeen(found);
+      assert.match(await found.innerText(), /Found: model `model` \(Sequential, 101,770 parameters\) · data `x_train` 8000×28×28, `y_train` 8000 · SparseCategoricalCrossentropy\(from_logits=True\) · Adam\(learning_rate=0\.001\) · 5 epochs, batch 32 — from `model\.fit` in cell 7/);
+      assert.match(await dialog.locator('.jp-smlt-FoundWarnings').innerText(), /holds out 10 %/);
+    });
+    const badge = runPanel.locator('.smlt-badge[data-status="succeeded"]');
+    await badge.waitFor({ timeout: RUN_TIMEOUT_MS });
+    await assertSeen(badge);
+
+    const cells = panel.locator('.jp-Cell');
+    const count = await cells.count();
+    await runPanel.getByRole('button', { name: 'Insert load cell' }).click();
+    await cells.nth(count).waitFor();
+    const loadCell = await cells.last().locator('.jp-InputArea-editor').innerText();
+    const runDir = /sys\.path\.insert\(0, "([^"]+)"\)/.exec(loadCell)?.[1];
+    assert.ok(runDir, `the load cell names the run folder:\n${loadCell}`);
+    assert.match(loadCell, /load_weights\(model, /);
+    assert.doesNotMatch(loadCell, /tensorflowjs/);
+
+    // Run every cell in the kernel (Keras' own fit included), then the load cell: the kernel's
+    // model takes the run's weights and saves itself as model.keras in the run folder.
+    await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Run$/ }).click();
+    await page.locator('.lm-Menu-itemLabel', { hasText: /^Run All Cells$/ }).click();
+    await cells.last().locator('.jp-InputPrompt', { hasText: /\[\d+\]/ }).waitFor({ timeout: RUN_TIMEOUT_MS });
+    const output = await cells.last().locator('.jp-OutputArea').innerText();
+    assert.doesNotMatch(output, /Error|Traceback/, `the load cell ran without an error:\n${output}`);
+    const runFolder = isAbsolute(runDir) ? runDir : join(lab.root, 'keras', runDir);
+    assert.ok(existsSync(join(runFolder, 'model.keras')), `model.keras written in ${runFolder}`);
+    await page.screenshot({ path: join(outDir, '11-keras-loaded.png') });
   }));
 });

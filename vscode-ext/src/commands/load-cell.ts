@@ -9,7 +9,10 @@ export async function insertLoadCell(session: RunSession): Promise<void> {
   if (!modelPath || !uri) throw new Error(`Run ${session.runId} saved no model to load.`);
   const doc = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === uri.toString()) ?? (await vscode.workspace.openNotebookDocument(uri));
   const language = doc.getCells().find((c) => c.kind === vscode.NotebookCellKind.Code)?.document.languageId ?? 'typescript';
-  const cell = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, loadCellText(modelPath, uri.fsPath, session.runId, language), language);
+  // A Keras notebook's run names the model its fit was called on: the cell loads into that one.
+  const { modelVariable } = await session.service.artifacts(session.runId);
+  const text = loadCellText(modelPath, uri.fsPath, session.runId, language, modelVariable);
+  const cell = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, text, language);
   const edit = new vscode.WorkspaceEdit();
   const index = doc.cellCount;
   edit.set(uri, [vscode.NotebookEdit.insertCells(index, [cell])]);

@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { ExtensionDeps } from '../deps';
 import { notebookName, notebookSource, targetNotebook } from '../notebook-target';
+import { notebookPython } from '../python-interpreter';
 import { RunPanel } from '../panel/run-panel';
 import { type TrainChoices, choicesFromStored, describeChoices, requestFromChoices } from '../prompt/choices';
 import { estimateLine, infeasibleText } from '../prompt/estimate-text';
@@ -22,7 +23,7 @@ export async function train(deps: ExtensionDeps, arg: unknown): Promise<void> {
   const choices = await ask(deps, doc, 'train');
   if (!choices) return;
   // Captured again now: the cells may have changed while the prompt was open.
-  const { runId } = await service.start(requestFromChoices(choices, notebookSource(doc)));
+  const { runId } = await service.start(requestFromChoices(choices, notebookSource(doc), await notebookPython(doc)));
   const session = deps.sessions.attach(runId, service, { notebookUri: doc.uri });
   RunPanel.show(deps.context.extensionUri, session, panelActions(deps));
   showRunProgress(session, notebookName(doc), (id) => cancelRun(deps, id));
@@ -34,7 +35,7 @@ export async function estimate(deps: ExtensionDeps, arg: unknown): Promise<void>
   const service = await deps.service();
   const choices = await ask(deps, doc, 'estimate');
   if (!choices) return;
-  const result = await service.estimate(requestFromChoices(choices, notebookSource(doc)));
+  const result = await service.estimate(requestFromChoices(choices, notebookSource(doc), await notebookPython(doc)));
   const problem = infeasibleText(result);
   const text = `SMLT: ${notebookName(doc)} (${describeChoices(choices)}): ${estimateLine(result)}`;
   if (problem) void vscode.window.showWarningMessage(`${text}. Not feasible: ${problem}`);
@@ -44,10 +45,11 @@ export async function estimate(deps: ExtensionDeps, arg: unknown): Promise<void>
 async function ask(deps: ExtensionDeps, doc: vscode.NotebookDocument, mode: 'train' | 'estimate'): Promise<TrainChoices | undefined> {
   const { workspaceState } = deps.context;
   const service = await deps.service();
+  const python = await notebookPython(doc);
   const choices = await promptTrainChoices({
     title: `${mode === 'train' ? 'Train' : 'Estimate'} ${notebookName(doc)}`,
     initial: choicesFromStored(workspaceState.get(choicesKey(doc))),
-    estimate: (c) => service.estimate(requestFromChoices(c, notebookSource(doc))),
+    estimate: (c) => service.estimate(requestFromChoices(c, notebookSource(doc), python)),
     mode,
   });
   if (choices) await workspaceState.update(choicesKey(doc), choices);

@@ -35,14 +35,16 @@ export function budgetProblem(text: string): string | undefined {
 
 /**
  * The request for these choices. The objective is always given, so the adaptive scheduler picks
- * the worker count and memory (within the deadline and budget when given).
+ * the worker count and memory (within the deadline and budget when given). `python` runs a Keras
+ * notebook's cells (python-interpreter.ts).
  * Throws on a choice the prompt should have refused.
  */
-export function requestFromChoices(choices: TrainChoices, source: NotebookSource): RunRequest {
+export function requestFromChoices(choices: TrainChoices, source: NotebookSource, python?: string): RunRequest {
   const problem = deadlineProblem(choices.deadline) ?? budgetProblem(choices.budget);
   if (problem) throw new Error(problem);
   return {
     source,
+    ...(python ? { python } : {}),
     backend: choices.backend,
     objective: choices.objective,
     ...(choices.deadline.trim() ? { deadlineS: parseDuration(choices.deadline) } : {}),

@@ -19,3 +19,12 @@ export function infeasibleText(estimate: Estimate): string | undefined {
   if (estimate.feasible) return undefined;
   return estimate.advice ?? 'No configuration meets this deadline and budget: allow more time or money.';
 }
+
+/** What capture found, as the review step lists it: the summary, then each warning. */
+export function foundLines(estimate: Estimate): { label: string; detail?: string }[] {
+  if (!estimate.found) return [];
+  return [
+    { label: `$(search) Found: ${estimate.found.summary}` },
+    ...estimate.found.warnings.map((warning) => ({ label: '$(warning) Check', detail: warning })),
+  ];
+}

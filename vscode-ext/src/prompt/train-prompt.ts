@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import type { Estimate } from '@smlt/shared/service/run-service';
 import { type BackendName, type Objective, type TrainChoices, budgetProblem, deadlineProblem, describeChoices } from './choices';
-import { estimateLine, infeasibleText } from './estimate-text';
+import { estimateLine, foundLines, infeasibleText } from './estimate-text';
 import { type EstimateState, LiveEstimate } from './live-estimate';
 
 export interface TrainPromptOptions {
@@ -130,7 +130,7 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
   }
 
   async function review(back?: Step): Promise<Outcome> {
-    const quickPick = vscode.window.createQuickPick<Item<Step | 'done'>>();
+    const quickPick = vscode.window.createQuickPick<Item<Step | 'done' | 'found'>>();
     quickPick.title = `${title('review')}: ${describeChoices(choices)}`;
     quickPick.ignoreFocusOut = true;
     if (back) quickPick.buttons = [vscode.QuickInputButtons.Back];
@@ -149,13 +149,17 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
       }
       const problem = infeasibleText(state.estimate);
       const line = estimateLine(state.estimate);
+      // What the notebook was read as (for a Keras notebook: model, data, loss, optimizer, fit), to check before starting.
+      const found: Item<'found'>[] = foundLines(state.estimate).map((item) => ({ ...item, value: 'found' }));
+      const foundSection = found.length > 0 ? [{ label: 'found in the notebook', kind: vscode.QuickPickItemKind.Separator, value: 'found' as const }, ...found] : [];
       quickPick.items = problem
-        ? change.map((item) => ({ ...item, detail: item.value === 'deadline' || item.value === 'budget' ? problem : undefined }))
+        ? [...change.map((item) => ({ ...item, detail: item.value === 'deadline' || item.value === 'budget' ? problem : undefined })), ...foundSection]
         : [
             options.mode === 'train'
               ? { label: '$(rocket) Start training', detail: line, value: 'done' as const }
               : { label: '$(check) Done', detail: line, value: 'done' as const },
             ...change,
+            ...foundSection,
           ];
     };
     // The estimate of exactly these answers; it reaches `show` through the live estimate.
@@ -163,7 +167,7 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
     return runInput(quickPick, show, back, (resolve) =>
       quickPick.onDidAccept(() => {
         const selected = quickPick.selectedItems[0] ?? quickPick.activeItems[0];
-        if (selected) resolve({ next: selected.value });
+        if (selected && selected.value !== 'found') resolve({ next: selected.value });
       }),
     );
   }
