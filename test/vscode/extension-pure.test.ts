@@ -93,7 +93,8 @@ describe('estimate text', () => {
     assert.deepEqual(foundLines(estimate), []);
     const found = { summary: 'model `model` (Sequential, 101,770 parameters) · 5 epochs, batch 32', warnings: ['callbacks are not run'] };
     assert.deepEqual(foundLines({ ...estimate, found }), [
-      { label: '$(search) Found: model `model` (Sequential, 101,770 parameters) · 5 epochs, batch 32' },
+      { label: '$(search) Found: model `model` (Sequential, 101,770 parameters)' },
+      { label: '$(search) 5 epochs, batch 32' },
       { label: '$(warning) Check', detail: 'callbacks are not run' },
     ]);
   });

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type Frame, type Page, chromium } from 'playwright-core';
 import { freePort } from '@smlt/shared/net/free-port';
@@ -58,13 +58,23 @@ export interface EditorHost {
 }
 
 /** Starts code-server with `extensionDir` installed (by symlink) on `workspace`, and opens it in Chromium. */
-export async function startEditor(options: { extensionDir: string; files: Record<string, string>; logDir: string }): Promise<EditorHost> {
+export async function startEditor(options: {
+  extensionDir: string;
+  /** Workspace files by relative path (folders are made). */
+  files: Record<string, string | Buffer>;
+  logDir: string;
+  /** Machine settings beyond the CLI path, e.g. `smlt.python`. */
+  settings?: Record<string, unknown>;
+}): Promise<EditorHost> {
   const tmp = await mkdtemp(join(tmpdir(), 'smlt-vscode-e2e-'));
   const dir = (name: string) => join(tmp, name);
   for (const name of ['home', 'browser-home', 'user-data/User', 'user-data/Machine', 'extensions', 'workspace', 'smlt-home']) await mkdir(dir(name), { recursive: true });
   await writeFile(join(dir('user-data/User'), 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
-  await writeFile(join(dir('user-data/Machine'), 'settings.json'), JSON.stringify(MACHINE_SETTINGS, null, 2));
-  for (const [name, text] of Object.entries(options.files)) await writeFile(join(dir('workspace'), name), text);
+  await writeFile(join(dir('user-data/Machine'), 'settings.json'), JSON.stringify({ ...MACHINE_SETTINGS, ...options.settings }, null, 2));
+  for (const [name, content] of Object.entries(options.files)) {
+    await mkdir(dirname(join(dir('workspace'), name)), { recursive: true });
+    await writeFile(join(dir('workspace'), name), content);
+  }
   await writeFile(dir('config.yaml'), 'auth: none\ncert: false\n');
   const manifest = JSON.parse(await readFile(join(options.extensionDir, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
   await symlink(options.extensionDir, join(dir('extensions'), `${manifest.publisher}.${manifest.name}-${manifest.version}`), 'dir');

@@ -3,7 +3,10 @@
  * examples/mnist.ipynb, run SMLT: Train on Serverless from the command palette, answer the
  * prompt, watch the panel reach "Succeeded" with its loss chart, find the model files and insert
  * the load cell; then a second run is made infeasible in the prompt (explained, with the fix),
- * fixed, started and cancelled from the panel. One editor and browser serve the whole file.
+ * fixed, started and cancelled from the panel. Last, the unmodified TensorFlow quickstart (a
+ * Keras notebook without SMLT cells) trains with the `smlt.python` interpreter, the prompt shows
+ * what was found at model.fit, and the load cell puts the weights into the notebook's `model`.
+ * One editor and browser serve the whole file.
  * Screenshots: test-output/vscode/ (`SMLT_UPDATE_DOCS=1` also copies prompt and panel to docs/).
  */
 import assert from 'node:assert/strict';
@@ -12,6 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpat
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
+import { KERAS_PYTHON, kerasMissing } from '../../helpers/keras-host.js';
 import { type EditorHost, NODE24, findFrame, hostMissing, normalizeText, quickPick, repoRoot, startEditor } from './editor-host.js';
 
 const outDir = join(repoRoot, 'test-output/vscode');
@@ -41,6 +45,8 @@ function mnistWithEpochs(epochs: number): string {
   return JSON.stringify(notebook, null, 1);
 }
 
+const kerasSkip = kerasMissing();
+
 describe('VS Code extension in code-server', { skip: missing ? `${missing} (the VS Code e2e host is not set up)` : false }, () => {
   let editor: EditorHost;
   let page: Page;
@@ -51,8 +57,14 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     assert.equal(build.status, 0, `building the extension failed: ${build.stderr}`);
     editor = await startEditor({
       extensionDir,
-      files: { 'mnist.ipynb': readFileSync(join(repoRoot, 'examples/mnist.ipynb'), 'utf8'), 'mnist-long.ipynb': mnistWithEpochs(40) },
+      files: {
+        'mnist.ipynb': readFileSync(join(repoRoot, 'examples/mnist.ipynb'), 'utf8'),
+        'mnist-long.ipynb': mnistWithEpochs(40),
+        'keras-quickstart.ipynb': readFileSync(join(repoRoot, 'examples/keras-quickstart.ipynb'), 'utf8'),
+        'data/digits.npz': readFileSync(join(repoRoot, 'examples/data/digits.npz')),
+      },
       logDir: outDir,
+      ...(kerasSkip ? {} : { settings: { 'smlt.python': KERAS_PYTHON } }),
     });
     page = editor.page;
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'mnist.ipynb' }).first().waitFor({ state: 'visible' });
@@ -258,6 +270,38 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     await page.locator('.tabs-container .tab', { hasText: 'SMLT: mnist' }).first().click();
     const panel = await findFrame(page, (t) => t.includes('All 2 epochs done') && t.includes('Open report'), 'the restored mnist panel');
     assert.ok((await panel.locator('svg.smlt-chart-svg').count()) > 0, 'the restored panel has its chart');
+  });
+
+  it('trains the unmodified TensorFlow quickstart with the smlt.python interpreter; the load cell loads into its model', { timeout: RUN_TIMEOUT_MS, skip: kerasSkip }, async () => {
+    await openNotebook(page, 'keras-quickstart.ipynb');
+    await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
+    await page.keyboard.press('Enter');
+    await answer(page, 1);
+    await answer(page, 2, '');
+    await answer(page, 3, '1');
+    await answer(page, 4);
+    await step(page, '5/5');
+    // Before anything starts, the review lists what the cells' model.fit gave, and its warnings.
+    const found = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Found: model' });
+    await found.waitFor({ state: 'visible', timeout: STARTUP_TIMEOUT_MS });
+    assert.match(normalizeText(await found.innerText()), /Found: model `model` \(Sequential, 101,770 parameters\)/);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'SparseCategoricalCrossentropy(from_logits=True)' }).waitFor({ state: 'visible' });
+    await page.screenshot({ path: join(outDir, 'prompt-keras.png') });
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start training' }).click();
+
+    const panel = await findFrame(page, (t) => t.includes('keras-quickstart') && /Succeeded|Failed|Cancelled/.test(t), 'the keras-quickstart run ending', RUN_TIMEOUT_MS);
+    assert.match(await panel.evaluate(() => document.body.innerText), /Succeeded/);
+    const runsDir = join(editor.workspace, '.smlt/runs');
+    const kerasRun = readdirSync(runsDir).find((id) => existsSync(join(runsDir, id, 'smlt_keras.py')));
+    assert.ok(kerasRun, `the Keras run folder carries smlt_keras.py (${readdirSync(runsDir).join(', ')})`);
+    const toast = page.locator('.notifications-toasts .notification-list-item', { hasText: 'keras-quickstart' }).filter({ hasText: 'succeeded in' });
+    await toast.first().waitFor({ state: 'visible' });
+    await toast.first().locator('a.monaco-button, .monaco-button', { hasText: 'Insert load cell' }).first().click();
+    const loadCell = page.locator('.notebook-editor .code-cell-row .view-lines', { hasText: 'load_weights' });
+    await loadCell.first().waitFor({ state: 'visible' });
+    const text = normalizeText(await loadCell.first().innerText());
+    assert.match(text, new RegExp(`load_weights\\(model, "\\./\\.smlt/runs/${kerasRun}"\\)`));
+    assert.doesNotMatch(text, /tensorflowjs/);
   });
 
 });

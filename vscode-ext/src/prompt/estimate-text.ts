@@ -20,11 +20,14 @@ export function infeasibleText(estimate: Estimate): string | undefined {
   return estimate.advice ?? 'No configuration meets this deadline and budget: allow more time or money.';
 }
 
-/** What capture found, as the review step lists it: the summary, then each warning. */
+/**
+ * What capture found, as the review step lists it: a row per part of the summary (model, data,
+ * loss, optimizer, epochs; a quick pick row does not wrap), then each warning.
+ */
 export function foundLines(estimate: Estimate): { label: string; detail?: string }[] {
   if (!estimate.found) return [];
   return [
-    { label: `$(search) Found: ${estimate.found.summary}` },
+    ...estimate.found.summary.split(' · ').map((part, i) => ({ label: `$(search) ${i === 0 ? 'Found: ' : ''}${part}` })),
     ...estimate.found.warnings.map((warning) => ({ label: '$(warning) Check', detail: warning })),
   ];
 }
