@@ -109,7 +109,9 @@ class SmltHandler(APIHandler):
         metadata = notebook.get("metadata") if isinstance(notebook.get("metadata"), dict) else {}
         kernelspec = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) else {}
         manager = self.kernel_spec_manager
-        name = kernelspec.get("name") if isinstance(kernelspec.get("name"), str) else manager.default_kernel_name
+        name = kernelspec.get("name")
+        if not isinstance(name, str):
+            name = getattr(self.kernel_manager, "default_kernel_name", None) or "python3"
         try:
             spec = manager.get_kernel_spec(name)
         except Exception:  # not installed here: smlt serve falls back to $SMLT_PYTHON or python3
