@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -34,7 +34,7 @@ interface Result {
 function writeNotebook(name: string, cells: string[]): string {
   const dir = join(root, name);
   rmSync(dir, { recursive: true, force: true });
-  spawnSync('mkdir', ['-p', dir]);
+  mkdirSync(dir, { recursive: true });
   copyFileSync(DIGITS_NPZ, join(dir, 'digits.npz'));
   const path = join(dir, `${name}.ipynb`);
   writeFileSync(path, JSON.stringify(pythonNotebook(cells)));
@@ -96,7 +96,7 @@ describe('unmodified Keras notebooks', { skip }, () => {
 
   it('the README example: smlt train prints the cell that puts the weights into the notebook\'s model', () => {
     const dir = join(root, 'quickstart');
-    spawnSync('mkdir', ['-p', join(dir, 'data')]);
+    mkdirSync(join(dir, 'data'), { recursive: true });
     copyFileSync(QUICKSTART, join(dir, 'keras-quickstart.ipynb'));
     copyFileSync(DIGITS_NPZ, join(dir, 'data', 'digits.npz'));
     const run = spawnSync(process.execPath, [CLI, 'train', join(dir, 'keras-quickstart.ipynb'), '--python', KERAS_PYTHON, '--epochs', '1', '--workers', '1'], {

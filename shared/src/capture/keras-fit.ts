@@ -41,7 +41,7 @@ export async function captureKerasFit(
 ): Promise<KerasFitCapture> {
   const { fit, logPath, model, raw } = await recordedFit(notebook, options);
   const cellIndex = fit.cell ?? 0;
-  const label = `cell ${cellIndex + 1} (${fit.names.model}.fit)`;
+  const label = fitLabel(fit);
   const keras = trainingFromKerasCompile(fit.compileConfig, label);
   const hasHoldout = fit.arrays.validation_x !== undefined;
   const base: TrainingConfig = {
@@ -52,14 +52,15 @@ export async function captureKerasFit(
     validationSplit: KERAS_FIT_HOLDOUT,
   };
   const training = trainingConfig(configCell, options.overrides, base);
-  const keepHoldout = hasHoldout && !configCellFields(configCell).includes('validationSplit');
+  const splitInConfig = configCellFields(configCell).includes('validationSplit');
+  const keepHoldout = hasHoldout && !splitInConfig;
   const source = `${fit.names.x ?? 'x'}, ${fit.names.y ?? 'y'} (${label})`;
   const data = fitDataToModel(raw.all, model, training.loss, { source, modelCell: label });
   if (keepHoldout) training.validationSplit = raw.holdoutCount / raw.all.count;
   const warnings = [...fit.warnings, ...keras.warnings];
   const logits = logitsMismatch(lastActivation(model.topology), training);
   if (logits) warnings.push(logits);
-  if (!hasHoldout && !configCellFields(configCell).includes('validationSplit')) {
+  if (!hasHoldout && !splitInConfig) {
     warnings.push(
       `fit names no validation data: SMLT holds out ${KERAS_FIT_HOLDOUT * 100} % of the samples to measure the run's ` +
         'accuracy (set validation_split, or validationSplit in an smlt:config cell).',
@@ -126,14 +127,18 @@ async function runToFit(cells: { index: number; source: string }[], python: stri
   });
   try {
     const { fit } = ran;
-    const cellIndex = fit.cell ?? 0;
-    const label = `cell ${cellIndex + 1} (${fit.names.model}.fit)`;
-    const modelCell: RoleCell = { role: 'model', index: cellIndex, source: JSON.stringify(fit.modelJson), firstLine: 1, label };
+    const label = fitLabel(fit);
+    const modelCell: RoleCell = { role: 'model', index: fit.cell ?? 0, source: JSON.stringify(fit.modelJson), firstLine: 1, label };
     const { model } = await captureModel(modelCell, { notebookDir: options.notebookDir });
     return { fit, logPath: ran.logPath, model, raw: await loadFitArrays(fit) };
   } finally {
     await ran.dispose();
   }
+}
+
+/** How messages name the fit call: "cell 7 (model.fit)". */
+function fitLabel(fit: RecordedFit): string {
+  return `cell ${(fit.cell ?? 0) + 1} (${fit.names.model}.fit)`;
 }
 
 /** The train arrays followed by the validation arrays, as one RawData (labels encoded together). */

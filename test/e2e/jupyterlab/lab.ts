@@ -78,14 +78,21 @@ export interface Lab {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The kernelspec of the Keras venv (.ci/setup.d/keras.sh), for notebooks that name it. */
+export const KERAS_KERNEL = { name: 'smlt-keras', display_name: 'Python 3 (Keras)', language: 'python' };
+
+/** Installs a kernelspec where the server's JUPYTER_PATH looks, as `<kernel> install` would. */
+function installKernel(jupyterPath: string, kernel: { name: string; display_name: string; language: string }, argv: string[]): void {
+  const { name, display_name, language } = kernel;
+  mkdirSync(join(jupyterPath, 'kernels', name), { recursive: true });
+  writeFileSync(join(jupyterPath, 'kernels', name, 'kernel.json'), JSON.stringify({ argv, display_name, language }));
+}
+
 /**
  * Starts the server on a free port with a fresh root folder holding `files`, and waits for it.
  * With `tslab`, the TypeScript kernel is installed as `tslab` (as `tslab install` would) and the
  * root gets its `node_modules`, so notebooks there can import `@tensorflow/tfjs`.
  */
-/** The kernelspec of the Keras venv (.ci/setup.d/keras.sh), for notebooks that name it. */
-export const KERAS_KERNEL = { name: 'smlt-keras', display_name: 'Python 3 (Keras)', language: 'python' };
-
 export async function startLab(options: {
   files: Record<string, string | Buffer>;
   logFile: string;
@@ -102,18 +109,10 @@ export async function startLab(options: {
   }
   const jupyterPath = join(state, 'jupyter-data');
   if (options.tslab) {
-    const { name, display_name, language } = TSLAB_KERNEL;
-    const spec = { argv: [process.execPath, TSLAB, 'kernel', '--config-path', '{connection_file}'], display_name, language };
-    mkdirSync(join(jupyterPath, 'kernels', name), { recursive: true });
-    writeFileSync(join(jupyterPath, 'kernels', name, 'kernel.json'), JSON.stringify(spec));
+    installKernel(jupyterPath, TSLAB_KERNEL, [process.execPath, TSLAB, 'kernel', '--config-path', '{connection_file}']);
     symlinkSync(join(TSLAB_HOST, 'node_modules'), join(root, 'node_modules'));
   }
-  if (options.kerasPython) {
-    const { name, display_name, language } = KERAS_KERNEL;
-    const spec = { argv: [options.kerasPython, '-m', 'ipykernel_launcher', '-f', '{connection_file}'], display_name, language };
-    mkdirSync(join(jupyterPath, 'kernels', name), { recursive: true });
-    writeFileSync(join(jupyterPath, 'kernels', name, 'kernel.json'), JSON.stringify(spec));
-  }
+  if (options.kerasPython) installKernel(jupyterPath, KERAS_KERNEL, [options.kerasPython, '-m', 'ipykernel_launcher', '-f', '{connection_file}']);
   const port = await freePort();
   const token = randomBytes(24).toString('hex');
   mkdirSync(dirname(options.logFile), { recursive: true });
@@ -192,7 +191,6 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Collects console errors and page errors of every page opened with `openPage`. */
 /**
  * Errors of the test host, not of SMLT, seen with the Keras kernel: JupyterLab 4.6 links the file
  * paths in Keras' warnings and asks jupyter_server 2's /api/resolvePath, which Debian's 1.23 lacks
@@ -204,6 +202,7 @@ const HOST_NOISE = {
   page: /^No active debugger session$/,
 };
 
+/** Collects console errors and page errors of every page opened with `openPage`. */
 export class ConsoleWatch {
   readonly errors: string[] = [];
   readonly lines: string[] = [];

@@ -20,10 +20,11 @@ export async function train(deps: ExtensionDeps, arg: unknown): Promise<void> {
   const doc = await targetNotebook(arg);
   if (!(await trusted(doc))) return;
   const service = await deps.service();
-  const choices = await ask(deps, doc, 'train');
+  const python = await notebookPython(doc);
+  const choices = await ask(deps, doc, 'train', python);
   if (!choices) return;
   // Captured again now: the cells may have changed while the prompt was open.
-  const { runId } = await service.start(requestFromChoices(choices, notebookSource(doc), await notebookPython(doc)));
+  const { runId } = await service.start(requestFromChoices(choices, notebookSource(doc), python));
   const session = deps.sessions.attach(runId, service, { notebookUri: doc.uri });
   RunPanel.show(deps.context.extensionUri, session, panelActions(deps));
   showRunProgress(session, notebookName(doc), (id) => cancelRun(deps, id));
@@ -33,19 +34,19 @@ export async function estimate(deps: ExtensionDeps, arg: unknown): Promise<void>
   const doc = await targetNotebook(arg);
   if (!(await trusted(doc))) return;
   const service = await deps.service();
-  const choices = await ask(deps, doc, 'estimate');
+  const python = await notebookPython(doc);
+  const choices = await ask(deps, doc, 'estimate', python);
   if (!choices) return;
-  const result = await service.estimate(requestFromChoices(choices, notebookSource(doc), await notebookPython(doc)));
+  const result = await service.estimate(requestFromChoices(choices, notebookSource(doc), python));
   const problem = infeasibleText(result);
   const text = `SMLT: ${notebookName(doc)} (${describeChoices(choices)}): ${estimateLine(result)}`;
   if (problem) void vscode.window.showWarningMessage(`${text}. Not feasible: ${problem}`);
   else void vscode.window.showInformationMessage(text);
 }
 
-async function ask(deps: ExtensionDeps, doc: vscode.NotebookDocument, mode: 'train' | 'estimate'): Promise<TrainChoices | undefined> {
+async function ask(deps: ExtensionDeps, doc: vscode.NotebookDocument, mode: 'train' | 'estimate', python: string | undefined): Promise<TrainChoices | undefined> {
   const { workspaceState } = deps.context;
   const service = await deps.service();
-  const python = await notebookPython(doc);
   const choices = await promptTrainChoices({
     title: `${mode === 'train' ? 'Train' : 'Estimate'} ${notebookName(doc)}`,
     initial: choicesFromStored(workspaceState.get(choicesKey(doc))),
