@@ -13,6 +13,8 @@ export type SmltErrorCode =
   | 'MODEL_NOT_RETURNED'
   | 'MODEL_UNSUPPORTED_LAYER'
   | 'MODEL_INVALID'
+  /** More parameters than the largest worker can train (capture/capture.ts). */
+  | 'MODEL_TOO_LARGE'
   | 'DATA_CELL_MISSING'
   | 'DATA_INVALID'
   | 'DATA_UNREADABLE'

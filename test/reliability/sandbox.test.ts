@@ -92,8 +92,9 @@ seen.permission = typeof p.permission?.has === 'function' ? p.permission.has('fs
     }
   });
 
-  it('stops a model that allocates more than the memory limit, naming the limit', async () => {
-    const source = `const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4000], units: 40000 })] });`;
+  it('stops model code that allocates more than the memory limit, naming the limit', async () => {
+    // Layers are built shapes-only (a large model is refused by its parameter count instead), so allocate a tensor.
+    const source = `const filler = tf.ones([80000000]);\nconst model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 1 })] });`;
     await assert.rejects(
       captureModelCell(modelCell(source), { notebookDir: dir, memoryMb: 200 }),
       (err) => isSmltError(err, 'MODEL_INVALID') && /200 MB/.test(err.message) && /too large/.test(err.message),

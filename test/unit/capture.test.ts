@@ -160,6 +160,20 @@ describe('tfjs model code', () => {
     await assert.rejects(capture('const model = 42;\n"done"'), failsWith('MODEL_NOT_RETURNED', /cell 2 \(smlt:model\)/, /model/));
   });
 
+  test('a model no worker could hold is MODEL_TOO_LARGE, counted without allocating its weights', async () => {
+    const huge = `const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 100000 }), tf.layers.dense({ units: 100000 }), tf.layers.dense({ units: 10 })] });`;
+    const spec = await capture(huge);
+    assert.equal(spec.paramCount, 784 * 1e5 + 1e5 + 1e5 * 1e5 + 1e5 + 1e5 * 10 + 10);
+    const cells = [
+      { source: huge, tags: ['smlt:model'] },
+      { source: 'builtin:mnist', tags: ['smlt:data'] },
+    ];
+    await assert.rejects(
+      captureNotebookJson(notebook(...cells), { notebookDir: EXAMPLES, name: 'huge' }),
+      failsWith('MODEL_TOO_LARGE', /^cell 1 \(smlt:model\) has 10,079,600,010 parameters \(40\.3 GB of float32 weights\)/, /the largest model a worker can train holds [\d,]+ parameters \(10,240 MB/),
+    );
+  });
+
   test('several inputs, or a shape that is not fixed per sample, are MODEL_INVALID saying so', async () => {
     await assert.rejects(
       capture(`

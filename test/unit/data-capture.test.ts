@@ -182,6 +182,18 @@ describe('rejected data', () => {
     await assert.rejects(capture('source: gone.csv\nlabel: y', { dir }), failsWith('DATA_UNREADABLE', /gone\.csv/, new RegExp(dir)));
   });
 
+  test('a cell with several problems names the missing file first, then every other problem, in one error', async () => {
+    const dir = folderWith();
+    await assert.rejects(
+      capture('source: gone.csv\nlabels: y', { dir }),
+      failsWith('DATA_UNREADABLE', /^cell 2 \(smlt:data\): \(1\) "source" names gone\.csv, which does not exist in /, /\(2\) unknown field "labels"/, /\(3\) a CSV source needs "label: <column>"/),
+    );
+    await assert.rejects(
+      capture('x: features.csv\ny: labels.npy', { dir }),
+      failsWith('DATA_UNREADABLE', /\(1\) "x" names features\.csv, which does not exist/, /\(2\) "y" names labels\.npy, which does not exist/, /\(3\) "x" and "y" name \.npy files; features\.csv is not one/),
+    );
+  });
+
   test('paths outside the notebook folder are refused', async () => {
     for (const source of ['../iris.csv', 'sub/../../iris.csv', join(BAD, 'x.csv')]) {
       await assert.rejects(capture(`source: ${source}\nlabel: y`), failsWith('DATA_INVALID', /outside the notebook's folder/));
@@ -190,9 +202,9 @@ describe('rejected data', () => {
 
   test('unknown sources, builtins and fields', async () => {
     await assert.rejects(capture('source: builtin:cifar'), failsWith('DATA_INVALID', /builtin:mnist, builtin:iris/));
-    await assert.rejects(capture('source: data.parquet'), failsWith('DATA_INVALID', /unknown data source/));
+    await assert.rejects(capture('source: data.parquet', { files: { 'data.parquet': 'PAR1' } }), failsWith('DATA_INVALID', /unknown data source/));
     await assert.rejects(capture('source: builtin:iris\nlabels: y'), failsWith('DATA_INVALID', /unknown field "labels"/, /source, label, x, y/));
-    await assert.rejects(capture('x: only.npy'), failsWith('DATA_INVALID', /both/));
+    await assert.rejects(capture('x: only.npy', { files: { 'only.npy': npy(new Float32Array(4), [2, 2]) } }), failsWith('DATA_INVALID', /both/));
     await assert.rejects(capture('source: [1, 2'), failsWith('DATA_INVALID', /cell 2 \(smlt:data\) is not valid YAML/));
   });
 

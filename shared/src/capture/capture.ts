@@ -2,7 +2,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { SmltError, isSmltError } from '../errors.js';
 import { type Dataset, datasetHash, encodeDataset, shuffleDataset, shuffleKeepingHoldout } from '../data/dataset.js';
 import { DEFAULT_TRAINING, type JobSpec, type ModelSpec, type TrainingConfig, jobSpecSchema } from '../spec/job-spec.js';
-import { initBackend } from '../tf/backend.js';
+import { backendInfo, initBackend } from '../tf/backend.js';
+import { LAMBDA_MAX_MEMORY_MB, largestParamCount, profileOfBackend } from '../sizing/index.js';
 import type { CaptureNotes, CaptureOptions, Captured } from './capture-types.js';
 import { configCellFields, trainingConfig } from './config-cell.js';
 import { loadDataCell, parseDataCell } from './data-cell.js';
@@ -46,7 +47,8 @@ export async function captureNotebookJson(notebook: unknown, options: CaptureOpt
   const { model, compileConfig } = await captureModel(cells.model, { notebookDir: options.notebookDir });
   const warnings: string[] = [];
   const training = trainingConfig(cells.config, options.overrides, compiledBase(compileConfig, cells, warnings));
-  const request = parseDataCell(cells.data);
+  refuseTooLarge(model, training, cells.model.label);
+  const request = parseDataCell(cells.data, options.notebookDir);
   const fitted = await naming(cells.data, async () => {
     const raw = await loadDataCell(request, cells.data, options.notebookDir);
     return fitDataToModel(raw, model, training.loss, { source: request.source, modelCell: cells.model.label });
@@ -72,6 +74,7 @@ async function captureKerasNotebook(notebook: unknown, config: RoleCell | undefi
   const found = await captureKerasFit(notebook, config, options);
   const cell = found.fit.cell ?? 0;
   const { training } = found;
+  refuseTooLarge(found.model, training, `The model \`${found.fit.names.model}\``);
   return finish({
     options,
     cells: { model: cell, data: cell, ...(config ? { config: config.index } : {}) },
@@ -103,6 +106,27 @@ function compiledBase(compileConfig: unknown, cells: { model: RoleCell; config?:
     warnings.push(`${err.message} The config cell's loss and optimizer are used instead.`);
     return DEFAULT_TRAINING;
   }
+}
+
+/** A model no worker could hold is refused here, before its data is loaded or a worker allocates anything. */
+function refuseTooLarge(model: ModelSpec, training: TrainingConfig, label: string): void {
+  const info = backendInfo();
+  const largest = largestParamCount(profileOfBackend(info.name, { simd: info.simd }), training.optimizer, LAMBDA_MAX_MEMORY_MB);
+  if (model.paramCount <= largest) return;
+  const count = (n: number) => n.toLocaleString('en-US');
+  throw new SmltError(
+    'MODEL_TOO_LARGE',
+    `${label} has ${count(model.paramCount)} parameters (${formatBytes(model.paramCount * 4)} of float32 weights); ` +
+      `with its gradients and ${training.optimizer}'s state the largest model a worker can train holds ${count(largest)} parameters ` +
+      `(${count(LAMBDA_MAX_MEMORY_MB)} MB, the largest function). Use fewer or smaller layers.`,
+  );
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  for (; bytes >= 1000 && i < units.length - 1; i++) bytes /= 1000;
+  return `${bytes.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 function finish(input: {

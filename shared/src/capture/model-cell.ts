@@ -4,6 +4,7 @@ import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { SmltError, errorMessage, isSmltError } from '../errors.js';
 import { buildModel, countParams } from '../model/build.js';
+import { withoutWeights } from '../model/shapes-only.js';
 import type { ModelSpec } from '../spec/job-spec.js';
 import { type ModelDocument, modelDocument } from './keras.js';
 import type { RoleCell } from './notebook.js';
@@ -75,9 +76,12 @@ export async function captureModel(cell: RoleCell, options: ModelCellOptions): P
 
 /** Runs in the sandbox: the model cell's code (or a topology) → the ModelSpec. */
 export async function describeModelRequest(request: ModelRequest): Promise<ModelSpec> {
-  if (request.kind === 'topology') return describeModel(request.topology, request.origin, request.cell);
-  const topology = evaluateModelCode(request.cell, request.timeoutMs);
-  return describeModel(topology, 'tfjs-code', request.cell);
+  // Shapes only: the size is read without allocating weights, so a huge model is refused by its count.
+  return withoutWeights(async () => {
+    if (request.kind === 'topology') return describeModel(request.topology, request.origin, request.cell);
+    const topology = evaluateModelCode(request.cell, request.timeoutMs);
+    return describeModel(topology, 'tfjs-code', request.cell);
+  });
 }
 
 function sandboxError(err: unknown, cell: RoleCell, memoryMb: number): SmltError {

@@ -149,3 +149,15 @@ export function usefulMemorySizesMb(profile: BackendProfile, minimumMb: number, 
   const sorted = [...sizes].sort((a, b) => a - b);
   return sorted.filter((size, i) => i === 0 || computeSpeedup(profile, size) > computeSpeedup(profile, sorted[i - 1]) * 1.01);
 }
+
+/**
+ * The most parameters one worker of `maxMemoryMb` can train with `optimizer` (one worker, a batch
+ * of one, no data cached): the footprint is linear in the parameters, so it is solved directly.
+ */
+export function largestParamCount(profile: BackendProfile, optimizer: OptimizerName, maxMemoryMb: number): number {
+  const hostMb = (paramCount: number) =>
+    memoryFootprint({ model: { paramCount, optimizer, bytesPerSample: 0 }, profile, workers: 1, perWorkerBatch: 1, partitionSamples: 0, sync: 'hierarchical' }).hostMb;
+  const base = hostMb(0);
+  const perMillion = hostMb(1e6) - base;
+  return Math.max(0, Math.floor(((maxMemoryMb - base) / perMillion) * 1e6));
+}
