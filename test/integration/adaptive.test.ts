@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { RunEvent, RunEventOf } from '@smlt/shared/run/events';
-import { LocalRunService, isAdaptive } from '@smlt/shared/service/local-run-service';
+import { LocalRunService } from '@smlt/shared/service/local-run-service';
 
 const examples = fileURLToPath(new URL('../../examples', import.meta.url));
 
@@ -72,7 +72,8 @@ describe('adaptive runs on local workers', () => {
 
   it('stops with BUDGET_EXHAUSTED before the spend passes a budget that cannot cover the job', async () => {
     const source = { path: join(work, 'examples', 'mnist.ipynb') };
-    const { costUsd } = await service.estimate({ source, overrides: { epochs: 3 }, budgetUsd: 1 });
+    // 60 % of what the cheapest plan is expected to cost.
+    const { costUsd } = await service.estimate({ source, overrides: { epochs: 3 }, budgetUsd: 1, objective: 'cost' });
     const budgetUsd = costUsd.expected * 0.6;
     const { runId } = await service.start({ source, overrides: { epochs: 3 }, budgetUsd, objective: 'cost' });
     const events = await eventsOf(runId);
@@ -92,12 +93,15 @@ describe('adaptive runs on local workers', () => {
     assert.ok(again!.costUsd <= budgetUsd, `after resume: spent $${again!.costUsd} of $${budgetUsd}`);
   });
 
-  it('uses the planner only with a deadline, a budget, or an objective and no fixed worker count', () => {
-    assert.equal(isAdaptive({}), false);
-    assert.equal(isAdaptive({ workers: 4 }), false);
-    assert.equal(isAdaptive({ deadlineS: 60, workers: 4 }), true);
-    assert.equal(isAdaptive({ budgetUsd: 1 }), true);
-    assert.equal(isAdaptive({ objective: 'cost' }), true);
-    assert.equal(isAdaptive({ objective: 'cost', workers: 2 }), false);
+  it('plans a run without options with the scheduler, and keeps what the user fixed', async () => {
+    const notebook = { path: join(work, 'examples', 'mnist.ipynb') };
+    const chosen = await eventsOf((await service.start({ source: notebook, overrides: { epochs: 1 } })).runId);
+    const plan = chosen.find((e): e is RunEventOf<'plan'> => e.type === 'plan');
+    assert.match(plan?.reason ?? '', /^Running \d+ workers? × \d+ MB/, 'the planner chose the first epoch');
+    assert.equal(chosen.find((e) => e.type === 'run_finished' && e.status === 'succeeded')?.type, 'run_finished');
+
+    const fixed = await eventsOf((await service.start({ source: notebook, overrides: { epochs: 2 }, workers: 2, memoryMb: 1024 })).runId);
+    const plans = fixed.filter((e): e is RunEventOf<'plan'> => e.type === 'plan');
+    assert.deepEqual(plans.map((p) => [p.workers, p.memoryMb]), [[2, 1024], [2, 1024]], 'the fixed workers and memory stay fixed');
   });
 });

@@ -16,7 +16,7 @@ import { startServer } from '../serve/server.js';
 import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '../serve/token-file.js';
 import { resolvePython } from '../capture/python-cells.js';
 import { probeCostUsd } from '../service/estimate.js';
-import { DEFAULT_MEMORY_MB, DEFAULT_WORKERS, LocalRunService, isAdaptive } from '../service/local-run-service.js';
+import { DEFAULT_MEMORY_MB, LocalRunService } from '../service/local-run-service.js';
 import type { RunRequest, RunService } from '../service/run-service.js';
 import { backendName, channelSpec, formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers, positiveInt, syncName } from './parse.js';
 import { addAwsCommands } from './aws-commands.js';
@@ -31,8 +31,8 @@ program
   .command('train')
   .description('Train the model of a notebook (cells tagged smlt:model, smlt:data, smlt:config)')
   .argument('<notebook>', '.ipynb file')
-  .option('--workers <n|auto>', `number of workers, or auto: the adaptive scheduler chooses (default ${DEFAULT_WORKERS}, auto with a constraint)`, (v) => parseWorkers(v))
-  .option('--memory <mb>', `memory per worker in MB (Lambda sizes CPU with it; default ${DEFAULT_MEMORY_MB}, chosen by the scheduler with a constraint)`, positiveInt('--memory'))
+  .option('--workers <n|auto>', 'fix the number of workers (default auto: the adaptive scheduler chooses)', (v) => parseWorkers(v))
+  .option('--memory <mb>', 'fix the memory per worker in MB (Lambda sizes CPU with it; default: the scheduler chooses)', positiveInt('--memory'))
   .option('--epochs <n>', "override the notebook's epochs", positiveInt('--epochs'))
   .option('--batch-size <n>', "override the notebook's global batch size", positiveInt('--batch-size'))
   .option('--deadline <duration>', 'finish within this long: 90s, 20m, 1h or seconds (the scheduler plans for it)', (v) => parseDuration(v, '--deadline'))
@@ -254,8 +254,8 @@ interface PlanOptions extends ConstraintOptions {
 }
 
 /**
- * The request of `train` and `plan`: with a deadline, a budget, an objective or `--workers auto`
- * the adaptive scheduler chooses what is not fixed; without, the fixed defaults (4 × 1,769 MB).
+ * The request of `train` and `plan`: the adaptive scheduler chooses what `--workers`/`--memory`
+ * do not fix, within the deadline and budget, minimising the objective (default time).
  */
 function planRequest(notebook: string, opts: ConstraintOptions): RunRequest {
   const workers = opts.workers === 'auto' ? undefined : opts.workers;
@@ -269,14 +269,10 @@ function planRequest(notebook: string, opts: ConstraintOptions): RunRequest {
     ...(opts.memory !== undefined ? { memoryMb: opts.memory } : {}),
     ...(opts.deadline !== undefined ? { deadlineS: opts.deadline } : {}),
     ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
-    ...(opts.objective !== undefined || opts.workers === 'auto' ? { objective: opts.objective ?? 'time' } : {}),
+    ...(opts.objective !== undefined ? { objective: opts.objective } : {}),
     ...(opts.python ? { python: resolvePython(opts.python) } : {}),
     ...(opts.pythonTimeout ? { pythonTimeoutS: opts.pythonTimeout } : {}),
   };
-  if (!isAdaptive(request)) {
-    request.workers ??= DEFAULT_WORKERS;
-    request.memoryMb ??= DEFAULT_MEMORY_MB;
-  }
   return request;
 }
 

@@ -5,7 +5,9 @@
  * stop, it throws `BUDGET_EXHAUSTED` so the run ends cleanly, checkpoint and report kept, before
  * the spend passes the budget.
  */
+import { availableParallelism } from 'node:os';
 import type { Platform } from '../backends/ports.js';
+import { FOLDER_STORE_NETWORK } from '../scheduler/analytical.js';
 import { PRICE_TABLES } from '../cost/prices.js';
 import { mulberry32 } from '../data/order.js';
 import { SmltError } from '../errors.js';
@@ -27,8 +29,9 @@ export interface AdaptivePlanInput {
   trainSamples: number;
   platform: Pick<Platform, 'name' | 'pricing' | 'timeLimitMs' | 'memoryRangeMb'>;
   constraints: { deadlineS?: number; budgetUsd?: number; objective: Objective };
-  /** The profiler's measurement (service/estimate.ts `probeComputeMsPerSample`). */
+  /** The profiler's measurement (service/estimate.ts `probeGradientStep`): per sample, and fixed per step. */
   computeMsPerSample: number;
+  stepMs?: number;
   /** The backend workers compute with (default wasm-simd). */
   backend?: BackendProfile | BackendProfileName;
   /** Worker counts to choose from (default: the divisors of the batch size up to maxWorkers). */
@@ -82,6 +85,7 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
       bytesPerSample: 4 * (size(spec.data.xShape) + size(spec.data.yShape)),
       optimizer: spec.training.optimizer,
       computeMsPerSample: input.computeMsPerSample,
+      ...(input.stepMs !== undefined ? { stepMs: input.stepMs } : {}),
     },
     workload: { samplesPerEpoch: input.trainSamples, epochs: spec.training.epochs, batchSize },
     platform: {
@@ -90,6 +94,8 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
       timeLimitMs: platform.timeLimitMs,
       maxWorkers,
       prices: PRICE_TABLES[platform.pricing],
+      // Local workers are processes on this machine around a folder store, not Lambda and S3.
+      ...(platform.name === 'local' ? { network: FOLDER_STORE_NETWORK, sharedCores: availableParallelism() } : {}),
     },
     constraints: {
       objective: constraints.objective,

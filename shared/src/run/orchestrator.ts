@@ -127,8 +127,7 @@ export async function prepareTrain(captured: Captured, options: RunOptions): Pro
   const runId = options.runId ?? newRunId();
   const keys = runKeys(runId);
   const settings = settingsFrom(options);
-  validateBatch(spec, settings.workers);
-  validateBatchFitsData(spec, dataset);
+  validateRunShape(captured, settings.workers);
   const outDir = options.outDir ?? defaultOutDir(options.storeLocation, runId, options.outRoot);
 
   const fullKey = datasetKeys(spec.data.hash).full;
@@ -481,6 +480,12 @@ function settingsFrom(options: RunOptions): RunSettings {
     throw new SmltError('OPTION_INVALID', `--memory must be a whole number of MB from ${low} to ${high} (got ${settings.memoryMb}).`);
   }
   return settings;
+}
+
+/** The batch fits the training split and, with a worker count, splits evenly over it: checked before a run is planned or written. */
+export function validateRunShape({ spec, dataset }: Pick<Captured, 'spec' | 'dataset'>, workers?: number): void {
+  validateBatchFitsData(spec, dataset);
+  if (workers !== undefined) validateBatch(spec, workers);
 }
 
 function validateBatch(spec: JobSpec, workers: number): void {

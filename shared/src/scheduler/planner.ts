@@ -178,10 +178,12 @@ class BayesianPlanner implements Planner {
         optimizer: model.optimizer ?? 'adam',
         bytesPerSample: model.bytesPerSample,
         computeMsPerSample: model.computeMsPerSample,
+        stepMs: model.stepMs ?? 0,
         applyMsPerMillionParams: model.applyMsPerMillionParams ?? 6,
       },
       this.profile,
       { ...DEFAULT_NETWORK, ...platform.network },
+      platform.sharedCores,
     );
     this.prices = platform.prices ?? PRICE_TABLES['lambda-x86_64'];
     this.range = platform.memoryRangeMb ?? [128, 10_240];
@@ -621,21 +623,32 @@ class BayesianPlanner implements Planner {
       costAt: [],
       observed: this.observations.filter((o) => !o.outOfMemory && configKey(configOf(o)) === key).length,
     };
-    const mean1 = this.epochAt(option, mean + (groupSd * groupSd) / 2);
-    option.timeMean = epochs * mean1.timeS;
-    option.costMean = epochs * mean1.costUsd;
+    const mean1 = this.groupAt(option, mean + (groupSd * groupSd) / 2);
+    option.timeMean = mean1.timeS;
+    option.costMean = mean1.costUsd;
     const levelSd = first ? groupSd : Math.hypot(LATER_GP_SHARE * sd, noiseSd / Math.sqrt(epochs));
     for (const z of this.zLevels) {
-      option.timeAt.push(epochs * this.epochAt(option, mean + z * levelSd).timeS);
+      option.timeAt.push(this.groupAt(option, mean + z * levelSd).timeS);
       // Money spent cannot be won back by re-planning as time can (by scaling out): the budget
       // is held to the GP's whole uncertainty in every phase.
-      option.costAt.push(epochs * this.epochAt(option, mean + z * groupSd).costUsd);
+      option.costAt.push(this.groupAt(option, mean + z * groupSd).costUsd);
     }
     // CONVERGED: the requested confidence on the epoch noise alone, as if every configuration were known.
-    const known = this.epochAt(option, mean + this.zPlan * (noiseSd / Math.sqrt(epochs)));
-    option.timeAt.push(epochs * known.timeS);
-    option.costAt.push(epochs * known.costUsd);
+    const known = this.groupAt(option, mean + this.zPlan * (noiseSd / Math.sqrt(epochs)));
+    option.timeAt.push(known.timeS);
+    option.costAt.push(known.costUsd);
     return option;
+  }
+
+  /**
+   * The group's epochs of `option` when its log residual is `r`: a switch to its configuration
+   * (cold starts, data downloads) is paid by the first epoch only.
+   */
+  private groupAt(option: Option, r: number): { timeS: number; costUsd: number } {
+    const first = this.epochAt(option, r);
+    if (option.epochs === 1 || !option.switched) return { timeS: option.epochs * first.timeS, costUsd: option.epochs * first.costUsd };
+    const rest = this.epochAt({ ...option, switched: false }, r);
+    return { timeS: first.timeS + (option.epochs - 1) * rest.timeS, costUsd: first.costUsd + (option.epochs - 1) * rest.costUsd };
   }
 
   /** One epoch of `option` when its log residual is `r`. */
@@ -1072,8 +1085,8 @@ class BayesianPlanner implements Planner {
     let high = 0;
     for (const o of plan) {
       const pick = (r: number) => {
-        const e = this.epochAt(o, r);
-        return o.epochs * (what === 'time' ? e.timeS : e.costUsd);
+        const e = this.groupAt(o, r);
+        return what === 'time' ? e.timeS : e.costUsd;
       };
       expected += what === 'time' ? o.timeMean : o.costMean;
       low += pick(o.mu - Z90 * o.groupSd);

@@ -29,6 +29,8 @@ export interface PlannerOptions {
      * (e.g. a short local probe, `service/estimate.ts`). Observations calibrate it.
      */
     computeMsPerSample: number;
+    /** Fixed cost of a gradient step at one vCPU, whatever its batch (kernel dispatch), ms (default 0). */
+    stepMs?: number;
     /** Optimizer update at one vCPU, ms per million parameters (default 6). */
     applyMsPerMillionParams?: number;
   };
@@ -53,6 +55,11 @@ export interface PlannerOptions {
     backend: BackendProfile | BackendProfileName;
     /** Overrides of the store/network figures (defaults: CALIBRATION.md medians). */
     network?: Partial<StoreNetworkModel>;
+    /**
+     * Workers are processes on one machine with this many cores (the local platform): memory buys
+     * no CPU there and the workers share the cores. Default: Lambda, where memory sizes the CPU.
+     */
+    sharedCores?: number;
     /** Strategies the planner may choose between (default ['hierarchical']). */
     syncStrategies?: readonly SyncName[];
     /**

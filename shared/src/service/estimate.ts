@@ -1,13 +1,12 @@
 /**
- * A first estimate of a run's time and cost before launch, for the prompts in the editors and
- * `POST /v1/estimate`: a short probe of the real gradient step in this process, plus a simple
- * model of synchronization through the store. The adaptive scheduler refines this with what it
- * observes during the run.
+ * What the adaptive scheduler starts from, before launch: a probe of the real gradient step in
+ * this process, and the planner built on it. Its `estimate()` is the one estimate SMLT shows —
+ * `smlt plan`, the editors' prompts, `POST /v1/estimate` and the run's first plan — and the
+ * planner refines it with what it observes during the run.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Captured } from '../capture/capture.js';
-import { invocationCostUsd, storageRequestsCostUsd } from '../cost/cost.js';
-import { iterationRequests } from '../cost/epoch-cost.js';
+import { invocationCostUsd } from '../cost/cost.js';
 import { splitHoldout } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import { computeGradients, lossFunction } from '../model/training.js';
@@ -19,71 +18,19 @@ import type { Platform } from '../backends/ports.js';
 import { backendInfo, initBackend } from '../tf/backend.js';
 import type { Estimate } from './run-service.js';
 
-export interface EstimateInput {
-  workers: number;
-  memoryMb: number;
-  deadlineS?: number;
-  budgetUsd?: number;
-}
-
-/** Probe iterations after one warm-up step. */
+/** Steps per half of a measurement at first; doubled until the two halves agree. */
 const PROBE_STEPS = 3;
-/** Per-request latency of the local folder store with inotify wake-ups (measured: ~0.6 ms a put). */
-const STORE_REQUEST_MS = 0.8;
-/** Relative spread of the prediction: probes are short and the machine is shared. */
-const LOW = 0.7;
-const HIGH = 1.5;
-
-export async function estimateRun(captured: Captured, input: EstimateInput): Promise<Estimate> {
-  const { spec, dataset } = captured;
-  const { workers, memoryMb } = input;
-  const perWorkerBatch = Math.max(1, Math.floor(spec.training.batchSize / workers));
-  const { train } = splitHoldout(dataset, spec.training.validationSplit);
-  const iterationsPerEpoch = Math.max(1, Math.floor(Math.floor(train.count / workers) / perWorkerBatch));
-  const probe = await probeComputeMsPerSample(captured, perWorkerBatch);
-  const { computeMsPerSample } = probe;
-
-  // Hierarchical sync plus each rank's marker, all workers; each worker makes its share in turn.
-  const perIteration = iterationRequests('hierarchical', workers);
-  const gradientBytes = spec.model.paramCount * 4;
-  const syncMs = workers > 1 ? ((perIteration.put + perIteration.get) / workers) * STORE_REQUEST_MS + (3 * gradientBytes) / 5e5 : 0;
-  const iterationMs = computeMsPerSample * perWorkerBatch + syncMs;
-  const iterations = iterationsPerEpoch * spec.training.epochs;
-  const timeS = (iterations * iterationMs) / 1000;
-  const costUsd =
-    workers * invocationCostUsd(memoryMb, timeS * 1000) +
-    storageRequestsCostUsd({ ...perIteration, put: perIteration.put * iterations, get: perIteration.get * iterations });
-
-  const problems: string[] = [];
-  if (input.deadlineS !== undefined && timeS * HIGH > input.deadlineS) {
-    problems.push(`the predicted time (up to ${Math.ceil(timeS * HIGH)} s) exceeds the deadline of ${input.deadlineS} s`);
-  }
-  if (input.budgetUsd !== undefined && costUsd * HIGH > input.budgetUsd) {
-    problems.push(`the predicted cost (up to $${(costUsd * HIGH).toFixed(4)}) exceeds the budget of $${input.budgetUsd}`);
-  }
-  return {
-    workers,
-    memoryMb,
-    iterationsPerEpoch,
-    epochs: spec.training.epochs,
-    timeS: { expected: timeS, low: timeS * LOW, high: timeS * HIGH },
-    costUsd: { expected: costUsd, low: costUsd * LOW, high: costUsd * HIGH },
-    computeMsPerSample,
-    probe: { steps: probe.steps, seconds: probe.seconds, costUsd: probeCostUsd(probe, memoryMb) },
-    feasible: problems.length === 0,
-    ...(problems.length > 0
-      ? {
-          advice:
-            `${problems.join(' and ')}: allow at least ${Math.ceil(timeS * HIGH)} s and $${(costUsd * HIGH).toFixed(4)}, ` +
-            'or train fewer epochs.',
-        }
-      : {}),
-  };
-}
+/** Two halves of a measurement agree when they differ by at most this (relative). */
+const PROBE_AGREEMENT = 0.15;
+/** A measurement stops doubling its steps after this long, agreed or not. */
+const PROBE_MAX_MS = 1500;
 
 /** What the probe measured, and what it took: it is training time too, so it is shown with its cost. */
 export interface Probe {
+  /** The gradient step's cost per sample, ms (the slope over the batch size). */
   computeMsPerSample: number;
+  /** Its fixed cost per step, whatever the batch (kernel dispatch, the loss), ms. */
+  stepMs: number;
   steps: number;
   seconds: number;
 }
@@ -93,27 +40,51 @@ export function probeCostUsd(probe: Probe, memoryMb: number): number {
   return invocationCostUsd(memoryMb, probe.seconds * 1000);
 }
 
-/** Milliseconds per sample of the real gradient step on this machine's backend (`batch` samples a step). */
-export async function probeComputeMsPerSample(captured: Captured, batch: number): Promise<Probe> {
+/**
+ * The real gradient step on this machine's backend, timed at two batch sizes (`batch` samples and
+ * a quarter of it) so that its per-sample cost and its fixed cost per step are told apart; each
+ * size is timed in two halves, doubling the steps until the halves agree within 15 %.
+ */
+export async function probeGradientStep(captured: Captured, batch: number): Promise<Probe> {
   const probeStarted = performance.now();
   await initBackend();
   const { spec, dataset } = captured;
   const model = await buildModel(spec.model.topology, { seed: spec.training.seed });
   const loss = lossFunction(spec.training);
-  const n = Math.min(batch, dataset.count);
-  const xSize = dataset.xShape.reduce((a, b) => a * b, 1);
-  const ySize = dataset.yShape.reduce((a, b) => a * b, 1);
-  const x = tf.tensor(dataset.x.subarray(0, n * xSize), [n, ...dataset.xShape]);
-  const y = tf.tensor(dataset.y.subarray(0, n * ySize), [n, ...dataset.yShape]);
+  const high = Math.max(1, Math.min(batch, dataset.count));
+  const low = Math.max(1, Math.floor(high / 4));
+  let steps = 0;
+  const msPerStep = (n: number): number => {
+    const xSize = dataset.xShape.reduce((a, b) => a * b, 1);
+    const ySize = dataset.yShape.reduce((a, b) => a * b, 1);
+    const x = tf.tensor(dataset.x.subarray(0, n * xSize), [n, ...dataset.xShape]);
+    const y = tf.tensor(dataset.y.subarray(0, n * ySize), [n, ...dataset.yShape]);
+    const timeSteps = (k: number) => {
+      const started = performance.now();
+      for (let i = 0; i < k; i++) computeGradients(model, loss, x, y);
+      steps += k;
+      return (performance.now() - started) / k;
+    };
+    try {
+      timeSteps(1); // warm-up: kernels compile, buffers allocate
+      const started = performance.now();
+      for (let k = PROBE_STEPS; ; k *= 2) {
+        const [a, b] = [timeSteps(k), timeSteps(k)];
+        if (Math.abs(a - b) <= PROBE_AGREEMENT * Math.min(a, b) || performance.now() - started > PROBE_MAX_MS) return Math.min(a, b);
+      }
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  };
   try {
-    computeGradients(model, loss, x, y); // warm-up: kernels compile, buffers allocate
-    const started = performance.now();
-    for (let i = 0; i < PROBE_STEPS; i++) computeGradients(model, loss, x, y);
-    const computeMsPerSample = (performance.now() - started) / PROBE_STEPS / n;
-    return { computeMsPerSample, steps: PROBE_STEPS + 1, seconds: (performance.now() - probeStarted) / 1000 };
+    const atHigh = msPerStep(high);
+    const atLow = high > low ? msPerStep(low) : atHigh;
+    const slope = high > low ? (atHigh - atLow) / (high - low) : 0;
+    // Noise can make the slope meaningless on a tiny model: then the whole step is per sample.
+    const [computeMsPerSample, stepMs] = slope > 0 && atLow - slope * low >= 0 ? [slope, atLow - slope * low] : [atHigh / high, 0];
+    return { computeMsPerSample, stepMs, steps, seconds: (performance.now() - probeStarted) / 1000 };
   } finally {
-    x.dispose();
-    y.dispose();
     model.dispose();
   }
 }
@@ -143,9 +114,8 @@ export interface AdaptiveSetup {
 export async function setupAdaptive(captured: Captured, input: AdaptiveInput): Promise<AdaptiveSetup> {
   const { spec, dataset } = captured;
   const { train } = splitHoldout(dataset, spec.training.validationSplit);
-  // Probe at the per-worker batch of a mid-sized configuration (4 workers when the batch splits).
-  const probeWorkers = input.workers ?? (spec.training.batchSize % 4 === 0 ? 4 : 1);
-  const probe = await probeComputeMsPerSample(captured, Math.max(1, Math.floor(spec.training.batchSize / probeWorkers)));
+  // At the largest per-worker batch the run can have (and a quarter of it, inside the probe).
+  const probe = await probeGradientStep(captured, Math.max(1, Math.floor(spec.training.batchSize / (input.workers ?? 1))));
   const { computeMsPerSample } = probe;
   const info = backendInfo();
   const adaptive = adaptivePlanEpoch({
@@ -154,6 +124,7 @@ export async function setupAdaptive(captured: Captured, input: AdaptiveInput): P
     platform: input.platform,
     constraints: input.constraints,
     computeMsPerSample,
+    stepMs: probe.stepMs,
     backend: profileOfBackend(info.name, { simd: info.simd }),
     ...(input.workers !== undefined ? { workerCounts: [input.workers] } : {}),
     ...(input.memoryMb !== undefined ? { memorySizesMb: [input.memoryMb] } : {}),

@@ -14,17 +14,22 @@ import { SmltError, isSmltError } from '../errors.js';
 import { readEvents } from '../run/event-log.js';
 import type { RunEvent } from '../run/events.js';
 import { runKeys } from '../run/layout.js';
-import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel } from '../run/orchestrator.js';
+import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel, validateRunShape } from '../run/orchestrator.js';
 import { type AdaptiveSettings, readManifest, readStatus } from '../run/run-state.js';
-import { estimateFromPlanner, estimateRun, setupAdaptive, type AdaptiveSetup } from './estimate.js';
+import { estimateFromPlanner, setupAdaptive, type AdaptiveSetup } from './estimate.js';
+import type { AdaptivePlan } from '../run/adaptive-plan.js';
 import { type IndexedRun, findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
 import { type RunBackend, RunBackends, storeOfRun } from './run-backends.js';
 import { Channels, plannedChannels } from './channels.js';
 import { runRequestSchema } from '../serve/schemas.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
 
+/**
+ * Every run is planned by the adaptive scheduler (objective time unless given); these are only what
+ * a resume without the planner falls back to: at most this many workers ...
+ */
 export const DEFAULT_WORKERS = 4;
-/** 1,769 MB buys one full vCPU on Lambda; a single-threaded wasm worker gains nothing above it. */
+/** ... of 1,769 MB, which buys one full vCPU on Lambda (a single-threaded wasm worker gains nothing above it). */
 export const DEFAULT_MEMORY_MB = 1769;
 
 export { LOCAL_MIN_MEMORY_MB } from './run-backends.js';
@@ -57,36 +62,28 @@ export class LocalRunService implements RunService {
   async estimate(request: RunRequest): Promise<Estimate> {
     checkRequestOptions(request);
     const captured = await this.capture(request);
-    const found = captured.notes ? { found: captured.notes } : {};
-    if (isAdaptive(request)) {
-      const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
-      const setup = await this.adaptive(backend, captured, request);
-      return { ...estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe), ...found };
-    }
-    const estimate = await estimateRun(captured, {
-      workers: request.workers ?? DEFAULT_WORKERS,
-      memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
-      deadlineS: request.deadlineS,
-      budgetUsd: request.budgetUsd,
-    });
-    return { ...estimate, ...found };
+    validateRunShape(captured, request.workers);
+    const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
+    const setup = await this.adaptive(backend, captured, request);
+    const estimate = estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe);
+    return { ...estimate, ...(captured.notes ? { found: captured.notes } : {}) };
   }
 
   async start(request: RunRequest): Promise<{ runId: string }> {
     checkRequestOptions(request);
     const captured = await this.capture(request);
+    validateRunShape(captured, request.workers);
     const notebookDir = notebookDirOf(request.source);
     const backend = await this.backends.forNotebook(request.backend, notebookDir);
     const location = backend.storeFor(notebookDir);
     const abort = new AbortController();
     const notebook = notebookPathOf(request.source);
-    const setup = isAdaptive(request) ? await this.adaptive(backend, captured, request) : undefined;
-    if (setup) refuseHopeless(setup, request, captured.spec.training.epochs);
-    const adaptive = setup?.adaptive;
+    const { adaptive } = await this.adaptive(backend, captured, request);
+    refuseHopeless(adaptive, request, captured.spec.training.epochs);
     // With `auto` the planner chose the channel along with the workers and memory.
-    const channel = await this.channels.open(request.channel === 'auto' && adaptive ? adaptive.channel.name : request.channel, backend.redis);
+    const channel = await this.channels.open(request.channel === 'auto' ? adaptive.channel.name : request.channel, backend.redis);
     // The manifest's settings: what a resume without the planner falls back to.
-    const workers = request.workers ?? (adaptive ? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1) : DEFAULT_WORKERS);
+    const workers = request.workers ?? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1);
     const prepared = await prepareTrain(captured, {
       platform: backend.platform,
       store: openStore(location),
@@ -94,7 +91,8 @@ export class LocalRunService implements RunService {
       ...(channel ? { channel } : {}),
       // The model and report come back next to the notebook, wherever the run's state lives.
       outRoot: join(notebookDir, '.smlt'),
-      ...(adaptive ? { planEpoch: adaptive.planEpoch, adaptive: adaptiveSettings(request) } : {}),
+      planEpoch: adaptive.planEpoch,
+      adaptive: adaptiveSettings(request),
       workers,
       memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,
       sync: request.sync,
@@ -107,8 +105,8 @@ export class LocalRunService implements RunService {
   }
 
   /**
-   * Probes the gradient step and creates the adaptive planner for `request` (deadline, budget or
-   * objective given; `workers`/`memoryMb`, when given, are fixed and the planner chooses the rest).
+   * Probes the gradient step and creates the adaptive planner for `request`: its deadline, budget
+   * and objective (default time); `workers`/`memoryMb`, when given, are fixed and it chooses the rest.
    */
   async plan(request: RunRequest): Promise<AdaptiveSetup & { captured: Captured }> {
     const captured = await this.capture(request);
@@ -242,14 +240,6 @@ export class LocalRunService implements RunService {
   }
 }
 
-/**
- * The adaptive scheduler chooses the configuration when the request has a deadline or a budget,
- * or an objective without a fixed worker count (`smlt train --workers auto`).
- */
-export function isAdaptive(request: Pick<RunRequest, 'deadlineS' | 'budgetUsd' | 'objective' | 'workers'>): boolean {
-  return request.deadlineS !== undefined || request.budgetUsd !== undefined || (request.objective !== undefined && request.workers === undefined);
-}
-
 function adaptiveSettings(request: RunRequest): AdaptiveSettings {
   return {
     objective: request.objective ?? 'time',
@@ -283,8 +273,8 @@ function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
  * planner's most optimistic case: such a run could only stop at once. (A budget for part of the
  * job is allowed: the run stops cleanly, with a checkpoint, before passing it.)
  */
-function refuseHopeless(setup: AdaptiveSetup, request: RunRequest, epochs: number): void {
-  const estimate = setup.adaptive.planner.estimate();
+function refuseHopeless(adaptive: AdaptivePlan, request: RunRequest, epochs: number): void {
+  const estimate = adaptive.planner.estimate();
   const oneEpochS = estimate.timeS.low / epochs;
   const oneEpochUsd = estimate.costUsd.low / epochs;
   if (request.deadlineS !== undefined && request.deadlineS < oneEpochS) {
