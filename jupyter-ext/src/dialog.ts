@@ -6,7 +6,7 @@
  */
 import { Dialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
-import { formatDuration, formatUsd } from '../../shared/dist/panel/format.js';
+import { costOn, formatDuration, formatUsd } from '../../shared/dist/panel/format.js';
 import { ApiError, postJSON } from './request';
 import type { Estimate, NotebookPayload, ServerConfig, TrainSettings } from './tokens';
 
@@ -150,7 +150,7 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
       const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
       const shape = `${plural(estimate.workers, 'worker')} × ${estimate.memoryMb} MB, ${plural(estimate.epochs, 'epoch')} of ${plural(estimate.iterationsPerEpoch, 'iteration')}`;
       if (estimate.feasible) {
-        this.showEstimate(`Estimate: ${time}, ${cost} as on AWS Lambda; ${shape}.`, 'ok');
+        this.showEstimate(`Estimate: ${time}, ${costOn(cost, estimate.platform)}; ${shape}.`, 'ok');
       } else {
         this.showEstimate(
           `Cannot meet these limits: about ${time} and ${cost}. ${estimate.advice ?? 'Relax the deadline or the budget.'}`,

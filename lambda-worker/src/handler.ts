@@ -60,6 +60,17 @@ interface Prepared {
   channelBefore: RequestCounts;
 }
 
+/**
+ * Compute and sync over the invocation's iterations at their steady pace: a cold start's warm-up
+ * step is left out and the others stand in for it, so that the scheduler reads the pace the next
+ * epoch will have (the warm-up still shows in the epoch's duration, as start-up overhead).
+ */
+function steadyTimes(computeMs: number, syncMs: number, iterations: number, warmup?: { computeMs: number; syncMs: number }) {
+  const scale = warmup && iterations > 1 ? iterations / (iterations - 1) : 1;
+  const [c, s] = warmup && iterations > 1 ? [computeMs - warmup.computeMs, syncMs - warmup.syncMs] : [computeMs, syncMs];
+  return { computeMs: Math.round(c * scale), syncMs: Math.round(s * scale) };
+}
+
 /** Runs this invocation's iterations: gradient step, all-reduce through the store, marker. */
 async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepared): Promise<WorkerResult> {
   const { store, channel, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore, channelBefore } = prepared;
@@ -81,6 +92,8 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
   let syncMs = 0;
   let exchangedBytes = 0;
   let lastIterationMs = 0;
+  // A freshly built model's first step compiles kernels and allocates buffers.
+  let warmup: { computeMs: number; syncMs: number } | undefined;
   let iteration = event.fromIteration;
   let marker: Promise<void> = Promise.resolve();
   for (; iteration < event.iterations; iteration++) {
@@ -109,7 +122,9 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
       keys.marker(event.epoch, event.rank, iteration),
       JSON.stringify({ loss: step.loss, samples: event.perWorkerBatch }),
     );
-    computeMs += computed - started + (performance.now() - synced);
+    const stepComputeMs = computed - started + (performance.now() - synced);
+    if (iteration === event.fromIteration && built) warmup = { computeMs: stepComputeMs, syncMs: synced - computed };
+    computeMs += stepComputeMs;
     syncMs += synced - computed;
     lastIterationMs = performance.now() - started;
   }
@@ -123,8 +138,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
     status: done ? 'done' : 'continue',
     nextIteration: iteration,
     iterationsRun: iteration - event.fromIteration,
-    computeMs: Math.round(computeMs),
-    syncMs: Math.round(syncMs),
+    ...steadyTimes(computeMs, syncMs, iteration - event.fromIteration, warmup),
     backend,
     warmCache: !built && !downloaded,
     dataDownloads: downloaded ? 1 : 0,

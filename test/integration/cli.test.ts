@@ -177,8 +177,10 @@ describe('smlt command line', () => {
       costUsd: { expected: number; low: number; high: number };
       plan: Array<{ fromEpoch: number; toEpoch: number; workers: number; memoryMb: number }>;
       computeMsPerSample: number;
+      platform: string;
     };
     assert.equal(plan.type, 'plan');
+    assert.equal(plan.platform, 'local');
     assert.equal(plan.feasible, true);
     assert.deepEqual(plan.constraints, { objective: 'time', deadlineS: 1200 });
     assert.ok(plan.timeS.low <= plan.timeS.expected && plan.timeS.expected <= plan.timeS.high && plan.timeS.high <= 1200, JSON.stringify(plan.timeS));
@@ -198,6 +200,7 @@ describe('smlt command line', () => {
     const poor = await smlt(['plan', 'examples/mnist.ipynb', '--budget', '0.000001', '--epochs', '3']);
     assert.equal(poor.code, 1, poor.stderr);
     assert.match(poor.stdout, /Not feasible: .*budget/);
+    assert.match(poor.stdout, /cost {2}free here, \$[\d.e-]+ \(90%: .+\) as if on AWS Lambda/, 'a local run says it costs nothing here');
 
     const bad = await smlt(['plan', 'examples/mnist.ipynb', '--deadline', 'soon']);
     assert.notEqual(bad.code, 0);

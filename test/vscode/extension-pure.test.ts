@@ -83,6 +83,11 @@ describe('estimate text', () => {
     assert.equal(infeasibleText(estimate), undefined);
   });
 
+  it('says a run on local workers is free, and a run on AWS a bill', () => {
+    assert.equal(estimateLine({ ...estimate, platform: 'local' }), '≈ 25 s (15 s – 38 s), free here, $0.0033 as if on AWS Lambda, 2 × 1769 MB');
+    assert.equal(estimateLine({ ...estimate, platform: 'aws-lambda' }), '≈ 25 s (15 s – 38 s), $0.0033 on AWS Lambda, 2 × 1769 MB');
+  });
+
   it('explains an infeasible estimate with the planner advice', () => {
     const advice = 'No configuration meets the 1 s deadline; the fastest plan needs 24 s and $0.0033.';
     assert.equal(infeasibleText({ ...estimate, feasible: false, advice }), advice);

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { SmltError, isSmltError } from '../errors.js';
+import { costOn } from '../panel/format.js';
 import { panelStateFromEvents, renderReportPage } from '../panel/index.js';
 import type { RunEventOf } from '../run/events.js';
 import { loadCellSource } from '../run/load-cell.js';
@@ -80,7 +81,7 @@ program
   .action(async (notebook: string, opts: PlanOptions) => {
     await withService(opts.timeLimit, async (service) => {
       const request = { ...planRequest(notebook, { ...opts, objective: opts.objective ?? 'time' }), ...(opts.channel ? { channel: opts.channel } : {}) };
-      const { adaptive, computeMsPerSample, probe, trainSamples, captured } = await service.plan(request);
+      const { adaptive, computeMsPerSample, probe, trainSamples, captured, platform } = await service.plan(request);
       const first = adaptive.planner.estimate().plan[0];
       const probeShown = { steps: probe.steps, seconds: probe.seconds, costUsd: probeCostUsd(probe, first?.memoryMb ?? DEFAULT_MEMORY_MB) };
       const estimate = adaptive.planner.estimate();
@@ -101,6 +102,7 @@ program
             probe: probeShown,
             constraints,
             channel: adaptive.channel,
+            platform,
             ...estimate,
           })}\n`,
         );
@@ -117,7 +119,7 @@ program
             `(${wanted.join(', ')}; gradient step ${computeMsPerSample.toFixed(3)} ms/sample measured here by a ` +
             `${probeShown.steps}-step probe: ${probeShown.seconds.toFixed(2)} s, ${formatUsd(probeShown.costUsd)} as if on Lambda)\n` +
             `  time  ${range(estimate.timeS, formatDuration)}\n` +
-            `  cost  ${range(estimate.costUsd, formatUsd)} as if on AWS Lambda\n` +
+            `  cost  ${costOn(range(estimate.costUsd, formatUsd), platform)}\n` +
             (adaptive.channel.reason ? `  ${adaptive.channel.reason}\n` : adaptive.channel.name === 'redis' ? '  gradients through Redis\n' : ''),
         );
         for (const p of estimate.plan) {

@@ -3,6 +3,7 @@
  * TTY, one line per epoch otherwise, or one JSON object per line with `--json`.
  */
 import cliProgress from 'cli-progress';
+import { costOn } from '../panel/format.js';
 import type { RunEvent } from '../run/events.js';
 
 export type OutputMode = 'json' | 'tty' | 'plain';
@@ -21,6 +22,7 @@ export function progressPrinter(mode: OutputMode): { onEvent(event: RunEvent): v
   let startedAt = Date.now();
   let doneBefore = 0;
   let spent = 0;
+  let platform: string | undefined;
   const bar =
     mode === 'tty'
       ? new cliProgress.SingleBar(
@@ -51,6 +53,7 @@ export function progressPrinter(mode: OutputMode): { onEvent(event: RunEvent): v
       switch (event.type) {
         case 'run_started':
           epochs = event.epochs;
+          platform = event.platform;
           startedAt = Date.now();
           doneBefore = 0;
           line(
@@ -83,7 +86,7 @@ export function progressPrinter(mode: OutputMode): { onEvent(event: RunEvent): v
           break;
         case 'run_finished':
           line(
-            `${event.status}: ${event.durationS.toFixed(1)} s, $${event.costUsd.toFixed(4)} as if on AWS Lambda` +
+            `${event.status}: ${event.durationS.toFixed(1)} s, ${costOn(`$${event.costUsd.toFixed(4)}`, platform)}` +
               (event.modelPath ? `\nmodel: ${event.modelPath}` : '') +
               (event.reportPath ? `\nreport: ${event.reportPath}` : '') +
               (event.error ? `\nerror [${event.error.code}]: ${event.error.message}` : ''),

@@ -33,6 +33,17 @@ export function formatUsd(usd: number | undefined): string {
   return `${usd < 0 ? '-' : ''}$${Number(whole).toLocaleString('en-US')}${cents ? `.${cents}` : ''}`;
 }
 
+/**
+ * A cost with where it is paid: a run on this machine's local workers costs nothing, and its
+ * figure is what AWS Lambda would have charged; on AWS it is a bill. `platform` is the run's
+ * (`local`, `aws-lambda`); unknown, the figure is only said to be Lambda's.
+ */
+export function costOn(cost: string, platform?: string): string {
+  if (platform === 'local') return `free here, ${cost} as if on AWS Lambda`;
+  if (platform === 'aws-lambda') return `${cost} on AWS Lambda`;
+  return `${cost} as if on AWS Lambda`;
+}
+
 export function formatPercent(fraction: number | undefined, digits = 1): string {
   if (fraction === undefined || !Number.isFinite(fraction)) return DASH;
   return `${(fraction * 100).toFixed(digits)}%`;

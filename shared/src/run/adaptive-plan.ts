@@ -85,7 +85,8 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
       bytesPerSample: 4 * (size(spec.data.xShape) + size(spec.data.yShape)),
       optimizer: spec.training.optimizer,
       computeMsPerSample: input.computeMsPerSample,
-      ...(input.stepMs !== undefined ? { stepMs: input.stepMs } : {}),
+      // A measured step (setupAdaptive's probe) already includes the optimizer's update.
+      ...(input.stepMs !== undefined ? { stepMs: input.stepMs, applyMsPerMillionParams: 0 } : {}),
     },
     workload: { samplesPerEpoch: input.trainSamples, epochs: spec.training.epochs, batchSize },
     platform: {

@@ -612,7 +612,10 @@ class BayesianPlanner implements Planner {
       mu: mean,
       sigma: sd,
       noiseSd,
-      switched: last === undefined || configKey(last) !== key,
+      // Before launch every configuration starts cold in the first group; later groups are
+      // taken to continue the first one's configuration (the groups are chosen independently,
+      // so a plan that changes configuration after the first epoch is costed one cold start short).
+      switched: last === undefined ? first : configKey(last) !== key,
       groupSd,
       epochs,
       timeMean: 0,

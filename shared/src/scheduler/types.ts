@@ -29,7 +29,7 @@ export interface PlannerOptions {
      * (e.g. a short local probe, `service/estimate.ts`). Observations calibrate it.
      */
     computeMsPerSample: number;
-    /** Fixed cost of a gradient step at one vCPU, whatever its batch (kernel dispatch), ms (default 0). */
+    /** Fixed cost of a training step at one vCPU, whatever its batch (kernel dispatch, the loss, the update), ms (default 0). */
     stepMs?: number;
     /** Optimizer update at one vCPU, ms per million parameters (default 6). */
     applyMsPerMillionParams?: number;

@@ -9,7 +9,7 @@ import type { Captured } from '../capture/capture.js';
 import { invocationCostUsd } from '../cost/cost.js';
 import { splitHoldout } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
-import { computeGradients, lossFunction } from '../model/training.js';
+import { applyGradient, computeGradients, createOptimizer, lossFunction } from '../model/training.js';
 import { adaptivePlanEpoch, type AdaptivePlan } from '../run/adaptive-plan.js';
 import type { ChannelName } from '../scheduler/channel-choice.js';
 import type { Estimate as PlannerEstimate, Objective } from '../scheduler/types.js';
@@ -29,7 +29,7 @@ const PROBE_MAX_MS = 1500;
 export interface Probe {
   /** The gradient step's cost per sample, ms (the slope over the batch size). */
   computeMsPerSample: number;
-  /** Its fixed cost per step, whatever the batch (kernel dispatch, the loss), ms. */
+  /** Its fixed cost per step, whatever the batch (kernel dispatch, the loss, the optimizer's update), ms. */
   stepMs: number;
   steps: number;
   seconds: number;
@@ -41,9 +41,10 @@ export function probeCostUsd(probe: Probe, memoryMb: number): number {
 }
 
 /**
- * The real gradient step on this machine's backend, timed at two batch sizes (`batch` samples and
- * a quarter of it) so that its per-sample cost and its fixed cost per step are told apart; each
- * size is timed in two halves, doubling the steps until the halves agree within 15 %.
+ * The real training step on this machine's backend — the gradient and the optimizer's update, as
+ * a worker runs them — timed at two batch sizes (`batch` samples and a quarter of it) so that its
+ * per-sample cost and its fixed cost per step are told apart; each size is timed in two halves,
+ * doubling the steps until the halves agree within 15 %.
  */
 export async function probeGradientStep(captured: Captured, batch: number): Promise<Probe> {
   const probeStarted = performance.now();
@@ -51,6 +52,7 @@ export async function probeGradientStep(captured: Captured, batch: number): Prom
   const { spec, dataset } = captured;
   const model = await buildModel(spec.model.topology, { seed: spec.training.seed });
   const loss = lossFunction(spec.training);
+  const optimizer = createOptimizer(spec.training);
   const high = Math.max(1, Math.min(batch, dataset.count));
   const low = Math.max(1, Math.floor(high / 4));
   let steps = 0;
@@ -61,7 +63,7 @@ export async function probeGradientStep(captured: Captured, batch: number): Prom
     const y = tf.tensor(dataset.y.subarray(0, n * ySize), [n, ...dataset.yShape]);
     const timeSteps = (k: number) => {
       const started = performance.now();
-      for (let i = 0; i < k; i++) computeGradients(model, loss, x, y);
+      for (let i = 0; i < k; i++) applyGradient(model, optimizer, computeGradients(model, loss, x, y).gradient);
       steps += k;
       return (performance.now() - started) / k;
     };
@@ -81,11 +83,14 @@ export async function probeGradientStep(captured: Captured, batch: number): Prom
     const atHigh = msPerStep(high);
     const atLow = high > low ? msPerStep(low) : atHigh;
     const slope = high > low ? (atHigh - atLow) / (high - low) : 0;
-    // Noise can make the slope meaningless on a tiny model: then the whole step is per sample.
-    const [computeMsPerSample, stepMs] = slope > 0 && atLow - slope * low >= 0 ? [slope, atLow - slope * low] : [atHigh / high, 0];
+    // On a tiny model noise hides the slope: the step then costs the same whatever its batch. A
+    // negative intercept (noise the other way) puts the whole step on the samples.
+    const [computeMsPerSample, stepMs] =
+      slope <= 0 ? [0, Math.min(atHigh, atLow)] : atLow - slope * low >= 0 ? [slope, atLow - slope * low] : [atHigh / high, 0];
     return { computeMsPerSample, stepMs, steps, seconds: (performance.now() - probeStarted) / 1000 };
   } finally {
     model.dispose();
+    optimizer.dispose();
   }
 }
 
@@ -134,10 +139,11 @@ export async function setupAdaptive(captured: Captured, input: AdaptiveInput): P
 }
 
 /** The service's Estimate from the planner's (the first phase's configuration; advice when infeasible). */
-export function estimateFromPlanner(estimate: PlannerEstimate, epochs: number, probe: Probe): Estimate {
+export function estimateFromPlanner(estimate: PlannerEstimate, epochs: number, probe: Probe, platform: string): Estimate {
   const first = estimate.plan[0];
   const { computeMsPerSample } = probe;
   return {
+    platform,
     workers: first?.workers ?? 1,
     memoryMb: first?.memoryMb ?? 0,
     iterationsPerEpoch: first?.iterationsPerEpoch ?? 0,

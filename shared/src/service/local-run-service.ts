@@ -65,7 +65,7 @@ export class LocalRunService implements RunService {
     validateRunShape(captured, request.workers);
     const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
     const setup = await this.adaptive(backend, captured, request);
-    const estimate = estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe);
+    const estimate = estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe, backend.platform.name);
     return { ...estimate, ...(captured.notes ? { found: captured.notes } : {}) };
   }
 
@@ -108,10 +108,11 @@ export class LocalRunService implements RunService {
    * Probes the gradient step and creates the adaptive planner for `request`: its deadline, budget
    * and objective (default time); `workers`/`memoryMb`, when given, are fixed and it chooses the rest.
    */
-  async plan(request: RunRequest): Promise<AdaptiveSetup & { captured: Captured }> {
+  async plan(request: RunRequest): Promise<AdaptiveSetup & { captured: Captured; platform: string }> {
     const captured = await this.capture(request);
+    validateRunShape(captured, request.workers);
     const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
-    return { ...(await this.adaptive(backend, captured, request)), captured };
+    return { ...(await this.adaptive(backend, captured, request)), captured, platform: backend.platform.name };
   }
 
   private adaptive(

@@ -42,6 +42,8 @@ export interface Estimate {
   memoryMb: number;
   iterationsPerEpoch: number;
   epochs: number;
+  /** The platform the run would use (`local`, `aws-lambda`): a local run costs nothing itself. */
+  platform?: string;
   /** Predicted wall time and cost (as if on AWS Lambda + S3), with a low–high interval. */
   timeS: { expected: number; low: number; high: number };
   costUsd: { expected: number; low: number; high: number };
