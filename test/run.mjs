@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 const FULL_TIER = [
   'e2e/', // the panel in Chromium, VS Code in code-server, JupyterLab in a real browser
   'emulators/', // the Lambda emulator and the bundled worker on it
-  'reliability/', // faults injected into whole runs, hostile notebooks, load, secrets, the sandbox
+  'reliability/', // faults injected into whole runs (killed workers and orchestrator, time limits), hostile notebooks, load, secrets, the sandbox
   'integration/aws.test.ts', // whole runs against the Lambda and S3 emulators, with faults
   'integration/keras-notebooks.test.ts', // the Keras corpus on TF 2.21 (about 5 min)
   'integration/redis-channel.test.ts', // runs through a real redis-server

@@ -2,60 +2,29 @@
  * The `smlt` command as a user runs it: a real process, real worker processes, JSON lines out.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type CliRunner, cliIn } from '../helpers/cli.js';
 
-const bin = fileURLToPath(new URL('../../shared/bin/smlt.js', import.meta.url));
 const examples = fileURLToPath(new URL('../../examples', import.meta.url));
 const badNotebooks = fileURLToPath(new URL('../fixtures/bad', import.meta.url));
 
-interface Cli {
-  code: number | null;
-  stdout: string;
-  lines: Array<Record<string, unknown>>;
-  stderr: string;
-}
-
 describe('smlt command line', () => {
   let work: string;
-  let env: NodeJS.ProcessEnv;
+  let cli: CliRunner;
 
   before(() => {
     work = mkdtempSync(join(tmpdir(), 'smlt-cli-'));
     cpSync(examples, join(work, 'examples'), { recursive: true, filter: (src) => !src.includes('.smlt') });
-    env = { ...process.env, SMLT_HOME: join(work, 'home') };
+    cli = cliIn(work, { ...process.env, SMLT_HOME: join(work, 'home') });
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  function start(args: string[]): { child: ChildProcess; done: Promise<Cli> } {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    const done = new Promise<Cli>((resolve) =>
-      child.on('close', (code) =>
-        resolve({
-          code,
-          stdout,
-          stderr,
-          lines: stdout
-            .split('\n')
-            .filter((l) => l.trim().startsWith('{'))
-            .map((l) => JSON.parse(l) as Record<string, unknown>),
-        }),
-      ),
-    );
-    return { child, done };
-  }
-  const smlt = (args: string[]) => start(args).done;
-
   it('trains examples/mnist.ipynb on 4 workers to ≥ 0.90 held-out accuracy', async () => {
-    const { code, lines, stderr } = await smlt(['train', 'examples/mnist.ipynb', '--workers', '4', '--epochs', '2', '--json']);
+    const { code, lines, stderr } = await cli.smlt(['train', 'examples/mnist.ipynb', '--workers', '4', '--epochs', '2', '--json']);
     const result = lines.at(-1) as { type: string; status: string; runId: string; metrics: { accuracy: number; loss: number }; costUsd: number; modelPath: string; durationS: number };
     assert.equal(code, 0, stderr);
     assert.equal(result.type, 'result');
@@ -69,59 +38,25 @@ describe('smlt command line', () => {
       assert.ok(types.has(t), `event ${t} missing`);
     }
 
-    const runs = await smlt(['runs', '--json']);
+    const runs = await cli.smlt(['runs', '--json']);
     const listed = (JSON.parse(runs.stdout) as Array<{ runId: string; status: string }>).find((r) => r.runId === result.runId);
     assert.equal(listed?.status, 'succeeded');
   });
 
   it('rejects a bad notebook with its error code and exit code 2, launching nothing', async () => {
     const notebook = join(badNotebooks, 'two-model-cells.ipynb');
-    const { code, lines } = await smlt(['train', notebook, '--json']);
+    const { code, lines } = await cli.smlt(['train', notebook, '--json']);
     assert.equal(code, 2);
     assert.deepEqual((lines.at(-1) as { error: { code: string } }).error.code, 'NOTEBOOK_INVALID');
     assert.equal(existsSync(join(badNotebooks, '.smlt')), false, 'no run state is created');
 
-    const usage = await smlt(['train', 'examples/mnist.ipynb', '--workers', 'zero']);
+    const usage = await cli.smlt(['train', 'examples/mnist.ipynb', '--workers', 'zero']);
     assert.notEqual(usage.code, 0);
     assert.match(usage.stderr, /--workers must be a whole number/);
   });
 
-  it('resumes a run whose orchestrator was killed mid-epoch, from its last checkpoint', async () => {
-    const run = start(['train', 'examples/mnist.ipynb', '--workers', '2', '--epochs', '2', '--json']);
-    let runId = '';
-    await new Promise<void>((resolve, reject) => {
-      run.child.stdout!.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) {
-          if (!line.startsWith('{')) continue;
-          const event = JSON.parse(line) as { type: string; epoch?: number; iteration?: number; runId: string };
-          runId = event.runId;
-          if (event.type === 'progress' && event.epoch === 1 && (event.iteration ?? 0) > 0) {
-            run.child.kill('SIGKILL');
-            resolve();
-          }
-        }
-      });
-      run.done.then(() => reject(new Error('the run ended before it could be killed')));
-    });
-    await run.done;
-
-    const busy = await smlt(['resume', runId, '--json']);
-    assert.equal(busy.code, 2, 'a run with a fresh heartbeat is not taken over without --force');
-    assert.equal((busy.lines.at(-1) as { error: { code: string } }).error.code, 'RUN_BUSY');
-
-    const resumed = await smlt(['resume', runId, '--force', '--json']);
-    assert.equal(resumed.code, 0, resumed.stderr);
-    const started = resumed.lines.find((l) => l.type === 'run_started') as { resumedFromEpoch: number; seq: number };
-    assert.equal(started.resumedFromEpoch, 1, 'only the epoch in progress is redone');
-    const result = resumed.lines.at(-1) as { status: string; metrics: { accuracy: number }; runId: string };
-    assert.equal(result.status, 'succeeded');
-    assert.ok(result.metrics.accuracy >= 0.9, `accuracy ${result.metrics.accuracy}`);
-    const report = JSON.parse(readFileSync(join(work, 'examples', '.smlt', 'runs', runId, 'report.json'), 'utf8'));
-    assert.deepEqual(report.epochs.map((e: { epoch: number }) => e.epoch), [0, 1]);
-  });
-
   it('trains through a running `smlt serve` with --server, and writes a shareable report', async () => {
-    const serve = start(['serve']);
+    const serve = cli.start(['serve']);
     const url = await new Promise<string>((resolve, reject) => {
       serve.child.stdout!.on('data', (chunk: Buffer) => {
         const match = /smlt serve: (http:\/\/127\.0\.0\.1:\d+)/.exec(chunk.toString());
@@ -130,14 +65,14 @@ describe('smlt command line', () => {
       serve.done.then((r) => reject(new Error(`serve exited: ${r.stderr}`)));
     });
     try {
-      const served = await smlt(['train', 'examples/mnist.ipynb', '--server', url, '--workers', '2', '--epochs', '1', '--json']);
+      const served = await cli.smlt(['train', 'examples/mnist.ipynb', '--server', url, '--workers', '2', '--epochs', '1', '--json']);
       assert.equal(served.code, 0, served.stderr);
       const result = served.lines.at(-1) as { status: string; runId: string };
       assert.equal(result.status, 'succeeded');
       assert.ok(!served.stdout.includes(JSON.parse(readFileSync(join(work, 'home', 'serve.json'), 'utf8')).token), 'the token is never printed');
 
       const page = join(work, 'report.html');
-      const report = await smlt(['report', result.runId, '--html', page]);
+      const report = await cli.smlt(['report', result.runId, '--html', page]);
       assert.equal(report.code, 0, report.stderr);
       const html = readFileSync(page, 'utf8');
       assert.match(html, /Content-Security-Policy/);
@@ -151,14 +86,14 @@ describe('smlt command line', () => {
   });
 
   it('cancels a running run from another process', async () => {
-    const run = start(['train', 'examples/mnist.ipynb', '--workers', '2', '--epochs', '3', '--json']);
+    const run = cli.start(['train', 'examples/mnist.ipynb', '--workers', '2', '--epochs', '3', '--json']);
     const runId = await new Promise<string>((resolve) => {
       run.child.stdout!.on('data', (chunk: Buffer) => {
         const first = chunk.toString().split('\n').find((l) => l.includes('"progress"'));
         if (first) resolve((JSON.parse(first) as { runId: string }).runId);
       });
     });
-    const cancel = await smlt(['cancel', runId]);
+    const cancel = await cli.smlt(['cancel', runId]);
     assert.equal(cancel.code, 0, cancel.stderr);
     const { code, lines } = await run.done;
     assert.equal(code, 1);
@@ -167,7 +102,7 @@ describe('smlt command line', () => {
     assert.ok(existsSync(result.reportPath), 'a cancelled run leaves its report');
   });
   it('plans a run with `smlt plan --json`: exit 0 when feasible, 1 with advice when not', async () => {
-    const ok = await smlt(['plan', 'examples/mnist.ipynb', '--deadline', '20m', '--epochs', '3', '--json']);
+    const ok = await cli.smlt(['plan', 'examples/mnist.ipynb', '--deadline', '20m', '--epochs', '3', '--json']);
     assert.equal(ok.code, 0, ok.stderr);
     const plan = ok.lines.at(-1) as {
       type: string;
@@ -189,7 +124,7 @@ describe('smlt command line', () => {
     assert.equal(plan.plan.at(-1)?.toEpoch, 2);
     for (const p of plan.plan) assert.ok(64 % p.workers === 0 && p.workers <= 16, JSON.stringify(p));
 
-    const late = await smlt(['plan', 'examples/mnist.ipynb', '--deadline', '1s', '--epochs', '3', '--json']);
+    const late = await cli.smlt(['plan', 'examples/mnist.ipynb', '--deadline', '1s', '--epochs', '3', '--json']);
     assert.equal(late.code, 1, late.stderr);
     const infeasible = late.lines.at(-1) as { feasible: boolean; binding: string; advice: { message: string; earliestDeadlineS: number } };
     assert.equal(infeasible.feasible, false);
@@ -197,12 +132,12 @@ describe('smlt command line', () => {
     assert.ok(infeasible.advice.earliestDeadlineS > 1, JSON.stringify(infeasible.advice));
     assert.match(infeasible.advice.message, /deadline/);
 
-    const poor = await smlt(['plan', 'examples/mnist.ipynb', '--budget', '0.000001', '--epochs', '3']);
+    const poor = await cli.smlt(['plan', 'examples/mnist.ipynb', '--budget', '0.000001', '--epochs', '3']);
     assert.equal(poor.code, 1, poor.stderr);
     assert.match(poor.stdout, /Not feasible: .*budget/);
     assert.match(poor.stdout, /cost {2}free here, \$[\d.e-]+ \(90%: .+\) as if on AWS Lambda/, 'a local run says it costs nothing here');
 
-    const bad = await smlt(['plan', 'examples/mnist.ipynb', '--deadline', 'soon']);
+    const bad = await cli.smlt(['plan', 'examples/mnist.ipynb', '--deadline', 'soon']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--deadline must be a positive duration/);
   });

@@ -74,49 +74,6 @@ describe('training on local workers', () => {
     );
   });
 
-  it('relaunches a killed worker on the iteration it had not finished, with the same result', async () => {
-    const run = await localRun();
-    try {
-      let killed = 0;
-      const result = await run.train(oneEpoch, {
-        workers: 4,
-        onEvent: (e) => {
-          run.events.push(e);
-          if (e.type === 'progress' && e.iteration > 5 && killed === 0) {
-            killed = run.platform.killRunning((ev) => (ev as { rank?: number }).rank === 2);
-          }
-        },
-      });
-      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
-      assert.equal(killed, 1);
-      const failed = run.events.find((e) => e.type === 'worker_failed');
-      const relaunched = run.events.find((e) => e.type === 'worker_relaunched' && e.why === 'failure');
-      assert.ok(failed && relaunched && relaunched.type === 'worker_relaunched', 'a worker_failed and a worker_relaunched (failure) event');
-      assert.ok(relaunched.fromIteration > 0, 'continues where it stopped, not from the start');
-      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
-      assert.equal(maxDifference(weights, reference.weights), 0, 'the same weights, bit for bit');
-    } finally {
-      await run.dispose();
-    }
-  });
-
-  it('continues workers that reach the time limit, with the same result', async () => {
-    const run = await localRun({ timeLimitMs: 3000 });
-    try {
-      const result = await run.train(oneEpoch, { workers: 4, safetyMarginMs: 2200 });
-      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
-      const continued = run.events.filter((e) => e.type === 'worker_relaunched' && e.why === 'time-limit');
-      assert.ok(continued.length >= 4, `${continued.length} continues`);
-      const finished = run.events.filter((e) => e.type === 'worker_finished');
-      const rewarmed = finished.filter((e) => e.type === 'worker_finished' && e.warmCache).length;
-      assert.ok(rewarmed >= continued.length, `continued invocations reuse their container's cache (${rewarmed} warm)`);
-      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
-      assert.equal(maxDifference(weights, reference.weights), 0, 'the same weights, bit for bit');
-    } finally {
-      await run.dispose();
-    }
-  });
-
   it('cancels cleanly, keeping the checkpoint and report, and resumes to the end', async () => {
     const run = await localRun();
     try {

@@ -6,7 +6,7 @@
  * cannot be written (a full disk), and a checkpoint corrupted in the store (checksums), with
  * `resume`. Every run must complete — or end with a clear status and then resume — within one
  * point of the fault-free accuracy, redoing at most one epoch. The orchestrator killed mid-epoch
- * and `smlt resume` is test/integration/cli.test.ts; its row is listed here, not run twice.
+ * and `smlt resume` is test/reliability/orchestrator-kill.test.ts; its row is listed here, not run twice.
  * Prints the table (and writes test-output/faults.md).
  */
 import assert from 'node:assert/strict';
@@ -98,7 +98,7 @@ after(() => {
     header,
     '|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.scenario} | ${r.backend} | ${r.faults} | ${r.outcome} | ${r.accuracy} | ${r.epochsRedone} | ${r.relaunches} | ${r.workLost} |`),
-    '| orchestrator killed mid-epoch, `smlt resume` | local | SIGKILL of the CLI in epoch 2 | succeeded after resume (test/integration/cli.test.ts) | ≥ 0.90 | 0 (the epoch in progress) | — | the epoch in progress |',
+    '| orchestrator killed mid-epoch, `smlt resume` | local | SIGKILL of the CLI in epoch 2 | succeeded after resume (test/reliability/orchestrator-kill.test.ts) | ≥ 0.90 | 0 (the epoch in progress) | — | the epoch in progress |',
   ];
   const faulty = rows.filter((r) => r.faults !== 'none');
   const completed = faulty.filter((r) => r.outcome.includes('succeeded')).length;

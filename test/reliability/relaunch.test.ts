@@ -1,0 +1,74 @@
+/**
+ * Invocations that end before their share of the epoch is done, on real local workers: a worker
+ * killed mid-iteration is relaunched on the iteration it had not finished, and workers that reach
+ * the platform's time limit checkpoint and continue; either way the epoch's weights are the same,
+ * bit for bit, as an uninterrupted run's (examples/mnist.ipynb, 1 epoch, 4 workers, same seed).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { captureNotebook } from '@smlt/shared/capture/capture';
+import type { Captured } from '@smlt/shared/run/orchestrator';
+import { initBackend } from '@smlt/shared/tf/backend';
+import { type LocalRun, localRun, withEpochs } from '../helpers/local-run.js';
+import { maxDifference, weightsAfter } from '../helpers/weights.js';
+
+const notebook = fileURLToPath(new URL('../../examples/mnist.ipynb', import.meta.url));
+
+describe('relaunched workers', () => {
+  let oneEpoch: Captured;
+  let reference: { run: LocalRun; weights: Float32Array[] };
+
+  before(async () => {
+    await initBackend();
+    oneEpoch = withEpochs(await captureNotebook(notebook), 1);
+    const run = await localRun();
+    const result = await run.train(oneEpoch, { workers: 4 });
+    assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+    reference = { run, weights: await weightsAfter(run.store, oneEpoch, result.runId, 1) };
+  });
+  after(() => reference?.run.dispose());
+
+  it('relaunches a killed worker on the iteration it had not finished, with the same result', async () => {
+    const run = await localRun();
+    try {
+      let killed = 0;
+      const result = await run.train(oneEpoch, {
+        workers: 4,
+        onEvent: (e) => {
+          run.events.push(e);
+          if (e.type === 'progress' && e.iteration > 5 && killed === 0) {
+            killed = run.platform.killRunning((ev) => (ev as { rank?: number }).rank === 2);
+          }
+        },
+      });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      assert.equal(killed, 1);
+      const failed = run.events.find((e) => e.type === 'worker_failed');
+      const relaunched = run.events.find((e) => e.type === 'worker_relaunched' && e.why === 'failure');
+      assert.ok(failed && relaunched && relaunched.type === 'worker_relaunched', 'a worker_failed and a worker_relaunched (failure) event');
+      assert.ok(relaunched.fromIteration > 0, 'continues where it stopped, not from the start');
+      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      assert.equal(maxDifference(weights, reference.weights), 0, 'the same weights, bit for bit');
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('continues workers that reach the time limit, with the same result', async () => {
+    const run = await localRun({ timeLimitMs: 3000 });
+    try {
+      const result = await run.train(oneEpoch, { workers: 4, safetyMarginMs: 2200 });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      const continued = run.events.filter((e) => e.type === 'worker_relaunched' && e.why === 'time-limit');
+      assert.ok(continued.length >= 4, `${continued.length} continues`);
+      const finished = run.events.filter((e) => e.type === 'worker_finished');
+      const rewarmed = finished.filter((e) => e.type === 'worker_finished' && e.warmCache).length;
+      assert.ok(rewarmed >= continued.length, `continued invocations reuse their container's cache (${rewarmed} warm)`);
+      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      assert.equal(maxDifference(weights, reference.weights), 0, 'the same weights, bit for bit');
+    } finally {
+      await run.dispose();
+    }
+  });
+});
