@@ -112,6 +112,7 @@ describe('smlt command line', () => {
       costUsd: { expected: number; low: number; high: number };
       plan: Array<{ fromEpoch: number; toEpoch: number; workers: number; memoryMb: number }>;
       computeMsPerSample: number;
+      probe: { steps: number };
       platform: string;
     };
     assert.equal(plan.type, 'plan');
@@ -119,7 +120,8 @@ describe('smlt command line', () => {
     assert.equal(plan.feasible, true);
     assert.deepEqual(plan.constraints, { objective: 'time', deadlineS: 1200 });
     assert.ok(plan.timeS.low <= plan.timeS.expected && plan.timeS.expected <= plan.timeS.high && plan.timeS.high <= 1200, JSON.stringify(plan.timeS));
-    assert.ok(plan.costUsd.expected > 0 && plan.computeMsPerSample > 0);
+    // The slope may be 0 when noise hides it (the step is then costed as a fixed cost), never negative.
+    assert.ok(plan.costUsd.expected > 0 && plan.computeMsPerSample >= 0 && plan.probe.steps > 0, JSON.stringify(plan.probe));
     assert.equal(plan.plan[0]?.fromEpoch, 0);
     assert.equal(plan.plan.at(-1)?.toEpoch, 2);
     for (const p of plan.plan) assert.ok(64 % p.workers === 0 && p.workers <= 16, JSON.stringify(p));

@@ -80,8 +80,14 @@ export async function probeGradientStep(captured: Captured, batch: number): Prom
     }
   };
   try {
-    const atHigh = msPerStep(high);
-    const atLow = high > low ? msPerStep(low) : atHigh;
+    let atHigh = msPerStep(high);
+    let atLow = high > low ? msPerStep(low) : atHigh;
+    if (high > low && atHigh <= atLow) {
+      // A larger batch measured no slower: noise (another process on the cores) or a tiny model.
+      // Measure both once more and keep each size's faster figure before believing it.
+      atHigh = Math.min(atHigh, msPerStep(high));
+      atLow = Math.min(atLow, msPerStep(low));
+    }
     const slope = high > low ? (atHigh - atLow) / (high - low) : 0;
     // On a tiny model noise hides the slope: the step then costs the same whatever its batch. A
     // negative intercept (noise the other way) puts the whole step on the samples.
