@@ -7,7 +7,7 @@
  */
 import { isSmltError } from '@smlt/shared/errors';
 import type { StoreLocation, WorkerContext } from '@smlt/shared/backends/ports';
-import { openStore } from '@smlt/shared/backends/store-utils';
+import { openStore } from '@smlt/shared/backends/open-store';
 import type { WorkerEvent, WorkerResult } from '@smlt/shared/run/worker-protocol';
 import { backendInfo, initBackend } from '@smlt/shared/tf/backend';
 import { handler as runWorker } from './handler.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ObjectStore, StoreLocation } from '@smlt/shared/backends/ports';
-import { openStore } from '@smlt/shared/backends/store-utils';
+import { openStore } from '@smlt/shared/backends/open-store';
 import { type Dataset, decodeDataset } from '@smlt/shared/data/dataset';
 import { SmltError } from '@smlt/shared/errors';
 import { buildModel } from '@smlt/shared/model/build';

@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore } from '@smlt/shared/backends/store-utils';
+import { openStore } from '@smlt/shared/backends/open-store';
 import { isSmltError } from '@smlt/shared/errors';
 import type { RunEvent } from '@smlt/shared/run/events';
 import { readStatus } from '@smlt/shared/run/run-state';

@@ -29,7 +29,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { FolderStore } from '@smlt/shared/backends/local/folder-store';
-import { openStore } from '@smlt/shared/backends/store-utils';
+import { openStore } from '@smlt/shared/backends/open-store';
 import type { ObjectStore, StoreLocation } from '@smlt/shared/backends/ports';
 import { mulberry32 } from '@smlt/shared/data/order';
 import { syncStrategy } from '@smlt/shared/sync/index';

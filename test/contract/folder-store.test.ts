@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FolderStore } from '@smlt/shared/backends/local/folder-store';
-import { openStore } from '@smlt/shared/backends/store-utils';
+import { openStore } from '@smlt/shared/backends/open-store';
 import { isSmltError } from '@smlt/shared/errors';
 import { INVALID_KEYS, objectStoreContract } from './object-store.contract.js';
 

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { type PrivateRedis, startPrivateRedis } from '@smlt/shared/backends/redis/private-server';
 import { RedisStore } from '@smlt/shared/backends/redis/redis-store';
-import { openStore, waitForObject } from '@smlt/shared/backends/store-utils';
+import { openStore } from '@smlt/shared/backends/open-store';
+import { waitForObject } from '@smlt/shared/backends/store-utils';
 import { objectStoreContract } from './object-store.contract.js';
 import { hostMissing } from '../helpers/hosts.js';
 

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pLimit from 'p-limit';
 import { S3Store } from '@smlt/shared/backends/aws/s3-store';
-import { openStore } from '@smlt/shared/backends/store-utils';
+import { openStore } from '@smlt/shared/backends/open-store';
 import { isSmltError } from '@smlt/shared/errors';
 import { type S3Emulator, startS3Emulator } from '../emulators/s3-emulator.js';
 import { objectStoreContract } from './object-store.contract.js';

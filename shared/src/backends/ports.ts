@@ -2,7 +2,9 @@
  * The two ports every backend implements. Local (folder + child processes) and AWS (S3 + Lambda)
  * are adapters; `test/contract/` holds the one suite each adapter must pass.
  */
-import type { PricedPlatform } from '../cost/prices.js';
+import type { PricedPlatform, RequestCounts } from '../cost/prices.js';
+
+export type { RequestCounts } from '../cost/prices.js';
 
 /** A flat key/value object store with S3 semantics: whole-object put/get, prefix listing. */
 export interface ObjectStore {
@@ -26,13 +28,6 @@ export interface ObjectStore {
   readonly pollMs?: { initial: number; max: number };
   /** Counts of requests made through this instance, for cost accounting. */
   readonly requests: RequestCounts;
-}
-
-export interface RequestCounts {
-  put: number;
-  get: number;
-  list: number;
-  delete: number;
 }
 
 /** How a worker reaches the store: enough for a worker process to open its own client. */

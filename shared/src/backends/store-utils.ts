@@ -1,13 +1,11 @@
 /**
- * What every ObjectStore adapter and caller shares: the rules for a valid key, waiting for an
- * object another worker writes, and opening a store from the `StoreLocation` a worker is sent.
+ * What every ObjectStore adapter and caller shares: the rules for a valid key, and waiting for an
+ * object another worker writes. The adapters import it; it imports none of them (opening a store
+ * from a location is `open-store.ts`, above the adapters).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { SmltError } from '../errors.js';
-import { s3StoreAt } from './aws/s3-store.js';
-import { FolderStore } from './local/folder-store.js';
-import { redisStoreAt } from './redis/redis-store.js';
-import type { ObjectStore, StoreLocation } from './ports.js';
+import type { ObjectStore } from './ports.js';
 
 /** S3's limit on a key's UTF-8 length; every adapter enforces it so keys are portable. */
 const MAX_KEY_BYTES = 1024;
@@ -107,17 +105,5 @@ async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void>
     // timers/promises wraps the reason in its own AbortError; callers get the reason itself, as from fetch.
     if (signal?.aborted) throw signal.reason;
     throw err;
-  }
-}
-
-/** Opens the store a `StoreLocation` names; a worker calls this once per container and reuses it. */
-export function openStore(location: StoreLocation): ObjectStore {
-  switch (location.kind) {
-    case 'folder':
-      return new FolderStore(location.root);
-    case 's3':
-      return s3StoreAt(location);
-    case 'redis':
-      return redisStoreAt(location);
   }
 }

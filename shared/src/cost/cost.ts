@@ -1,5 +1,4 @@
-import type { RequestCounts } from '../backends/ports.js';
-import { PRICE_TABLES, PRICES, type PriceTable } from './prices.js';
+import { PRICE_TABLES, PRICES, type PriceTable, type RequestCounts } from './prices.js';
 
 export interface CostBreakdown {
   computeUsd: number;

@@ -10,9 +10,8 @@
  * the real strategies on a folder store); polls for objects not written yet come on top and
  * depend on the store, so they are an input (`pollGetsPerIteration`), not a constant.
  */
-import type { RequestCounts } from '../backends/ports.js';
 import type { SyncName } from '../run/events.js';
-import type { ChannelPrices, PriceTable } from './prices.js';
+import type { ChannelPrices, PriceTable, RequestCounts } from './prices.js';
 
 /**
  * Requests of one iteration's all-reduce, over all `workers`, without polls.

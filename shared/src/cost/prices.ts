@@ -19,6 +19,14 @@ export const PRICES = {
   },
 } as const;
 
+/** Object-store requests by kind, as S3 bills them (PUT/LIST at one price, GET and the rest at another). */
+export interface RequestCounts {
+  put: number;
+  get: number;
+  list: number;
+  delete: number;
+}
+
 /**
  * An in-memory gradient channel (Redis/Valkey) priced as ElastiCache Serverless for Valkey,
  * us-east-1 (CALIBRATION.md §5, AWS pricing as of 2025–26): $0.0023 per million ECPUs, one ECPU

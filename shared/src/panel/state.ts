@@ -6,7 +6,9 @@
  * run yields exactly the state it had live.
  */
 import type { EpochMetrics, FinalStatus, RunEvent, RunEventOf, RunStatus, SyncName } from '../run/events.js';
-import { runClockAt, withTimes } from './timing.js';
+import { estimateEtaS, type RunClock, runClockAt } from './timing.js';
+
+export type { RunClock } from './timing.js';
 
 /** `pending`: no `run_started` seen yet. */
 export type PanelStatus = 'pending' | RunStatus;
@@ -126,17 +128,6 @@ export interface PanelState {
   readonly clock: RunClock;
 }
 
-/** Bookkeeping for elapsed time and the ETA, in event-time milliseconds. */
-export interface RunClock {
-  /** When the current segment (the first start, or the latest resume) began. */
-  readonly segmentStartMs?: number;
-  /** Run time of the segments before it (a resumed run keeps counting from there). */
-  readonly elapsedBeforeS: number;
-  readonly epochStartMs?: number;
-  readonly lastProgressMs?: number;
-  readonly spentAtEpochStartUsd: number;
-}
-
 export interface PanelStateOptions {
   budgetUsd?: number;
   deadlineS?: number;
@@ -196,6 +187,14 @@ export function reducePanel(state: PanelState, event: RunEvent): PanelState {
     eventMs,
   );
   return withTimes(next, eventMs);
+}
+
+/** Elapsed time and ETA as of this event. */
+function withTimes(state: PanelState, eventMs: number): PanelState {
+  if (state.status !== 'running') return state.etaS === undefined ? state : { ...state, etaS: undefined };
+  const etaS = estimateEtaS(state);
+  const { etaS: _stale, ...rest } = state;
+  return { ...rest, elapsedS: runClockAt(state, eventMs), ...(etaS !== undefined ? { etaS } : {}) };
 }
 
 function applyEvent(state: PanelState, event: RunEvent, eventMs: number): PanelState {

@@ -1,15 +1,32 @@
 /**
  * The run's clock for the panel: elapsed time and the ETA, from the events' own times (never
- * `Date.now()`), so a replayed run shows what it showed live.
+ * `Date.now()`), so a replayed run shows what it showed live. It reads only the slice of the
+ * panel's state declared here (`PanelState` has all of it), so the state depends on the clock and
+ * not the other way round.
  */
-import type { PanelState } from './state.js';
 
-/** Elapsed time and ETA as of this event. */
-export function withTimes(state: PanelState, eventMs: number): PanelState {
-  if (state.status !== 'running') return state.etaS === undefined ? state : { ...state, etaS: undefined };
-  const etaS = estimateEtaS(state);
-  const { etaS: _stale, ...rest } = state;
-  return { ...rest, elapsedS: runClockAt(state, eventMs), ...(etaS !== undefined ? { etaS } : {}) };
+/** Bookkeeping for elapsed time and the ETA, in event-time milliseconds. */
+export interface RunClock {
+  /** When the current segment (the first start, or the latest resume) began. */
+  readonly segmentStartMs?: number;
+  /** Run time of the segments before it (a resumed run keeps counting from there). */
+  readonly elapsedBeforeS: number;
+  readonly epochStartMs?: number;
+  readonly lastProgressMs?: number;
+  readonly spentAtEpochStartUsd: number;
+}
+
+/** What the clock reads of a run's progress. */
+export interface ClockedProgress {
+  readonly elapsedS: number;
+  readonly clock: RunClock;
+  readonly epochs: number;
+  readonly epoch: number;
+  readonly epochsDone: number;
+  readonly iteration: number;
+  readonly iterations: number;
+  readonly decision?: { readonly iterations: number };
+  readonly epochRows: readonly { readonly iterations?: number; readonly durationS: number }[];
 }
 
 /**
@@ -17,7 +34,7 @@ export function withTimes(state: PanelState, eventMs: number): PanelState {
  * time, so evaluation and checkpoints are counted too) plus the epoch in progress. Later epochs
  * are assumed to have as many iterations as the current plan.
  */
-function estimateEtaS(state: PanelState): number | undefined {
+export function estimateEtaS(state: ClockedProgress): number | undefined {
   if (state.epochs <= 0) return undefined;
   let iterations = 0;
   let seconds = 0;
@@ -40,7 +57,7 @@ function estimateEtaS(state: PanelState): number | undefined {
 }
 
 /** Seconds since the run started (across resumes) at an event's time. */
-export function runClockAt(state: PanelState, eventMs: number): number {
+export function runClockAt(state: Pick<ClockedProgress, 'clock' | 'elapsedS'>, eventMs: number): number {
   const { segmentStartMs, elapsedBeforeS } = state.clock;
   if (segmentStartMs === undefined || !Number.isFinite(eventMs)) return state.elapsedS;
   return elapsedBeforeS + Math.max(0, eventMs - segmentStartMs) / 1000;

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ObjectStore } from '../backends/ports.js';
 import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
-import { openStore, waitForObject } from '../backends/store-utils.js';
+import { openStore } from '../backends/open-store.js';
+import { waitForObject } from '../backends/store-utils.js';
 import { type CaptureNotes, type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
 import { costBreakdown } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
@@ -21,7 +22,7 @@ import type { AdaptivePlan } from '../run/adaptive-plan.js';
 import { type IndexedRun, findIndexedRun, indexRun, listIndexedRuns } from './run-index.js';
 import { type RunBackend, RunBackends, storeOfRun } from './run-backends.js';
 import { Channels, plannedChannels } from './channels.js';
-import { runRequestSchema } from '../serve/schemas.js';
+import { runRequestSchema } from './run-request-schema.js';
 import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, RunSummary } from './run-service.js';
 
 /**

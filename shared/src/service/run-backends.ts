@@ -10,7 +10,7 @@ import { type AwsSettings, awsSettingsFor, readConfig } from '../backends/aws/co
 import { SmltError } from '../errors.js';
 import { LocalPlatform } from '../backends/local/local-platform.js';
 import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js';
-import { openStore } from '../backends/store-utils.js';
+import { openStore } from '../backends/open-store.js';
 import type { IndexedRun } from './run-index.js';
 
 export type BackendName = 'local' | 'aws';
