@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mulberry32 } from '@smlt/shared/data/order';
-import { createPlanner, budgetGuard, divisors, iterationsOf, observationFromRecord, summarizeWorkers } from '@smlt/shared/scheduler/index';
+import { createPlanner, budgetGuard, divisors, iterationsOf } from '@smlt/shared/scheduler/index';
+import { observationFromRecord, summarizeWorkers } from '@smlt/shared/run/observations';
 import type { PlannerOptions } from '@smlt/shared/scheduler/types';
 import { DEFAULT_SIM_PARAMS, plannerOptionsFor, simulateRun, type SimWorkload, WORKLOADS } from '@smlt/shared/sim/index';
 

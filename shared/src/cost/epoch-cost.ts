@@ -10,7 +10,7 @@
  * the real strategies on a folder store); polls for objects not written yet come on top and
  * depend on the store, so they are an input (`pollGetsPerIteration`), not a constant.
  */
-import type { SyncName } from '../run/events.js';
+import type { SyncName } from '../spec/job-spec.js';
 import type { ChannelPrices, PriceTable, RequestCounts } from './prices.js';
 
 /**

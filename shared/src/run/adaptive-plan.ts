@@ -12,7 +12,7 @@ import { PRICE_TABLES } from '../cost/prices.js';
 import { mulberry32 } from '../data/order.js';
 import { SmltError } from '../errors.js';
 import { createPlanner, divisors, type Planner } from '../scheduler/index.js';
-import { observationFromRecord } from '../scheduler/observations.js';
+import { observationFromRecord } from './observations.js';
 import { type ChannelName, channelPlatform, chooseChannel } from '../scheduler/channel-choice.js';
 import type { Decision, Objective, PlannerOptions } from '../scheduler/types.js';
 import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';

@@ -5,11 +5,13 @@
  */
 import type { CostBreakdown } from '../cost/cost.js';
 import type { SmltErrorCode } from '../errors.js';
+import type { SyncName } from '../spec/job-spec.js';
+
+export type { SyncName } from '../spec/job-spec.js';
 
 /** `stopped-budget`: stopped before the next epoch could take the spend over the user's budget. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'stopped-budget';
 export type FinalStatus = Exclude<RunStatus, 'running'>;
-export type SyncName = 'hierarchical' | 'flat';
 /** Why an invocation failed; `straggler`: the others waited for it in vain, so it was abandoned. */
 export type FailureReason = 'error' | 'out-of-memory' | 'timeout' | 'crashed' | 'aborted' | 'straggler';
 

@@ -18,7 +18,7 @@ import { buildModel } from '../model/build.js';
 import { createOptimizer, decodeState, decodeTensors, encodeState, evaluate } from '../model/training.js';
 import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
 import { initBackend } from '../tf/backend.js';
-import { summarizeWorkers } from '../scheduler/observations.js';
+import { summarizeWorkers } from './observations.js';
 import { type EpochPlan, runEpoch } from './epoch-runner.js';
 
 export type { Captured };

@@ -15,7 +15,7 @@
  * Figures are CALIBRATION.md's medians. Observations calibrate it: one factor each for compute,
  * sync and per-epoch overhead, from the compute and sync times workers report (`worker_finished`).
  */
-import type { SyncName } from '../run/events.js';
+import type { SyncName } from '../spec/job-spec.js';
 import type { OptimizerName } from '../spec/job-spec.js';
 import { optimizerSlots } from '../sizing/memory.js';
 import { type BackendProfile, computeSpeedup } from '../sizing/profiles.js';

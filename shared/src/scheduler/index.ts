@@ -58,7 +58,6 @@
  */
 export { createPlanner, divisors, iterationsOf, type Planner } from './planner.js';
 export { budgetGuard, type BudgetGuardInput, type BudgetGuardVerdict } from './guard.js';
-export { observationFromRecord, summarizeWorkers } from './observations.js';
 export { AnalyticalModel, DEFAULT_NETWORK, type Calibration, type Config, type StoreNetworkModel } from './analytical.js';
 export { GaussianProcess, matern52, type GpHyperparameters, type GpPoint, type GpPrediction } from './gp.js';
 export { cholesky, solveCholesky } from './linalg.js';

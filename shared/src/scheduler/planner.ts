@@ -4,7 +4,7 @@
  */
 import { channelCostUsd, epochBookkeepingRequests, iterationRequests, requestsCostUsd, durationCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
 import { PRICE_TABLES, type PriceTable } from '../cost/prices.js';
-import type { SyncName } from '../run/events.js';
+import type { SyncName } from '../spec/job-spec.js';
 import { memoryFootprint, usefulMemorySizesMb } from '../sizing/memory.js';
 import { BACKEND_PROFILES, type BackendProfile } from '../sizing/profiles.js';
 import {

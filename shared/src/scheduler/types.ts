@@ -1,8 +1,7 @@
 /** The scheduler's public types: what goes in (options, observations) and what comes out. */
-import type { RequestCounts } from '../backends/ports.js';
-import type { PriceTable } from '../cost/prices.js';
+import type { PriceTable, RequestCounts } from '../cost/prices.js';
 import type { ChannelPrices } from '../cost/prices.js';
-import type { SyncName } from '../run/events.js';
+import type { SyncName } from '../spec/job-spec.js';
 import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';
 import type { OptimizerName } from '../spec/job-spec.js';
 import type { Calibration, StoreNetworkModel } from './analytical.js';

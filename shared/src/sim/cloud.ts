@@ -24,7 +24,7 @@
 import { channelCostUsd, epochBookkeepingRequests, iterationRequests, requestsCostUsd, durationCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
 import { type ChannelPrices, PRICE_TABLES, type PriceTable, REDIS_CHANNEL_PRICES } from '../cost/prices.js';
 import type { RequestCounts } from '../backends/ports.js';
-import type { SyncName } from '../run/events.js';
+import type { SyncName } from '../spec/job-spec.js';
 import { memoryFootprint, optimizerSlots } from '../sizing/memory.js';
 import { BACKEND_PROFILES, computeSpeedup } from '../sizing/profiles.js';
 import { iterationsOf } from '../scheduler/planner.js';

@@ -3,7 +3,7 @@
  * real cost model) or a fixed configuration. Pure and seeded: the same inputs give the same run.
  */
 import { mulberry32 } from '../data/order.js';
-import type { SyncName } from '../run/events.js';
+import type { SyncName } from '../spec/job-spec.js';
 import { createPlanner, type Planner } from '../scheduler/planner.js';
 import type { Decision, Estimate, Objective, PlannerOptions } from '../scheduler/types.js';
 import { DEFAULT_SIM_PARAMS, type SimEpochResult, type SimParams, SimulatedCloud } from './cloud.js';

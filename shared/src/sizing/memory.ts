@@ -9,7 +9,7 @@
  * On a `webgpu` profile the tensors are GPU buffers: they are checked against the device's
  * memory, and the function only holds the runtime, the data and the exchange buffers.
  */
-import type { SyncName } from '../run/events.js';
+import type { SyncName } from '../spec/job-spec.js';
 import type { OptimizerName } from '../spec/job-spec.js';
 import { type BackendProfile, computeSpeedup, LAMBDA_MAX_MEMORY_MB, MB_PER_VCPU } from './profiles.js';
 

@@ -6,6 +6,9 @@ import { z } from 'zod';
  * names it, by content hash.
  */
 
+/** How workers aggregate gradients through the store (sync/): SMLT's scatter-reduce, or one aggregator. */
+export type SyncName = 'hierarchical' | 'flat';
+
 export const LOSSES = [
   'categoricalCrossentropy',
   'sparseCategoricalCrossentropy',

@@ -6,7 +6,7 @@
 import type { ObjectStore } from '../backends/ports.js';
 import type { PollMs } from '../backends/store-utils.js';
 import { SmltError } from '../errors.js';
-import type { SyncName } from '../run/events.js';
+import type { SyncName } from '../spec/job-spec.js';
 
 export type { SyncName };
 

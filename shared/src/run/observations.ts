@@ -1,12 +1,12 @@
 /**
  * Turning what the orchestrator records into the planner's `EpochObservation`: the epoch record
- * (run/run-state.ts) plus the epoch's `worker_finished` events, which carry each invocation's
+ * (run-state.ts) plus the epoch's `worker_finished` events, which carry each invocation's
  * compute and sync time (the profiler input: compute time per sample and sync time observed).
  */
-import type { RequestCounts } from '../backends/ports.js';
-import type { RunEventOf } from '../run/events.js';
-import type { EpochRecord } from '../run/run-state.js';
-import type { EpochObservation } from './types.js';
+import type { RequestCounts } from '../cost/prices.js';
+import type { EpochObservation } from '../scheduler/types.js';
+import type { RunEventOf } from './events.js';
+import type { EpochRecord } from './run-state.js';
 
 /** Per-worker compute and sync ms of one epoch: each rank's invocations summed, then the mean over ranks. */
 export function summarizeWorkers(events: ReadonlyArray<Pick<RunEventOf<'worker_finished'>, 'rank' | 'computeMs' | 'syncMs'>>): {
