@@ -56,7 +56,8 @@
  * once the configurations it uses are known), with a 90% interval that also spans the committed,
  * more cautious plan; `plan` is the committed plan.
  */
-export { createPlanner, divisors, iterationsOf, type Planner } from './planner.js';
+export { createPlanner, type Planner } from './planner.js';
+export { divisors, iterationsOf } from './candidates.js';
 export { budgetGuard, type BudgetGuardInput, type BudgetGuardVerdict } from './guard.js';
 export { AnalyticalModel, DEFAULT_NETWORK, type Calibration, type Config, type StoreNetworkModel } from './analytical.js';
 export { GaussianProcess, matern52, type GpHyperparameters, type GpPoint, type GpPrediction } from './gp.js';

@@ -27,7 +27,7 @@ import type { RequestCounts } from '../backends/ports.js';
 import type { SyncName } from '../spec/job-spec.js';
 import { memoryFootprint, optimizerSlots } from '../sizing/memory.js';
 import { BACKEND_PROFILES, computeSpeedup } from '../sizing/profiles.js';
-import { iterationsOf } from '../scheduler/planner.js';
+import { iterationsOf } from '../scheduler/candidates.js';
 import { normalQuantile } from '../scheduler/stats.js';
 import { noiseNormal, noiseUniform, poissonQuantile, Rng } from './random.js';
 import type { SimWorkload } from './workloads.js';
