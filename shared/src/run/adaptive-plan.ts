@@ -17,7 +17,7 @@ import { type ChannelName, channelPlatform, chooseChannel } from '../scheduler/c
 import type { Decision, Objective, PlannerOptions } from '../scheduler/types.js';
 import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';
 import type { JobSpec } from '../spec/job-spec.js';
-import type { EpochConfig, EpochFailure, RunOptions } from './orchestrator.js';
+import type { EpochConfig, EpochFailure, RunOptions } from './run-options.js';
 import type { EpochRecord } from './run-state.js';
 
 /** Local workers share one machine: more than this many processes only contend for its cores. */
