@@ -1,28 +1,26 @@
 #!/usr/bin/env bash
-# Test host for the JupyterLab extension's e2e tests (test/e2e/jupyterlab): Debian's
-# jupyter_server 1.23 + jupyterlab_server + ipykernel + numpy and Chromium (apt), a JupyterLab
-# 4.6.4 frontend built from npm packages (.cache/jupyterlab-app), the prebuilt labextension
-# (jupyter-ext/build/labextension; npm and build stamps in .cache/jupyter-ext), and the tslab
-# TypeScript kernel with tfjs (.cache/tslab-host).
+# Test host for the JupyterLab extension's e2e tests (test/e2e/jupyterlab): a venv in
+# .cache/jupyterlab-venv with pip-installed JupyterLab 4.6.4, Notebook 7.6, jupyter_server 2.21,
+# TensorFlow and Keras (the machine's wheelhouse), SMLT's wheel built from jupyter-ext/ and
+# installed into it as a user would (`pip install smlt_jupyterlab-*.whl`), Debian's Chromium,
+# and the tslab TypeScript kernel with tfjs (.cache/tslab-host).
 #
 #   bash .ci/setup.d/jupyterlab.sh
 #
-# Idempotent: apt only installs what is missing; the app and the extension are rebuilt only
-# when their pinned package files or sources change. Only apt and the npm registry are used.
+# Idempotent: the venv, the labextension and the wheel are rebuilt only when their inputs change.
 # Run after `npm ci` at the root (the extension bundles the shared panel from shared/dist).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.cache/jupyterlab-venv"
 say() { echo "[jupyterlab] $*"; }
 
-bash "$ROOT/.ci/apt-install-missing" --with-recommends \
-  python3-jupyter-server python3-jupyterlab-server python3-ipykernel python3-numpy chromium
-/usr/bin/python3 -c 'import jupyter_server, jupyterlab_server, ipykernel, numpy' \
-  || { say "Debian's python3 cannot import jupyter_server, jupyterlab_server, ipykernel and numpy"; exit 1; }
+bash "$ROOT/.ci/apt-install-missing" chromium fonts-dejavu-core
 
 t0=$(date +%s)
-bash "$ROOT/test/e2e/jupyterlab/app/build.sh" "$ROOT/.cache/jupyterlab-app"
+bash "$ROOT/.ci/wheelhouse-venv" "$VENV" "$ROOT/test/e2e/jupyterlab/requirements.txt" "$ROOT/test/fixtures/keras/requirements.txt"
 t1=$(date +%s)
-bash "$ROOT/jupyter-ext/build.sh"
+
+bash "$ROOT/jupyter-ext/install-wheel.sh" "$VENV"
 t2=$(date +%s)
 
 # The TypeScript kernel (tslab) and the tfjs its test notebook imports, pinned by the lock file.
@@ -37,4 +35,4 @@ if [ ! -x "$TSLAB_HOST/node_modules/tslab/bin/tslab" ] || [ "$(cat "$TSLAB_HOST/
   echo "$want" > "$TSLAB_HOST/.stamp"
 fi
 t3=$(date +%s)
-say "ready: app $((t1 - t0)) s, extension $((t2 - t1)) s, tslab $((t3 - t2)) s"
+say "ready: venv $((t1 - t0)) s, labextension + wheel $((t2 - t1)) s, tslab $((t3 - t2)) s"

@@ -198,9 +198,18 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
   }
 }
 
-/** The dialog that stays open while the form is invalid (Train re-checks instead of closing). */
+/**
+ * The dialog that stays open while the form is invalid and while the run starts: Train checks the
+ * form, then awaits `start`; a start that fails shows its error in the form and leaves the dialog
+ * open and working (Cancel, Escape, Train again), and only a start that succeeds closes it.
+ */
 export class TrainDialog extends Dialog<TrainSettings> {
-  constructor(private readonly form: TrainForm) {
+  private _starting = false;
+
+  constructor(
+    private readonly form: TrainForm,
+    private readonly start: (settings: TrainSettings) => Promise<void>
+  ) {
     super({
       title: 'Train on serverless',
       body: form,
@@ -212,8 +221,29 @@ export class TrainDialog extends Dialog<TrainSettings> {
 
   resolve(index?: number): void {
     const accept = (index ?? 1) === 1;
-    if (accept && !this.form.validate()) return;
-    super.resolve(index);
+    if (!accept) return super.resolve(index);
+    if (this._starting || !this.form.validate()) return;
+    this.setStarting(true);
+    this.start(this.form.getValue()).then(
+      () => {
+        if (!this.isDisposed) super.resolve(index);
+      },
+      (err: unknown) => {
+        if (this.isDisposed) return;
+        this.setStarting(false);
+        this.form.showError(err);
+      }
+    );
+  }
+
+  private setStarting(starting: boolean): void {
+    this._starting = starting;
+    const train = this.node.querySelector<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept');
+    if (train) {
+      train.disabled = starting;
+      const label = train.querySelector('.jp-Dialog-buttonLabel') ?? train;
+      label.textContent = starting ? 'Starting…' : 'Train';
+    }
   }
 }
 

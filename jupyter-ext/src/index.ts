@@ -13,6 +13,7 @@ import type { RunReport } from '../../shared/dist/run/outputs.js';
 import { CaptureError, notebookPayload } from './capture';
 import { TrainDialog, TrainForm, runRequestBody } from './dialog';
 import { RunModel } from './model';
+import { yamlCellsToRaw } from './yaml-cells';
 import { ApiError, postJSON, requestAPI } from './request';
 import { CommandIds, PLUGIN_ID, type RunArtifacts, type RunSummary, type ServerConfig, type TrainSettings } from './tokens';
 import { ReportWidget, RunPanelWidget, ensurePanelStyles } from './widget';
@@ -56,26 +57,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return;
       }
       const form = new TrainForm(payload, config, lastSettings);
-      const dialog = new TrainDialog(form);
-      for (;;) {
-        const result = await dialog.launch();
-        if (!result.button.accept || !result.value) return;
-        const settings = result.value;
+      const dialog = new TrainDialog(form, async (settings) => {
         lastSettings = settings;
-        try {
-          const started = await postJSON<{ runId: string }>('runs', runRequestBody(payload, settings));
-          const limits = {
-            ...(settings.budgetUsd !== undefined ? { budgetUsd: settings.budgetUsd } : {}),
-            ...(settings.deadlineMin !== undefined ? { deadlineS: settings.deadlineMin * 60 } : {})
-          };
-          show(notebook, new RunModel(started.runId, limits));
-          dialog.dispose();
-          return;
-        } catch (err) {
-          // Bad input stays in the dialog, beside its field.
-          form.showError(err);
-        }
-      }
+        const started = await postJSON<{ runId: string }>('runs', runRequestBody(payload, settings));
+        const limits = {
+          ...(settings.budgetUsd !== undefined ? { budgetUsd: settings.budgetUsd } : {}),
+          ...(settings.deadlineMin !== undefined ? { deadlineS: settings.deadlineMin * 60 } : {})
+        };
+        show(notebook, new RunModel(started.runId, limits));
+      });
+      await dialog.launch();
     };
 
     const openReport = async (model: RunModel): Promise<void> => {
@@ -136,6 +127,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     tracker.widgetAdded.connect((_, notebook) => {
       void reattach(notebook);
+      // Once its kernel is known (or declined): SMLT's YAML cells must not break a Python Run All.
+      void notebook.sessionContext.ready.then(() => yamlCellsToRaw(notebook));
       notebook.disposed.connect(() => panels.get(notebook)?.dispose());
     });
 

@@ -12,10 +12,15 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from jupyter_server.auth.identity import IdentityProvider  # noqa: E402
 from tornado import testing, web  # noqa: E402
 
 from smlt_jupyter.handlers import setup_handlers  # noqa: E402
 from smlt_jupyter.side_process import SideProcessError, SmltServe  # noqa: E402
+
+
+JUPYTER_TOKEN = "jupyter-token-for-tests"
+AUTH = f"Authorization: token {JUPYTER_TOKEN}"
 
 
 class FakeSide:
@@ -59,14 +64,21 @@ class EventsRelayTest(testing.AsyncHTTPTestCase):
         self.upstream = IdleUpstream()
         port = self.io_loop.asyncio_loop.run_until_complete(self.upstream.start())
         self.root = tempfile.mkdtemp()
-        app = web.Application(base_url="/", smlt_serve=FakeSide(f"http://127.0.0.1:{port}"))
+        # What jupyter_server 2 gives its handlers: an identity provider that knows the token the
+        # requests carry, and the secret its login cookie is signed with.
+        app = web.Application(
+            base_url="/",
+            cookie_secret=os.urandom(32),
+            identity_provider=IdentityProvider(token=JUPYTER_TOKEN),
+            smlt_serve=FakeSide(f"http://127.0.0.1:{port}"),
+        )
         setup_handlers(app, root_dir=self.root)
         return app
 
     @testing.gen_test(timeout=20)
     async def test_idle_stream_is_closed_upstream_when_the_browser_leaves(self):
         reader, writer = await asyncio.open_connection("127.0.0.1", self.get_http_port())
-        writer.write(b"GET /smlt/runs/run-1/events?fromSeq=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        writer.write(b"GET /smlt/runs/run-1/events?fromSeq=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n\r\n" % AUTH.encode())
         await writer.drain()
         received = b""
         while b"run_started" not in received:
@@ -80,7 +92,7 @@ class EventsRelayTest(testing.AsyncHTTPTestCase):
 
     def test_notebook_paths_outside_the_root_are_refused(self):
         body = json.dumps({"source": {"notebook": {}, "contentsPath": "../elsewhere.ipynb"}})
-        response = self.fetch("/smlt/estimate", method="POST", body=body)
+        response = self.fetch("/smlt/estimate", method="POST", body=body, headers={"Authorization": f"token {JUPYTER_TOKEN}"})
         self.assertEqual(response.code, 400)
         error = json.loads(response.body)["error"]
         self.assertEqual(error["field"], "source.contentsPath")

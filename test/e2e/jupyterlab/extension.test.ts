@@ -1,6 +1,6 @@
 /**
- * The JupyterLab extension end to end, in a real JupyterLab 4.6.4 (built from npm, served by
- * Debian's jupyter_server 1.23 with our server extension proxying `smlt serve`) in Debian's
+ * The JupyterLab extension end to end, in a pip-installed JupyterLab 4.6.4 on jupyter_server
+ * 2.21 with SMLT's wheel installed (its server extension proxying `smlt serve`), in Debian's
  * Chromium:
  * 1. examples/mnist.ipynb, with an unsaved edit (epochs 2 → 3) that the run must use: the
  *    toolbar button, the context menu and palette entries, the dialog (a bad value shown beside its field,
@@ -22,8 +22,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from '
 import { isAbsolute, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { KERAS_PYTHON, kerasMissing } from '../../helpers/keras-host.js';
-import { ConsoleWatch, KERAS_KERNEL, type Lab, assertSeen, buildExtension, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
+import { ConsoleWatch, type Lab, assertSeen, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -78,13 +77,6 @@ function kerasKernelNotebook(): string {
   ]);
 }
 
-/** examples/keras-quickstart.ipynb as it is, but for its kernel: the Keras venv's. */
-function kerasQuickstart(): string {
-  const notebook = JSON.parse(readFileSync(join(repoRoot, 'examples/keras-quickstart.ipynb'), 'utf8')) as { metadata: Record<string, unknown> };
-  notebook.metadata.kernelspec = KERAS_KERNEL;
-  return JSON.stringify(notebook, null, 1);
-}
-const kerasSkip = kerasMissing();
 
 describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${missing} (the JupyterLab e2e host is not set up)` : false }, () => {
   let lab: Lab;
@@ -95,7 +87,6 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
 
   before(async () => {
     mkdirSync(outDir, { recursive: true });
-    buildExtension();
     lab = await startLab({
       files: {
         'mnist.ipynb': readFileSync(join(repoRoot, 'examples/mnist.ipynb')),
@@ -104,10 +95,9 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
         'mnist-long.ipynb': mnistWithEpochs(200),
         'keras-kernel.ipynb': kerasKernelNotebook(),
         'k2_mnist_mlp_dropout_keras2.2.4.json': readFileSync(join(repoRoot, 'test/fixtures/models/keras/k2_mnist_mlp_dropout_keras2.2.4.json')),
-        'keras/keras-quickstart.ipynb': kerasQuickstart(),
+        'keras/keras-quickstart.ipynb': readFileSync(join(repoRoot, 'examples/keras-quickstart.ipynb')),
         'keras/data/digits.npz': readFileSync(join(repoRoot, 'examples/data/digits.npz'))
       },
-      ...(kerasSkip ? {} : { kerasPython: KERAS_PYTHON }),
       logFile: join(outDir, 'server.log')
     });
     browser = await launchBrowser();
@@ -365,7 +355,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await page.screenshot({ path: join(outDir, '09-python-kernel.png') });
   }));
 
-  it('trains the unmodified TensorFlow quickstart in a Keras kernel and loads the weights into its model', { timeout: RUN_TIMEOUT_MS, skip: kerasSkip }, shot('keras-quickstart', async () => {
+  it('trains the unmodified TensorFlow quickstart in a Keras kernel and loads the weights into its model', { timeout: RUN_TIMEOUT_MS }, shot('keras-quickstart', async () => {
     const panel = await openNotebook('keras/keras-quickstart.ipynb', { kernel: true });
     // No SMLT cells: the server runs the cells to model.fit with the kernel's Python, and the
     // dialog shows what it found there before anything starts.

@@ -1,8 +1,8 @@
 /**
- * A real JupyterLab 4.6.4 for the e2e tests: the frontend built by app/build.sh, served by
- * serve.py on Debian's jupyter_server with our server extension (smlt_jupyter) loaded the way
- * Jupyter loads any, our prebuilt labextension, and Debian's Chromium through playwright-core.
- * One server and one browser serve a whole test file.
+ * A real JupyterLab 4.6.4 for the e2e tests, as users run it: `jupyter lab` from a venv with
+ * pip-installed JupyterLab, Notebook 7, jupyter_server 2, TensorFlow and Keras, and SMLT's wheel
+ * installed into it (.ci/setup.d/jupyterlab.sh), nothing put on PYTHONPATH or the command line;
+ * Debian's Chromium through playwright-core. One server and one browser serve a whole test file.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,24 +15,29 @@ import { freePort } from '@smlt/shared/net/free-port';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const SETUP_COMMAND = 'bash .ci/setup.d/jupyterlab.sh';
-export const APP_DIR = process.env.SMLT_JUPYTERLAB_APP ?? join(repoRoot, '.cache/jupyterlab-app');
+export const VENV = process.env.SMLT_JUPYTERLAB_VENV ?? join(repoRoot, '.cache/jupyterlab-venv');
+/** The venv's Python: JupyterLab's, and the kernel's (it has TensorFlow and Keras). */
+export const VENV_PYTHON = join(VENV, 'bin/python');
+const JUPYTER = join(VENV, 'bin/jupyter');
 export const EXTENSION_DIR = join(repoRoot, 'jupyter-ext');
-export const LABEXTENSION = join(EXTENSION_DIR, 'build/labextension');
+/** Where the wheel put the prebuilt labextension. */
+export const INSTALLED_LABEXTENSION = join(VENV, 'share/jupyter/labextensions/smlt-jupyterlab');
+/** The smlt command the server extension starts (a user has `smlt` on PATH; this is the checkout's). */
+export const SMLT_COMMAND = JSON.stringify([process.execPath, join(repoRoot, 'shared/bin/smlt.js')]);
 /** The TypeScript kernel (tslab) and the tfjs its notebooks import, installed by the setup. */
 export const TSLAB_HOST = process.env.SMLT_TSLAB_HOST ?? join(repoRoot, '.cache/tslab-host');
 const TSLAB = join(TSLAB_HOST, 'node_modules/tslab/bin/tslab');
 /** The kernelspec `tslab install` registers, which notebooks name in their metadata. */
 export const TSLAB_KERNEL = { name: 'tslab', display_name: 'TypeScript', language: 'typescript' };
-const PYTHON = '/usr/bin/python3'; // Debian's, where python3-jupyter-server lives (a pyenv python3 may not have it)
+/** The venv's own kernel, as ipykernel installs it into a venv. */
+export const PYTHON_KERNEL = { name: 'python3', display_name: 'Python 3 (ipykernel)', language: 'python' };
 const CHROMIUM = process.env.SMLT_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Why this machine cannot run the JupyterLab tests, or undefined when it can. */
 export function hostMissing(): string | undefined {
-  const modules = spawnSync(PYTHON, ['-c', 'import jupyter_server, jupyterlab_server, ipykernel, numpy'], { encoding: 'utf8' });
-  if (modules.status !== 0) return `Debian's jupyter_server, jupyterlab_server, ipykernel or numpy is missing; run ${SETUP_COMMAND}`;
+  if (!existsSync(JUPYTER)) return `the JupyterLab venv is missing (${VENV}); run ${SETUP_COMMAND}`;
+  if (!existsSync(join(INSTALLED_LABEXTENSION, 'package.json'))) return `SMLT's wheel is not installed in ${VENV}; run ${SETUP_COMMAND}`;
   if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing; run ${SETUP_COMMAND}`;
-  if (!existsSync(join(APP_DIR, 'static/index.html'))) return `the JupyterLab app is not built in ${APP_DIR}; run ${SETUP_COMMAND}`;
-  if (!existsSync(join(EXTENSION_DIR, 'node_modules/@jupyter/builder'))) return `jupyter-ext has no node_modules; run ${SETUP_COMMAND}`;
   return undefined;
 }
 
@@ -61,10 +66,14 @@ export function kernelNotebook(
   });
 }
 
-/** Builds the labextension (a no-op when its sources have not changed since the last build). */
-export function buildExtension(): void {
-  const build = spawnSync('bash', [join(EXTENSION_DIR, 'build.sh')], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`building jupyter-ext failed:\n${build.stdout}\n${build.stderr}`);
+/** Rebuilds SMLT's wheel and reinstalls it in the venv when the extension's sources changed (seconds when not). */
+export function installWheel(): void {
+  const run = spawnSync('bash', [join(EXTENSION_DIR, 'install-wheel.sh'), VENV], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`building or installing SMLT's wheel failed:\n${run.stdout}\n${run.stderr}`);
+}
+
+function withoutUndefined(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
 export interface Lab {
@@ -77,9 +86,6 @@ export interface Lab {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The kernelspec of the Keras venv (.ci/setup.d/keras.sh), for notebooks that name it. */
-export const KERAS_KERNEL = { name: 'smlt-keras', display_name: 'Python 3 (Keras)', language: 'python' };
 
 /** Installs a kernelspec where the server's JUPYTER_PATH looks, as `<kernel> install` would. */
 function installKernel(jupyterPath: string, kernel: { name: string; display_name: string; language: string }, argv: string[]): void {
@@ -97,9 +103,10 @@ export async function startLab(options: {
   files: Record<string, string | Buffer>;
   logFile: string;
   tslab?: boolean;
-  /** The Keras venv's Python, installed as the KERAS_KERNEL kernelspec. */
-  kerasPython?: string;
+  /** Environment for the server over the test's own (e.g. `SMLT_JUPYTER_COMMAND: undefined`). */
+  env?: Record<string, string | undefined>;
 }): Promise<Lab> {
+  installWheel();
   const root = mkdtempSync(join(tmpdir(), 'smlt-lab-root-'));
   const state = mkdtempSync(join(tmpdir(), 'smlt-lab-state-'));
   const smltHome = mkdtempSync(join(tmpdir(), 'smlt-lab-home-'));
@@ -112,28 +119,42 @@ export async function startLab(options: {
     installKernel(jupyterPath, TSLAB_KERNEL, [process.execPath, TSLAB, 'kernel', '--config-path', '{connection_file}']);
     symlinkSync(join(TSLAB_HOST, 'node_modules'), join(root, 'node_modules'));
   }
-  if (options.kerasPython) installKernel(jupyterPath, KERAS_KERNEL, [options.kerasPython, '-m', 'ipykernel_launcher', '-f', '{connection_file}']);
   const port = await freePort();
   const token = randomBytes(24).toString('hex');
   mkdirSync(dirname(options.logFile), { recursive: true });
   const log = openSync(options.logFile, 'w');
   const server: ChildProcess = spawn(
-    PYTHON,
+    JUPYTER,
     [
-      join(repoRoot, 'test/e2e/jupyterlab/serve.py'),
-      ...['--app-dir', APP_DIR, '--root-dir', root, '--state-dir', state],
-      ...['--labextension', LABEXTENSION, '--server-extension', 'smlt_jupyter'],
-      ...['--port', String(port), '--token', token]
+      'lab',
+      '--no-browser',
+      '--ServerApp.ip=127.0.0.1',
+      `--ServerApp.port=${port}`,
+      '--ServerApp.port_retries=0',
+      '--ServerApp.allow_root=True',
+      `--ServerApp.root_dir=${root}`,
+      `--IdentityProvider.token=${token}`,
+      // No internet here: no news feed and no update check.
+      '--LabApp.news_url=None',
+      '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate'
     ],
     {
       stdio: ['ignore', log, log],
-      env: {
+      env: withoutUndefined({
         ...process.env,
-        PYTHONPATH: EXTENSION_DIR,
+        // A fresh user: config, data and runtime in the test's state folder (the venv's own
+        // sys-prefix paths, where the wheel installed, are searched as always).
+        JUPYTER_CONFIG_DIR: join(state, 'config'),
+        JUPYTER_DATA_DIR: join(state, 'data'),
+        JUPYTER_RUNTIME_DIR: join(state, 'runtime'),
+        JUPYTERLAB_SETTINGS_DIR: join(state, 'lab-settings'),
+        JUPYTERLAB_WORKSPACES_DIR: join(state, 'lab-workspaces'),
         JUPYTER_PATH: jupyterPath,
         SMLT_HOME: smltHome,
-        PYDEVD_DISABLE_FILE_VALIDATION: '1'
-      }
+        SMLT_JUPYTER_COMMAND: SMLT_COMMAND,
+        PYDEVD_DISABLE_FILE_VALIDATION: '1',
+        ...options.env
+      })
     }
   );
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
@@ -161,7 +182,7 @@ export async function startLab(options: {
   for (;;) {
     if (server.exitCode !== null) {
       await stop();
-      throw new Error(`serve.py exited with ${server.exitCode}; see ${options.logFile}`);
+      throw new Error(`jupyter lab exited with ${server.exitCode}; see ${options.logFile}`);
     }
     try {
       if ((await fetch(`${base}/api/status?token=${token}`)).ok) break;

@@ -1,5 +1,5 @@
 /**
- * The Jupyter server extension (jupyter-ext/smlt_jupyter) in a real jupyter_server 1.23, without
+ * The Jupyter server extension (jupyter-ext/smlt_jupyter) in a real jupyter_server 2.21 (the pip-installed one, with SMLT's wheel), without
  * a browser: it starts `smlt serve` as a side process and proxies it under Jupyter's login and
  * XSRF checks, never handing out the side process's token; the event stream is relayed as it
  * happens (not buffered until the run ends) and closed upstream when the browser leaves; bad paths and bad values come back naming their

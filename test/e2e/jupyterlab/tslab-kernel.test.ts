@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ConsoleWatch, type Lab, buildExtension, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog, TSLAB_KERNEL, tslabMissing } from './lab.js';
+import { ConsoleWatch, type Lab, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog, TSLAB_KERNEL, tslabMissing } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab-tslab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -52,7 +52,6 @@ describe('JupyterLab extension with a TypeScript kernel (tslab)', { skip: missin
 
   before(async () => {
     mkdirSync(outDir, { recursive: true });
-    buildExtension();
     lab = await startLab({ files: { 'tslab-kernel.ipynb': tslabNotebook() }, logFile: join(outDir, 'server.log'), tslab: true });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -1,0 +1,53 @@
+/**
+ * SMLT's data and config cells hold YAML, which a Python kernel cannot run (`x: x_train.npy` is
+ * an annotation that fails, `fromLogits: true` a NameError), so in a Python notebook they would
+ * break Run All. Raw cells are never executed and SMLT reads them as it reads code cells, so in a
+ * Python notebook SMLT's YAML cells become raw cells (source, tags and id kept), and says so.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import type { NotebookPanel } from '@jupyterlab/notebook';
+
+const MARKER = /^\s*(?:#|\/\/)\s*smlt:\s*(data|config)\b/i;
+const TAG = /^smlt:(data|config)$/i;
+
+/** Whether the notebook runs Python: its kernel's language, else the language its metadata names. */
+async function runsPython(panel: NotebookPanel): Promise<boolean> {
+  const kernel = panel.sessionContext.session?.kernel;
+  if (kernel) {
+    try {
+      return (await kernel.info).language_info.name.toLowerCase() === 'python';
+    } catch {
+      // no answer from the kernel: fall back on the metadata
+    }
+  }
+  const metadata = panel.content.model?.metadata ?? {};
+  const language = (metadata.kernelspec as { language?: string } | undefined)?.language ?? (metadata.language_info as { name?: string } | undefined)?.name;
+  return typeof language === 'string' && language.toLowerCase() === 'python';
+}
+
+/** Makes the notebook's SMLT YAML code cells raw cells when it runs Python; how many it changed. */
+export async function yamlCellsToRaw(panel: NotebookPanel): Promise<number> {
+  const model = panel.content.model;
+  if (!model || !(await runsPython(panel))) return 0;
+  const shared = model.sharedModel;
+  const indices = shared.cells.flatMap((cell, index) => {
+    if (cell.cell_type !== 'code') return [];
+    const tags = (cell.getMetadata('tags') as string[] | undefined) ?? [];
+    const firstLine = cell.getSource().split('\n').find((line) => line.trim() !== '') ?? '';
+    return tags.some((t) => TAG.test(t)) || MARKER.test(firstLine) ? [index] : [];
+  });
+  if (indices.length === 0) return 0;
+  shared.transact(() => {
+    for (const index of indices) {
+      const cell = shared.getCell(index);
+      const json = cell.toJSON();
+      shared.deleteCell(index);
+      shared.insertCell(index, { cell_type: 'raw', source: json.source, metadata: json.metadata, id: json.id });
+    }
+  });
+  Notification.info(
+    `SMLT made ${indices.length === 1 ? 'its data/config cell a Raw cell' : `its ${indices.length} data/config cells Raw cells`}: they hold YAML, which Python cannot run, and Run All now skips them. Save the notebook to keep it.`,
+    { autoClose: 8000 }
+  );
+  return indices.length;
+}
