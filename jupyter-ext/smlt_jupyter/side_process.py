@@ -20,15 +20,42 @@ class SideProcessError(RuntimeError):
     """smlt serve could not be started or stopped answering."""
 
 
-def _default_command():
-    """The repository's CLI when the package runs from a checkout, else ``smlt`` on PATH."""
+MIN_NODE = 20
+_INSTALL_HINT = (
+    "put the smlt command on the Jupyter server's PATH (from a checkout of SMLT: `npm ci && npm link -w shared`), "
+    "or set SMLT_JUPYTER_COMMAND to a JSON list such as [\"node\", \"/path/to/smlt.js\"]; then restart Jupyter"
+)
+
+
+def _node_major(node):
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.match(r"v(\d+)\.", out.strip())
+    return int(match.group(1)) if match else None
+
+
+def find_command():
+    """How to run the smlt CLI, as ``(command, None)``, or ``(None, why not and what to do)``.
+
+    Node.js >= 20 on PATH runs ``smlt`` from PATH, else the CLI of the checkout this package
+    sits in (when it runs from a checkout, not installed).
+    """
+    node = shutil.which("node")
+    if node is None:
+        return None, f"SMLT needs Node.js {MIN_NODE} or newer and the Jupyter server's PATH has no `node`: install Node.js, then {_INSTALL_HINT}"
+    major = _node_major(node)
+    if major is None or major < MIN_NODE:
+        found = f"v{major}" if major is not None else "a version it could not read"
+        return None, f"SMLT needs Node.js {MIN_NODE} or newer; {node} is {found}: install a newer Node.js, then restart Jupyter"
+    smlt = shutil.which("smlt")
+    if smlt:
+        return [node, os.path.realpath(smlt)], None
     repo_cli = os.path.join(os.path.dirname(os.path.dirname(_HERE)), "shared", "bin", "smlt.js")
     if os.path.exists(repo_cli):
-        node = shutil.which("node")
-        if node:
-            return [node, repo_cli]
-    smlt = shutil.which("smlt")
-    return [smlt] if smlt else None
+        return [node, repo_cli], None
+    return None, f"cannot find the smlt command: {_INSTALL_HINT}"
 
 
 def _die_with_parent():
@@ -40,8 +67,9 @@ def _die_with_parent():
 
 
 class SmltServe:
-    def __init__(self, command, env=None, log=None, start_timeout_s=60.0):
+    def __init__(self, command, env=None, log=None, start_timeout_s=60.0, missing=None):
         self.command = list(command) if command else None
+        self.missing = missing or f"cannot find the smlt command: {_INSTALL_HINT}"
         self.env = dict(env if env is not None else os.environ)
         self.log = log
         self.start_timeout_s = start_timeout_s
@@ -56,8 +84,10 @@ class SmltServe:
     def from_environment(cls, log=None):
         """``$SMLT_JUPYTER_COMMAND`` (a JSON list) overrides the command."""
         override = os.environ.get("SMLT_JUPYTER_COMMAND")
-        command = json.loads(override) if override else _default_command()
-        return cls(command, log=log)
+        if override:
+            return cls(json.loads(override), log=log)
+        command, missing = find_command()
+        return cls(command, log=log, missing=missing)
 
     @property
     def smlt_home(self):
@@ -68,8 +98,7 @@ class SmltServe:
 
     def start(self):
         if self.command is None:
-            self._fail("cannot find the smlt command: install @smlt/shared (npm) so that `smlt` is on PATH, "
-                       "or set SMLT_JUPYTER_COMMAND to a JSON list such as [\"node\", \"/path/to/smlt.js\"]")
+            self._fail(self.missing)
             return
         try:
             self._proc = subprocess.Popen(

@@ -13,6 +13,7 @@
  */
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { KernelMessage, type Kernel } from '@jupyterlab/services';
+import { kernelLanguage } from './language';
 import { postJSON } from './request';
 import type { NotebookPayload } from './tokens';
 
@@ -33,11 +34,13 @@ export async function notebookPayload(panel: NotebookPanel): Promise<NotebookPay
   if (!model) throw new CaptureError('The notebook is not loaded yet.');
   const notebook = model.toJSON() as unknown as { cells: CellJson[]; metadata?: Record<string, unknown> };
   const contentsPath = panel.context.path;
+  const language = await kernelLanguage(panel);
   const kernel = panel.sessionContext.session?.kernel ?? null;
-  const language = kernel ? await kernelLanguage(kernel) : undefined;
 
   const modelCell = roleCell(notebook.cells, 'model');
-  if (kernel && modelCell && language === 'python' && isCode(modelCell)) {
+  // A tfjs model cell (examples/mnist.ipynb, written for tslab) in a notebook given a Python
+  // kernel is not the kernel's code: the server captures it from its source, as with no kernel.
+  if (kernel && modelCell && language === 'python' && isCode(modelCell) && !isTfjs(modelCell)) {
     const name = variableOf(modelCell, 'python');
     const json = await runForOutput(kernel, `__import__('sys').stdout.write(${name}.to_json())`, `the model variable "${name}"`);
     setRole(modelCell, 'model', json.trim());
@@ -93,6 +96,11 @@ function isCode(cell: CellJson): boolean {
   return body !== '' && !body.startsWith('{') && !/^(['"]?)[^\n'"]+\.json\1$/i.test(body);
 }
 
+/** TensorFlow.js code (`tf.sequential`, `tf.layers.*`, `const` / `import … from`), which Python is not. */
+function isTfjs(cell: CellJson): boolean {
+  return /\btf\.(?:sequential|model|layers)\b|^\s*(?:const|let|var)\s|^\s*import\s.*\sfrom\s+['"]/m.test(withoutMarker(cell));
+}
+
 function withoutMarker(cell: CellJson): string {
   const lines = text(cell).split('\n');
   if (MARKER.test(lines[0] ?? '')) lines.shift();
@@ -135,15 +143,6 @@ function npyCode(name: string): string {
     `__import__('sys').stdout.write(__smlt_npy(${name}))`,
     'del __smlt_npy'
   ].join('\n');
-}
-
-async function kernelLanguage(kernel: Kernel.IKernelConnection): Promise<string | undefined> {
-  try {
-    const info = await kernel.info;
-    return info.language_info.name.toLowerCase();
-  } catch {
-    return undefined;
-  }
 }
 
 /** Runs `code` in the kernel without touching the notebook (no history, no cell output); its stdout. */

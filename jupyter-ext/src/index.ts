@@ -8,11 +8,13 @@
 import { type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
+import { KernelMessage } from '@jupyterlab/services';
 import { loadCellSource as sharedLoadCell } from '../../shared/dist/run/load-cell.js';
 import type { RunReport } from '../../shared/dist/run/outputs.js';
 import { CaptureError, notebookPayload } from './capture';
 import { TrainDialog, TrainForm, runRequestBody } from './dialog';
 import { RunModel } from './model';
+import { declaredLanguage, kernelLanguage } from './language';
 import { yamlCellsToRaw } from './yaml-cells';
 import { ApiError, postJSON, requestAPI } from './request';
 import { CommandIds, PLUGIN_ID, type RunArtifacts, type RunSummary, type ServerConfig, type TrainSettings } from './tokens';
@@ -33,8 +35,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       panels.get(notebook)?.dispose();
       const widget = new RunPanelWidget(model, {
         openReport: (m) => void openReport(m),
-        insertLoadCell: (m) => void insertLoadCell(notebook, m)
+        insertLoadCell: (m) => void insertLoadCell(notebook, m),
+        loadIntoKernel: (m) => loadIntoKernel(notebook, m)
       });
+      // "Load into kernel" is offered while the notebook has a Python kernel.
+      const checkKernel = async () => {
+        widget.pythonKernel = (await kernelLanguage(notebook)) === 'python';
+      };
+      void checkKernel();
+      notebook.sessionContext.kernelChanged.connect(() => void checkKernel(), widget);
       widget.disposed.connect(() => {
         if (panels.get(notebook) === widget) panels.delete(notebook);
       });
@@ -90,24 +99,46 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(widget.id);
     };
 
+    /** The run's saved model, or undefined after saying why there is none. */
+    const trainedModel = async (model: RunModel): Promise<RunArtifacts & { modelPath: string }> => {
+      const artifacts = await requestAPI<RunArtifacts>(`runs/${encodeURIComponent(model.runId)}/artifacts`);
+      if (!artifacts.modelPath) throw new Error(`Run ${model.runId} has no saved model.`);
+      return artifacts as RunArtifacts & { modelPath: string };
+    };
+
     const insertLoadCell = async (notebook: NotebookPanel, model: RunModel): Promise<void> => {
-      let artifacts: RunArtifacts;
+      let artifacts;
       try {
-        artifacts = await requestAPI<RunArtifacts>(`runs/${encodeURIComponent(model.runId)}/artifacts`);
+        artifacts = await trainedModel(model);
       } catch (err) {
         await showErrorMessage('Cannot find the trained model', (err as Error).message);
         return;
       }
-      if (!artifacts.modelPath) {
-        await showErrorMessage('No trained model', `Run ${model.runId} has no saved model.`);
-        return;
-      }
-      const language = (notebook.sessionContext.session?.kernel && (await notebook.sessionContext.session.kernel.info).language_info.name) ??
-        String((notebook.content.model?.getMetadata('kernelspec') as { language?: string } | undefined)?.language ?? '');
+      const language = (await kernelLanguage(notebook)) ?? declaredLanguage(notebook) ?? '';
       const content = notebook.content;
       content.activeCellIndex = content.widgets.length - 1;
       NotebookActions.insertBelow(content);
       content.activeCell!.model.sharedModel.setSource(loadCellSource(language, artifacts.modelPath, model.runId, artifacts.modelVariable));
+    };
+
+    /** The load cell's code, run in the notebook's kernel without adding a cell: the weights go into its Keras model. */
+    const loadIntoKernel = async (notebook: NotebookPanel, model: RunModel): Promise<string> => {
+      const kernel = notebook.sessionContext.session?.kernel;
+      if (!kernel) throw new Error('the notebook has no kernel; start its kernel and run its cells up to model.compile.');
+      const artifacts = await trainedModel(model);
+      const variable = artifacts.modelVariable ?? 'model';
+      const code = `${loadCellSource('python', artifacts.modelPath, model.runId, variable)}\nNone`;
+      const future = kernel.requestExecute({ code, silent: false, store_history: false, stop_on_error: true });
+      let failure: string | undefined;
+      future.onIOPub = (msg) => {
+        if (KernelMessage.isErrorMsg(msg)) failure = `${msg.content.ename}: ${msg.content.evalue}`;
+      };
+      const reply = await future.done;
+      if (failure || reply.content.status !== 'ok') {
+        const hint = /NameError/.test(failure ?? '') ? ` Run the notebook's cells that build \`${variable}\` first.` : '';
+        throw new Error(`${failure ?? reply.content.status}.${hint}`);
+      }
+      return `Loaded into \`${variable}\` in the kernel`;
     };
 
     /** Re-attach to this notebook's run that is still going (after a reload, or on reopening). */

@@ -13,6 +13,8 @@ import type { RunModel } from './model';
 export interface RunPanelActions {
   openReport(model: RunModel): void;
   insertLoadCell(model: RunModel): void;
+  /** Runs the load code in the notebook's Python kernel; resolves with what to show (e.g. "Loaded into `model`"). */
+  loadIntoKernel(model: RunModel): Promise<string>;
 }
 
 /** Puts the shared panel stylesheet in the page once. */
@@ -28,6 +30,14 @@ export class RunPanelWidget extends Widget {
   private _frame = 0;
   private readonly _content: HTMLElement;
   private readonly _bar: HTMLElement;
+  /** The notebook has a Python kernel to load the trained weights into (set by the plugin). */
+  private _pythonKernel = false;
+  /** What the last "Load into kernel" said. */
+  private _loaded: string | undefined;
+  /** Only the header and the progress line (the user hid the details). */
+  private _collapsed = false;
+  /** The height last given to the layout, to ask for a re-fit only when it changes. */
+  private _height = 0;
 
   constructor(
     readonly model: RunModel,
@@ -54,6 +64,12 @@ export class RunPanelWidget extends Widget {
     super.dispose();
   }
 
+  set pythonKernel(value: boolean) {
+    if (value === this._pythonKernel) return;
+    this._pythonKernel = value;
+    this.scheduleRender();
+  }
+
   protected onResize(): void {
     this.scheduleRender();
   }
@@ -72,19 +88,43 @@ export class RunPanelWidget extends Widget {
     this._content.innerHTML = renderPanel(state, { width, cancelButton: true, reportButton: true, maxLogEntries: 6 });
     const buttons: string[] = [];
     if (state.final?.status === 'succeeded' && state.final.modelPath) {
+      if (this._pythonKernel) buttons.push('<button type="button" class="jp-smlt-BarButton jp-mod-accept" data-action="load-into-kernel">Load into kernel</button>');
       buttons.push('<button type="button" class="jp-smlt-BarButton" data-action="insert-load-cell">Insert load cell</button>');
     }
+    buttons.push(`<button type="button" class="jp-smlt-BarButton" data-action="toggle" aria-expanded="${!this._collapsed}">${this._collapsed ? 'Show details' : 'Hide details'}</button>`);
     if (state.final) buttons.push('<button type="button" class="jp-smlt-BarButton" data-action="close">Close panel</button>');
     const trouble = this.model.trouble;
     this._bar.innerHTML = '';
-    if (trouble) {
+    for (const [text, className] of [
+      [trouble, 'jp-smlt-Trouble'],
+      [this._loaded, 'jp-smlt-Loaded']
+    ] as const) {
+      if (!text) continue;
       const note = document.createElement('span');
-      note.className = 'jp-smlt-Trouble';
-      note.textContent = trouble;
+      note.className = className;
+      note.textContent = text;
       this._bar.appendChild(note);
     }
     this._bar.insertAdjacentHTML('beforeend', buttons.join(''));
     this._bar.hidden = this._bar.childElementCount === 0;
+    this.node.classList.toggle('jp-mod-collapsed', this._collapsed);
+    this.fitHeight();
+  }
+
+  /**
+   * The notebook's contentHeader is a Lumino box layout that sizes its children by their CSS
+   * min/max height, so the panel says its height: what its content needs, up to 40 % of the
+   * window (then it scrolls), and tells the layout when that changed.
+   */
+  private fitHeight(): void {
+    const style = getComputedStyle(this.node);
+    const chrome = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom) + parseFloat(style.borderBottomWidth);
+    const natural = Math.ceil((this._bar.hidden ? 0 : this._bar.offsetHeight) + this._content.scrollHeight + chrome);
+    const height = Math.min(natural, Math.max(160, Math.round(window.innerHeight * 0.4)));
+    if (height === this._height) return;
+    this._height = height;
+    this.node.style.minHeight = this.node.style.maxHeight = `${height}px`;
+    this.parent?.fit();
   }
 
   private async onClick(event: MouseEvent): Promise<void> {
@@ -105,8 +145,22 @@ export class RunPanelWidget extends Widget {
       case 'open-report':
         this.actions.openReport(this.model);
         return;
+      case 'load-into-kernel':
+        button.disabled = true;
+        button.textContent = 'Loading…';
+        try {
+          this._loaded = await this.actions.loadIntoKernel(this.model);
+        } catch (err) {
+          this._loaded = `Not loaded: ${(err as Error).message}`;
+        }
+        this.render();
+        return;
       case 'insert-load-cell':
         this.actions.insertLoadCell(this.model);
+        return;
+      case 'toggle':
+        this._collapsed = !this._collapsed;
+        this.render();
         return;
       case 'close':
         this.dispose();

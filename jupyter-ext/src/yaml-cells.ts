@@ -6,29 +6,15 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
+import { declaredLanguage, kernelLanguage } from './language';
 
 const MARKER = /^\s*(?:#|\/\/)\s*smlt:\s*(data|config)\b/i;
 const TAG = /^smlt:(data|config)$/i;
 
-/** Whether the notebook runs Python: its kernel's language, else the language its metadata names. */
-async function runsPython(panel: NotebookPanel): Promise<boolean> {
-  const kernel = panel.sessionContext.session?.kernel;
-  if (kernel) {
-    try {
-      return (await kernel.info).language_info.name.toLowerCase() === 'python';
-    } catch {
-      // no answer from the kernel: fall back on the metadata
-    }
-  }
-  const metadata = panel.content.model?.metadata ?? {};
-  const language = (metadata.kernelspec as { language?: string } | undefined)?.language ?? (metadata.language_info as { name?: string } | undefined)?.name;
-  return typeof language === 'string' && language.toLowerCase() === 'python';
-}
-
 /** Makes the notebook's SMLT YAML code cells raw cells when it runs Python; how many it changed. */
 export async function yamlCellsToRaw(panel: NotebookPanel): Promise<number> {
   const model = panel.content.model;
-  if (!model || !(await runsPython(panel))) return 0;
+  if (!model || ((await kernelLanguage(panel)) ?? declaredLanguage(panel)) !== 'python') return 0;
   const shared = model.sharedModel;
   const indices = shared.cells.flatMap((cell, index) => {
     if (cell.cell_type !== 'code') return [];

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import textwrap
 import unittest
+import unittest.mock
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -16,7 +17,7 @@ from jupyter_server.auth.identity import IdentityProvider  # noqa: E402
 from tornado import testing, web  # noqa: E402
 
 from smlt_jupyter.handlers import setup_handlers  # noqa: E402
-from smlt_jupyter.side_process import SideProcessError, SmltServe  # noqa: E402
+from smlt_jupyter.side_process import SideProcessError, SmltServe, find_command  # noqa: E402
 
 
 JUPYTER_TOKEN = "jupyter-token-for-tests"
@@ -144,6 +145,41 @@ class SideProcessTest(unittest.TestCase):
         asyncio.run(side.ready())
         side.stop()
         self.assertIsNotNone(side._proc.poll())
+
+
+class FindCommandTest(unittest.TestCase):
+    """Node.js >= 20 and `smlt` are looked up on the Jupyter server's PATH, with a fix when missing."""
+
+    def path_with(self, **programs):
+        folder = tempfile.mkdtemp()
+        for name, body in programs.items():
+            path = os.path.join(folder, name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n" + body + "\n")
+            os.chmod(path, 0o755)
+        patch = unittest.mock.patch.dict(os.environ, {"PATH": folder})
+        patch.start()
+        self.addCleanup(patch.stop)
+        return folder
+
+    def test_no_node_names_the_requirement(self):
+        self.path_with()
+        command, why = find_command()
+        self.assertIsNone(command)
+        self.assertIn("Node.js 20 or newer", why)
+        self.assertIn("npm link -w shared", why)
+
+    def test_an_old_node_is_refused_with_its_version(self):
+        self.path_with(node="echo v18.19.0")
+        command, why = find_command()
+        self.assertIsNone(command)
+        self.assertRegex(why, r"Node.js 20 or newer; .*/node is v18")
+
+    def test_node_and_smlt_on_path_run_the_cli_under_that_node(self):
+        folder = self.path_with(node="echo v20.11.1", smlt="exit 0")
+        command, why = find_command()
+        self.assertIsNone(why)
+        self.assertEqual(command, [os.path.join(folder, "node"), os.path.join(folder, "smlt")])
 
 
 if __name__ == "__main__":

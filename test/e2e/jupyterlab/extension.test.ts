@@ -8,12 +8,15 @@
  *    tab and the load cell;
  * 2. a longer copy: the page is reloaded mid-run and the panel re-attaches to the same run;
  *    closing and reopening the notebook re-attaches again; the run is cancelled from the panel;
- * 3. a Python notebook whose model and data exist only in a real ipykernel: the model object's
- *    `to_json()` returns real Keras JSON (a fixture; there is no Keras here) and the arrays
- *    travel as .npy bytes.
- * 4. the TensorFlow quickstart, unmodified, in a real TF 2.21 / Keras 3 kernel: the dialog says
- *    what SMLT found at model.fit, the run succeeds, and the inserted load cell puts the trained
- *    weights into the kernel's own model.
+ * 3. a Python notebook whose model and data exist only in a real ipykernel: its SMLT YAML cells
+ *    become raw cells, so Run All works; the model object's `to_json()` returns real Keras 2
+ *    JSON (a fixture) and the arrays travel as .npy bytes.
+ * 4. the TensorFlow quickstart in the venv's own Python kernel (TF 2.21 / Keras 3), run up to
+ *    compile as a user would: the dialog says what SMLT found at model.fit, the run succeeds,
+ *    "Load into kernel" puts the trained weights into the kernel's model, and the notebook's
+ *    `model.evaluate(x_test, y_test)` then agrees with the run's accuracy within 1 point.
+ * 5. a start that fails keeps the dialog working; the dialog fits a 420 px window;
+ * 6. Notebook 7.6 on the same server and wheel: the button, a run to "Succeeded", both themes.
  * Any browser console error fails the file. One server and one browser serve all tests.
  * Screenshots: test-output/jupyterlab/ (`SMLT_UPDATE_DOCS=1` also copies dialog and panel to docs/).
  */
@@ -22,7 +25,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from '
 import { isAbsolute, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ConsoleWatch, type Lab, assertSeen, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
+import { ConsoleWatch, type Lab, TSLAB_KERNEL, assertSeen, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab');
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -78,6 +81,19 @@ function kerasKernelNotebook(): string {
 }
 
 
+/**
+ * examples/keras-quickstart.ipynb (the TensorFlow beginner quickstart) with the test set as
+ * `validation_data`, as many Keras tutorials write fit: the run's held-out set is then x_test, so
+ * the run's accuracy and Keras' own evaluate in the kernel measure the same thing.
+ */
+function kerasTutorial(): string {
+  const notebook = JSON.parse(readFileSync(join(repoRoot, 'examples/keras-quickstart.ipynb'), 'utf8')) as { cells: Cell[] };
+  const fit = notebook.cells.find((c) => [c.source].flat().join('') === 'model.fit(x_train, y_train, epochs=5)');
+  assert.ok(fit, 'examples/keras-quickstart.ipynb has its fit cell');
+  fit.source = 'model.fit(x_train, y_train, epochs=5, validation_data=(x_test, y_test))';
+  return JSON.stringify(notebook, null, 1);
+}
+
 describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${missing} (the JupyterLab e2e host is not set up)` : false }, () => {
   let lab: Lab;
   let browser: Browser;
@@ -95,7 +111,8 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
         'mnist-long.ipynb': mnistWithEpochs(200),
         'keras-kernel.ipynb': kerasKernelNotebook(),
         'k2_mnist_mlp_dropout_keras2.2.4.json': readFileSync(join(repoRoot, 'test/fixtures/models/keras/k2_mnist_mlp_dropout_keras2.2.4.json')),
-        'keras/keras-quickstart.ipynb': readFileSync(join(repoRoot, 'examples/keras-quickstart.ipynb')),
+        'keras/keras-tutorial.ipynb': kerasTutorial(),
+        'no-model.ipynb': kernelNotebook(TSLAB_KERNEL, [{ id: 'data', source: '// smlt: data\nsource: builtin:mnist', tags: ['smlt:data'] }]),
         'keras/data/digits.npz': readFileSync(join(repoRoot, 'examples/data/digits.npz'))
       },
       logFile: join(outDir, 'server.log')
@@ -255,6 +272,18 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     const points = (await curve.getAttribute('points'))?.trim().split(/\s+/) ?? [];
     assert.ok(points.length >= 2, `the loss curve has points (got ${points.length})`);
     await assertSeen(runPanel.locator('.smlt-chart h3', { hasText: 'Training curve' }));
+    // The panel is as tall as its content needs, up to 40 % of the window, and collapses to its
+    // header and progress line.
+    const tall = (await runPanel.boundingBox())!.height;
+    assert.ok(tall > 150 && tall <= 0.4 * 900 + 1, `the panel takes at most 40 % of the window (got ${tall} px)`);
+    await runPanel.getByRole('button', { name: 'Hide details' }).click();
+    await runPanel.locator('.smlt-chart').waitFor({ state: 'hidden' });
+    const short = (await runPanel.boundingBox())!.height;
+    assert.ok(short < 140, `collapsed, the panel is its header and progress line (got ${short} px)`);
+    assert.ok(await runPanel.evaluate((el) => el.scrollHeight <= el.clientHeight + 1), 'collapsed, the panel does not scroll');
+    await assertSeen(runPanel.locator('.smlt-badge'));
+    await runPanel.getByRole('button', { name: 'Show details' }).click();
+    await runPanel.locator('.smlt-chart').waitFor();
     await runPanel.screenshot({ path: join(outDir, '05-panel.png') });
     await page.screenshot({ path: join(outDir, '06-notebook-with-panel.png') });
     assert.deepEqual(await themeColors(runPanel), { light: true, panelMatchesTheme: true });
@@ -301,6 +330,51 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     }
   }));
 
+  it('keeps the dialog working after a failed start, and fits a 420 px window', { timeout: RUN_TIMEOUT_MS }, shot('dialog', async () => {
+    const panel = await openNotebook('no-model.ipynb', { kernel: false });
+    const dialog = page.locator('.jp-Dialog.jp-smlt-TrainDialog');
+    const trainButton = dialog.getByRole('button', { name: 'Train' });
+    await panel.locator('[data-command="smlt:train"]').click();
+    await dialog.waitFor();
+    // The start fails (the notebook has no model cell): the error shows in the dialog, which
+    // keeps its title and answers Train again, then Escape.
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const start = page.waitForResponse((r) => new URL(r.url()).pathname === '/smlt/runs' && r.request().method() === 'POST');
+      await trainButton.click();
+      const status = (await start).status();
+      assert.ok(status >= 400 && status < 500, `start ${attempt} was sent and refused (HTTP ${status})`);
+      const error = dialog.locator('.jp-smlt-FormError', { hasText: /model/i });
+      await error.waitFor();
+      await assertSeen(error);
+      await assertSeen(dialog.locator('.jp-Dialog-header', { hasText: 'Train on serverless' }));
+      assert.equal(await trainButton.isEnabled(), true, `Train works again after failed start ${attempt}`);
+    }
+    await dialog.locator('.jp-Dialog-content').screenshot({ path: join(outDir, '12-dialog-failed-start.png') });
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    // Opened again, it is a fresh dialog with its title, and Cancel closes it.
+    await panel.locator('[data-command="smlt:train"]').click();
+    await assertSeen(dialog.locator('.jp-Dialog-header', { hasText: 'Train on serverless' }));
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // In a 420 px wide window every field and both buttons are inside the window.
+    await page.setViewportSize({ width: 420, height: 800 });
+    try {
+      await panel.locator('[data-command="smlt:train"]').click({ force: true });
+      await dialog.waitFor();
+      for (const part of [dialog.locator('.jp-Dialog-content'), dialog.locator('input[name="budget"]'), dialog.locator('select[name="backend"]'), trainButton, dialog.getByRole('button', { name: 'Cancel' })]) {
+        const box = (await part.boundingBox())!;
+        assert.ok(box.x >= 0 && box.x + box.width <= 420, `inside the 420 px window: ${JSON.stringify(box)}`);
+      }
+      await dialog.locator('.jp-Dialog-content').screenshot({ path: join(outDir, '13-dialog-narrow.png') });
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'detached' });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  }));
+
   it('re-attaches the panel to the running run after the page is reloaded', { timeout: RUN_TIMEOUT_MS }, shot('reload', async () => {
     let panel = await openNotebook('mnist-long.ipynb', { kernel: false });
     let runPanel = await train(panel, { deadline: '60', budget: '5' });
@@ -334,13 +408,16 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
 
   it('captures a Keras model and numpy arrays that exist only in a Python kernel', { timeout: RUN_TIMEOUT_MS }, shot('python-kernel', async () => {
     const panel = await openNotebook('keras-kernel.ipynb', { kernel: true });
-    // Run the setup and model cells (Shift+Enter), so the model object and the arrays exist
-    // only in the kernel; the data and config cells are not Python and are not run.
-    await panel.locator('.jp-Cell').first().locator('.jp-InputPrompt').click();
-    await page.keyboard.press('Shift+Enter');
-    await page.keyboard.press('Shift+Enter');
+    // SMLT's YAML cells (data, config) became raw cells, so Run All runs the notebook's Python
+    // without an error (as code cells, `x: x_train` and `epochs: 1` would fail in Python).
+    await panel.locator('.jp-RawCell').nth(1).waitFor();
+    assert.equal(await panel.locator('.jp-RawCell').count(), 2, 'the data and config cells are raw cells');
+    await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Run$/ }).click();
+    await page.locator('.lm-Menu-itemLabel', { hasText: /^Run All Cells$/ }).click();
     await panel.locator('.jp-OutputArea-output', { hasText: 'kernel ready (512, 784) (512,)' }).waitFor({ timeout: 120_000 });
     await panel.locator('.jp-Cell').nth(1).locator('.jp-InputPrompt', { hasText: '[2]' }).waitFor({ timeout: 120_000 });
+    await page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first().waitFor();
+    assert.equal(await panel.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]').count(), 0, 'Run All raised no error');
 
     const runPanel = await train(panel, { deadline: '30', budget: '1' });
     const badge = runPanel.locator('.smlt-badge[data-status="succeeded"]');
@@ -355,39 +432,75 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await page.screenshot({ path: join(outDir, '09-python-kernel.png') });
   }));
 
-  it('trains the unmodified TensorFlow quickstart in a Keras kernel and loads the weights into its model', { timeout: RUN_TIMEOUT_MS }, shot('keras-quickstart', async () => {
-    const panel = await openNotebook('keras/keras-quickstart.ipynb', { kernel: true });
+  it('trains a tutorial Keras notebook from the button and loads the weights into the kernel, where evaluate agrees', { timeout: RUN_TIMEOUT_MS }, shot('keras-tutorial', async () => {
+    const panel = await openNotebook('keras/keras-tutorial.ipynb', { kernel: true });
+    // As a user would: run the cells up to model.compile (imports, data, model, a prediction, compile).
+    const cells = panel.locator('.jp-Cell');
+    await cells.nth(1).locator('.jp-InputPrompt').click();
+    for (let i = 0; i < 5; i++) await page.keyboard.press('Shift+Enter');
+    await cells.nth(5).locator('.jp-InputPrompt', { hasText: '[5]' }).waitFor({ timeout: 180_000 });
+
     // No SMLT cells: the server runs the cells to model.fit with the kernel's Python, and the
     // dialog shows what it found there before anything starts.
     const runPanel = await trainFromDialog(page, panel, { deadline: '', budget: '1' }, join(outDir, '10-keras-dialog.png'), async (dialog) => {
       const found = dialog.locator('.jp-smlt-FoundSummary');
       await assertSeen(found);
-      assert.match(await found.innerText(), /Found: model `model` \(Sequential, 101,770 parameters\) · data `x_train` 8000×28×28, `y_train` 8000 · SparseCategoricalCrossentropy\(from_logits=True\) · Adam\(learning_rate=0\.001\) · 5 epochs, batch 32 — from `model\.fit` in cell 7/);
-      assert.match(await dialog.locator('.jp-smlt-FoundWarnings').innerText(), /holds out 10 %/);
+      assert.match(await found.innerText(), /Found: model `model` \(Sequential, 101,770 parameters\) · data `x_train` 8000×28×28, `y_train` 8000 \+ 2000 validation samples · SparseCategoricalCrossentropy\(from_logits=True\) · Adam\(learning_rate=0\.001\) · 5 epochs, batch 32 — from `model\.fit` in cell 7/);
     });
     const badge = runPanel.locator('.smlt-badge[data-status="succeeded"]');
     await badge.waitFor({ timeout: RUN_TIMEOUT_MS });
     await assertSeen(badge);
+    const runId = await runPanel.locator('.smlt-panel').getAttribute('data-run-id');
+    const runFolder = join(lab.root, 'keras/.smlt/runs', runId!);
+    const report = JSON.parse(readFileSync(join(runFolder, 'report.json'), 'utf8')) as { metrics?: { valAccuracy?: number } };
+    const runAccuracy = report.metrics?.valAccuracy;
+    assert.ok(runAccuracy !== undefined && runAccuracy > 0.8, `the run measured its held-out (x_test) accuracy: ${runAccuracy}`);
 
-    const cells = panel.locator('.jp-Cell');
+    // Load into kernel: the trained weights go into the kernel's own `model`, no cell added.
     const count = await cells.count();
+    await runPanel.getByRole('button', { name: 'Load into kernel' }).click();
+    const loaded = runPanel.locator('.jp-smlt-Loaded');
+    await loaded.waitFor({ timeout: 120_000 });
+    assert.equal((await loaded.innerText()).trim(), 'Loaded into `model` in the kernel');
+    assert.equal(await cells.count(), count, 'loading into the kernel adds no cell');
+    assert.ok(existsSync(join(runFolder, 'model.keras')), `model.keras written in ${runFolder}`);
+
+    // The notebook's own next step, skipping its fit cell: model.evaluate(x_test, y_test).
+    await cells.nth(7).locator('.jp-InputPrompt').click();
+    await page.keyboard.press('Control+Enter');
+    const output = cells.nth(7).locator('.jp-OutputArea-output', { hasText: /accuracy: \d/ });
+    await output.first().waitFor({ timeout: 120_000 });
+    const evaluated = Number(/accuracy: (\d+\.\d+)/.exec(await cells.nth(7).locator('.jp-OutputArea').innerText())?.[1]);
+    process.stdout.write(`# held-out accuracy: run ${runAccuracy}, Keras evaluate after loading ${evaluated}\n`);
+    assert.ok(Math.abs(evaluated - runAccuracy) <= 0.01, `Keras' evaluate in the kernel (${evaluated}) is within 1 point of the run's held-out accuracy (${runAccuracy})`);
+    await page.screenshot({ path: join(outDir, '11-keras-loaded.png') });
+
+    // Insert load cell: the same loading, as a cell the notebook keeps.
     await runPanel.getByRole('button', { name: 'Insert load cell' }).click();
     await cells.nth(count).waitFor();
     const loadCell = await cells.last().locator('.jp-InputArea-editor').innerText();
-    const runDir = /sys\.path\.insert\(0, "([^"]+)"\)/.exec(loadCell)?.[1];
-    assert.ok(runDir, `the load cell names the run folder:\n${loadCell}`);
     assert.match(loadCell, /load_weights\(model, /);
     assert.doesNotMatch(loadCell, /tensorflowjs/);
-
-    // Run every cell in the kernel (Keras' own fit included), then the load cell: the kernel's
-    // model takes the run's weights and saves itself as model.keras in the run folder.
-    await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Run$/ }).click();
-    await page.locator('.lm-Menu-itemLabel', { hasText: /^Run All Cells$/ }).click();
-    await cells.last().locator('.jp-InputPrompt', { hasText: /\[\d+\]/ }).waitFor({ timeout: RUN_TIMEOUT_MS });
-    const output = await cells.last().locator('.jp-OutputArea').innerText();
-    assert.doesNotMatch(output, /Error|Traceback/, `the load cell ran without an error:\n${output}`);
-    const runFolder = isAbsolute(runDir) ? runDir : join(lab.root, 'keras', runDir);
-    assert.ok(existsSync(join(runFolder, 'model.keras')), `model.keras written in ${runFolder}`);
-    await page.screenshot({ path: join(outDir, '11-keras-loaded.png') });
+  }));
+  it('works the same in Notebook 7 (the same wheel), in light and dark themes', { timeout: RUN_TIMEOUT_MS }, shot('notebook7', async () => {
+    await page.goto(lab.url('/notebooks/mnist.ipynb'));
+    const panel = page.locator('.jp-NotebookPanel').first();
+    await panel.locator('.jp-Cell').first().waitFor();
+    await assertSeen(panel.locator('[data-command="smlt:train"]'));
+    const kernelDialog = page.locator('.jp-Dialog', { hasText: 'Select Kernel' }).first();
+    if (await kernelDialog.waitFor({ timeout: 30_000 }).then(() => true, () => false)) {
+      await kernelDialog.getByRole('button', { name: 'No Kernel', exact: true }).click();
+      await kernelDialog.waitFor({ state: 'detached' });
+    }
+    const runPanel = await train(panel, { deadline: '30', budget: '1' });
+    const badge = runPanel.locator('.smlt-badge[data-status="succeeded"]');
+    await badge.waitFor({ timeout: RUN_TIMEOUT_MS });
+    await assertSeen(badge);
+    assert.deepEqual(await themeColors(runPanel), { light: true, panelMatchesTheme: true });
+    await page.screenshot({ path: join(outDir, '14-notebook7.png') });
+    await setTheme('JupyterLab Dark');
+    assert.deepEqual(await themeColors(runPanel), { light: false, panelMatchesTheme: true });
+    await page.screenshot({ path: join(outDir, '15-notebook7-dark.png') });
+    await setTheme('JupyterLab Light');
   }));
 });

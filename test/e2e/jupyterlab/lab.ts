@@ -22,8 +22,8 @@ const JUPYTER = join(VENV, 'bin/jupyter');
 export const EXTENSION_DIR = join(repoRoot, 'jupyter-ext');
 /** Where the wheel put the prebuilt labextension. */
 export const INSTALLED_LABEXTENSION = join(VENV, 'share/jupyter/labextensions/smlt-jupyterlab');
-/** The smlt command the server extension starts (a user has `smlt` on PATH; this is the checkout's). */
-export const SMLT_COMMAND = JSON.stringify([process.execPath, join(repoRoot, 'shared/bin/smlt.js')]);
+/** The CLI the server extension finds as `smlt` on PATH, as `npm link -w shared` puts it there. */
+const SMLT_CLI = join(repoRoot, 'shared/bin/smlt.js');
 /** The TypeScript kernel (tslab) and the tfjs its notebooks import, installed by the setup. */
 export const TSLAB_HOST = process.env.SMLT_TSLAB_HOST ?? join(repoRoot, '.cache/tslab-host');
 const TSLAB = join(TSLAB_HOST, 'node_modules/tslab/bin/tslab');
@@ -103,7 +103,7 @@ export async function startLab(options: {
   files: Record<string, string | Buffer>;
   logFile: string;
   tslab?: boolean;
-  /** Environment for the server over the test's own (e.g. `SMLT_JUPYTER_COMMAND: undefined`). */
+  /** Environment for the server over the test's own (e.g. a `PATH` without `smlt`). */
   env?: Record<string, string | undefined>;
 }): Promise<Lab> {
   installWheel();
@@ -115,6 +115,15 @@ export async function startLab(options: {
     writeFileSync(join(root, name), content);
   }
   const jupyterPath = join(state, 'jupyter-data');
+  // No "get notified about Jupyter news?" toast over the page (there is no internet here anyway).
+  const notificationSettings = join(state, 'lab-settings/@jupyterlab/apputils-extension');
+  mkdirSync(notificationSettings, { recursive: true });
+  writeFileSync(join(notificationSettings, 'notification.jupyterlab-settings'), JSON.stringify({ fetchNews: 'false' }));
+  // `smlt` on PATH, and the Node that runs these tests (>= 20) first on it.
+  const bin = join(state, 'bin');
+  mkdirSync(bin);
+  symlinkSync(SMLT_CLI, join(bin, 'smlt'));
+  symlinkSync(process.execPath, join(bin, 'node'));
   if (options.tslab) {
     installKernel(jupyterPath, TSLAB_KERNEL, [process.execPath, TSLAB, 'kernel', '--config-path', '{connection_file}']);
     symlinkSync(join(TSLAB_HOST, 'node_modules'), join(root, 'node_modules'));
@@ -150,8 +159,9 @@ export async function startLab(options: {
         JUPYTERLAB_SETTINGS_DIR: join(state, 'lab-settings'),
         JUPYTERLAB_WORKSPACES_DIR: join(state, 'lab-workspaces'),
         JUPYTER_PATH: jupyterPath,
+        PATH: `${bin}:${process.env.PATH ?? ''}`,
         SMLT_HOME: smltHome,
-        SMLT_JUPYTER_COMMAND: SMLT_COMMAND,
+        SMLT_JUPYTER_COMMAND: undefined,
         PYDEVD_DISABLE_FILE_VALIDATION: '1',
         ...options.env
       })

@@ -200,4 +200,17 @@ describe('smlt_jupyter server extension in jupyter_server', { skip: missing ? `$
       await killed.stop();
     }
   });
+
+  it('says what is missing when the machine has no smlt command, and what to do', async () => {
+    // Node is in /usr/bin here; `smlt` is not (no `npm link`), and the wheel is not in a checkout.
+    const bare = await startLab({ files: {}, logFile: join(outDir, 'server-extension-no-smlt.log'), env: { PATH: '/usr/bin:/bin' } });
+    try {
+      const response = await fetch(bare.url('/smlt/config'));
+      assert.equal(response.status, 503);
+      const body = (await response.json()) as { message?: string };
+      assert.match(body.message ?? '', /cannot find the smlt command: put the smlt command on the Jupyter server's PATH \(from a checkout of SMLT: `npm ci && npm link -w shared`\)/);
+    } finally {
+      await bare.stop();
+    }
+  });
 });
