@@ -3,10 +3,12 @@
  * CSP-locked webview and in a report page with no scripts, and two lines need little code.
  * The viewBox is as wide as the panel is expected to be (`widthPx`), so axis text is drawn
  * close to its nominal size; `width="100%"` lets it follow the real width from there.
+ * The x-axis spans the epochs the run has reached (all of them once it has succeeded), so the
+ * first epoch's iteration losses fill the chart while it runs instead of 1/N of it.
  */
 import { type SafeHtml, html } from './escape.js';
 import { formatLoss, formatPercent } from './format.js';
-import type { PanelState } from './state.js';
+import type { LossPoint, PanelState } from './state.js';
 
 interface Scale {
   (value: number): number;
@@ -63,7 +65,7 @@ function chartSvg(state: PanelState, widthPx: number, description: string, fit?:
   const pad = { left: 38, right: withAccuracy ? 40 : 14, top: 10, bottom: 24 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
-  const epochs = Math.max(1, state.epochs, state.epochsDone);
+  const epochs = chartEpochs(state);
 
   const losses = [...state.lossPoints.map((p) => p.loss), ...state.epochRows.map((r) => r.loss)].filter(Number.isFinite);
   const lossTicks = niceTicks(Math.max(...losses, 1e-9));
@@ -96,7 +98,7 @@ function chartSvg(state: PanelState, widthPx: number, description: string, fit?:
   });
   const axisName = words ? '' : html`<text class="smlt-tick" x="0" y="${n(height - 7)}">epoch</text>`;
 
-  const iterationPath = polyline(state.lossPoints.map((p) => [x(p.epoch + p.iteration / Math.max(1, p.iterations)), yLoss(p.loss)]));
+  const iterationPath = polyline(state.lossPoints.map((p) => [x(iterationPosition(p)), yLoss(p.loss)]));
   const epochLoss = state.epochRows.filter((r) => Number.isFinite(r.loss)).map((r) => [x(r.epoch + 1), yLoss(r.loss)] as const);
   const epochAcc = state.epochRows
     .filter((r) => r.valAccuracy !== undefined && Number.isFinite(r.valAccuracy))
@@ -112,6 +114,27 @@ function chartSvg(state: PanelState, widthPx: number, description: string, fit?:
     ${epochAcc.length > 1 ? html`<polyline class="smlt-series-acc" points="${polyline(epochAcc)}"/>` : ''}
     ${epochAcc.map(([cx, cy]) => html`<circle class="smlt-dot-acc" cx="${n(cx)}" cy="${n(cy)}" r="3.5"/>`)}
   </svg>`;
+}
+
+/**
+ * How many epochs the x-axis spans: those done, the one in progress, and any with a loss point
+ * (a run stopped mid-epoch). Not the planned total while running: in a 200-epoch run the first
+ * epoch would be a few pixels wide and its curve look empty.
+ */
+function chartEpochs(state: PanelState): number {
+  const inProgress = state.status === 'running' ? state.epoch + 1 : 0;
+  const lastPointEpoch = state.lossPoints.reduce((last, p) => Math.max(last, p.epoch + 1), 0);
+  const reached = Math.max(1, state.epochsDone, inProgress, lastPointEpoch);
+  return Number.isFinite(reached) ? reached : 1;
+}
+
+/**
+ * Where an iteration's loss goes on the x-axis, in epochs. `iteration` counts the iterations
+ * finished (1 for the first), and its loss was measured before that iteration's update: the
+ * first is the loss of the model as the epoch started, so it sits at the epoch's start.
+ */
+function iterationPosition(point: LossPoint): number {
+  return point.epoch + Math.max(0, point.iteration - 1) / Math.max(1, point.iterations);
 }
 
 function hasAccuracy(state: PanelState): boolean {

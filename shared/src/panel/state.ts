@@ -50,6 +50,7 @@ export interface EpochRow extends EpochMetrics {
 /** One `progress` event: the loss of the iteration just finished (noisy; the chart smooths by epoch). */
 export interface LossPoint {
   readonly epoch: number;
+  /** Iterations finished in the epoch, 1 for the first; its loss was measured before its update. */
   readonly iteration: number;
   readonly iterations: number;
   readonly loss: number;

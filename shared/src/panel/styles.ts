@@ -6,8 +6,10 @@
  * `body { --smlt-fg: var(--vscode-foreground); --smlt-bg: var(--vscode-editor-background); … }`
  * or in JupyterLab `--smlt-fg: var(--jp-ui-font-color1)`. Without a mapping the panel is light,
  * or dark when the OS prefers it, and `data-theme="dark"|"light"` on any ancestor (or on the
- * panel) pins one. Layout adapts to the panel's own width (container queries), not the window's:
- * a notebook output cell is narrower than the screen.
+ * panel) pins one. Held-out accuracy's colour is named once, `--smlt-accuracy` on `.smlt-panel`,
+ * from `--smlt-success` (which every host maps to its green), so the inline panel and the report
+ * page draw it alike. Layout adapts to the panel's own width (container queries),
+ * not the window's: a notebook output cell is narrower than the screen.
  */
 
 const LIGHT = `
@@ -176,12 +178,17 @@ export const PANEL_CSS = `
 .smlt-h { font-size: 13px; font-weight: 650; }
 
 .smlt-chart { padding: 12px; border: 1px solid var(--smlt-border); border-radius: var(--smlt-radius); }
+/*
+ * Held-out accuracy's one colour. Declared on the panel, so a host's mapping cannot re-colour it;
+ * not --smlt-accent-2, whose hue is each host's own (JupyterLab's accent is green, the default purple).
+ */
+.smlt-panel { --smlt-accuracy: var(--smlt-success); }
 .smlt-legend { display: flex; flex-wrap: wrap; gap: 2px 14px; list-style: none; color: var(--smlt-muted); font-size: 12px; }
 .smlt-legend li { display: inline-flex; align-items: center; gap: 6px; }
 .smlt-key { display: inline-block; width: 16px; height: 3px; border-radius: 2px; background: var(--smlt-accent); }
 .smlt-key-iter { opacity: 0.5; }
 .smlt-key-loss { height: 4px; }
-.smlt-key-acc { background: var(--smlt-accent-2); height: 4px; }
+.smlt-key-acc { background: var(--smlt-accuracy); height: 4px; }
 .smlt-chart-svg { display: block; width: 100%; height: auto; font-family: var(--smlt-font); }
 .smlt-chart-svg[data-fit="wide"] { display: none; }
 @container smlt-panel (min-width: 520px) {
@@ -192,12 +199,12 @@ export const PANEL_CSS = `
 .smlt-axis { stroke: var(--smlt-muted); stroke-width: 1; opacity: 0.6; }
 .smlt-epoch-line { stroke: var(--smlt-muted); stroke-width: 1; stroke-dasharray: 3 4; opacity: 0.5; }
 .smlt-tick { fill: var(--smlt-muted); }
-.smlt-tick-acc { fill: var(--smlt-accent-2); }
+.smlt-tick-acc { fill: var(--smlt-accuracy); }
 .smlt-series-iter { fill: none; stroke: var(--smlt-accent); stroke-opacity: 0.5; stroke-width: 1.5; stroke-linejoin: round; }
 .smlt-series-loss { fill: none; stroke: var(--smlt-accent); stroke-width: 2.5; stroke-linejoin: round; stroke-linecap: round; }
-.smlt-series-acc { fill: none; stroke: var(--smlt-accent-2); stroke-width: 2.5; stroke-linejoin: round; stroke-linecap: round; }
+.smlt-series-acc { fill: none; stroke: var(--smlt-accuracy); stroke-width: 2.5; stroke-linejoin: round; stroke-linecap: round; }
 .smlt-dot-loss { fill: var(--smlt-bg); stroke: var(--smlt-accent); stroke-width: 2.5; }
-.smlt-dot-acc { fill: var(--smlt-bg); stroke: var(--smlt-accent-2); stroke-width: 2.5; }
+.smlt-dot-acc { fill: var(--smlt-bg); stroke: var(--smlt-accuracy); stroke-width: 2.5; }
 .smlt-empty { padding: 20px 12px; text-align: center; color: var(--smlt-muted); font-size: 12px; border: 1px dashed var(--smlt-border); border-radius: var(--smlt-radius); }
 
 .smlt-decision {
