@@ -5,8 +5,8 @@ process and is never sent to the browser) and proxies its API and event stream u
 ``<base_url>/smlt/``, behind Jupyter's own authentication and XSRF checks. The side process is
 stopped with the server.
 
-Enable it with ``--ServerApp.jpserver_extensions='{"smlt_jupyter": True}'`` (the package must be
-importable: put ``jupyter-ext/`` on ``PYTHONPATH``). Works with jupyter_server 1.23 and 2.x.
+Installing the ``smlt-jupyterlab`` wheel enables it (``etc/jupyter/jupyter_server_config.d/
+smlt_jupyter.json``). Needs jupyter_server 2.
 """
 from .handlers import setup_handlers
 from .side_process import SmltServe
@@ -25,6 +25,3 @@ def _load_jupyter_server_extension(serverapp):
     setup_handlers(serverapp.web_app, root_dir=serverapp.root_dir)
     serverapp.log.info("SMLT: proxying smlt serve under %ssmlt/", serverapp.base_url)
 
-
-# jupyter_server 1.x also looks for the older name.
-load_jupyter_server_extension = _load_jupyter_server_extension

@@ -240,7 +240,9 @@ export class TrainDialog extends Dialog<TrainSettings> {
     this._starting = starting;
     const train = this.node.querySelector<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept');
     if (train) {
-      train.disabled = starting;
+      // Not `disabled`: a focused button that becomes disabled drops the focus to the page, and
+      // the dialog would no longer hear Escape. A second Train while starting is ignored above.
+      train.setAttribute('aria-disabled', String(starting));
       const label = train.querySelector('.jp-Dialog-buttonLabel') ?? train;
       label.textContent = starting ? 'Starting…' : 'Train';
     }

@@ -1,6 +1,6 @@
 /**
  * While a run is driven, on one timer: its heartbeat, cancel requests from other processes, and
- * `progress` events from rank 0's markers.
+ * `progress` events from rank 0's markers (the latest each second, and each epoch's first).
  */
 import type { ObjectStore } from '../backends/ports.js';
 import type { EventLog } from './event-log.js';
@@ -33,6 +33,10 @@ export function watchRun(store: ObjectStore, runId: string, cancel: () => void, 
     if (epoch === undefined) return;
     const markers = await store.list(keys.markersOf(epoch, 0));
     if (markers.length > reported && epoch !== undefined) {
+      // The epoch's first report also carries its first iteration, so a curve starts where the
+      // epoch did, not at whichever iteration the first poll found.
+      const first = reported === 0 && markers.length > 1 ? await readJson<{ loss: number }>(store, markers[0]) : undefined;
+      if (first) log.emit({ type: 'progress', epoch, iteration: 1, iterations, loss: first.loss });
       reported = markers.length;
       const marker = await readJson<{ loss: number }>(store, markers[markers.length - 1]);
       if (marker) log.emit({ type: 'progress', epoch, iteration: reported, iterations, loss: marker.loss });

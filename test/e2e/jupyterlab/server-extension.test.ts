@@ -205,7 +205,7 @@ describe('smlt_jupyter server extension in jupyter_server', { skip: missing ? `$
     // Node is in /usr/bin here; `smlt` is not (no `npm link`), and the wheel is not in a checkout.
     const bare = await startLab({ files: {}, logFile: join(outDir, 'server-extension-no-smlt.log'), env: { PATH: '/usr/bin:/bin' } });
     try {
-      const response = await fetch(bare.url('/smlt/config'));
+      const response = await fetch(bare.url('/smlt/runs'));
       assert.equal(response.status, 503);
       const body = (await response.json()) as { message?: string };
       assert.match(body.message ?? '', /cannot find the smlt command: put the smlt command on the Jupyter server's PATH \(from a checkout of SMLT: `npm ci && npm link -w shared`\)/);
