@@ -207,8 +207,8 @@ describe('smlt_jupyter server extension in jupyter_server', { skip: missing ? `$
     try {
       const response = await fetch(bare.url('/smlt/runs'));
       assert.equal(response.status, 503);
-      const body = (await response.json()) as { message?: string };
-      assert.match(body.message ?? '', /cannot find the smlt command: put the smlt command on the Jupyter server's PATH \(from a checkout of SMLT: `npm ci && npm link -w shared`\)/);
+      const body = (await response.json()) as { error?: { message?: string } };
+      assert.match(body.error?.message ?? '', /cannot find the smlt command: put the smlt command on the Jupyter server's PATH \(from a checkout of SMLT: `npm ci && npm link -w shared`\)/);
     } finally {
       await bare.stop();
     }
