@@ -99,7 +99,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(widget.id);
     };
 
-    /** The run's saved model, or undefined after saying why there is none. */
+    /** The run's saved model; throws, saying why, when it has none. */
     const trainedModel = async (model: RunModel): Promise<RunArtifacts & { modelPath: string }> => {
       const artifacts = await requestAPI<RunArtifacts>(`runs/${encodeURIComponent(model.runId)}/artifacts`);
       if (!artifacts.modelPath) throw new Error(`Run ${model.runId} has no saved model.`);

@@ -32,8 +32,8 @@ export class RunPanelWidget extends Widget {
   private readonly _bar: HTMLElement;
   /** The notebook has a Python kernel to load the trained weights into (set by the plugin). */
   private _pythonKernel = false;
-  /** What the last "Load into kernel" said. */
-  private _loaded: string | undefined;
+  /** What the last "Load into kernel" said, and whether it worked. */
+  private _loaded: { text: string; ok: boolean } | undefined;
   /** Only the header and the progress line (the user hid the details). */
   private _collapsed = false;
   /** The height last given to the layout, to ask for a re-fit only when it changes. */
@@ -97,7 +97,7 @@ export class RunPanelWidget extends Widget {
     this._bar.innerHTML = '';
     for (const [text, className] of [
       [trouble, 'jp-smlt-Trouble'],
-      [this._loaded, 'jp-smlt-Loaded']
+      [this._loaded?.text, this._loaded?.ok ? 'jp-smlt-Loaded' : 'jp-smlt-Trouble']
     ] as const) {
       if (!text) continue;
       const note = document.createElement('span');
@@ -149,9 +149,9 @@ export class RunPanelWidget extends Widget {
         button.disabled = true;
         button.textContent = 'Loading…';
         try {
-          this._loaded = await this.actions.loadIntoKernel(this.model);
+          this._loaded = { text: await this.actions.loadIntoKernel(this.model), ok: true };
         } catch (err) {
-          this._loaded = `Not loaded: ${(err as Error).message}`;
+          this._loaded = { text: `Not loaded: ${(err as Error).message}`, ok: false };
         }
         this.render();
         return;
