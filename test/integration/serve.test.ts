@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,6 +171,29 @@ interface RawResponse {
   json: any;
 }
 
+/**
+ * Bytes written to the server as they are (no client to tidy them up); resolves with what came
+ * back once the server closes the connection or `settleMs` pass without more.
+ */
+function rawBytes(server: { url: string }, bytes: string, settleMs = 1_000): Promise<string> {
+  const { port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    let timer = setTimeout(() => socket.destroy(), settleMs);
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      clearTimeout(timer);
+      timer = setTimeout(() => socket.destroy(), settleMs);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+    socket.on('error', reject);
+  });
+}
+
 /** node:http, not fetch: fetch will not let us forge Host or Origin. */
 function raw(
   server: { url: string },
@@ -294,6 +318,35 @@ describe('smlt serve', () => {
       }
       for (const host of [`localhost:${port}`, `LOCALHOST:${port}`, `127.0.0.1:${port}`]) {
         assert.equal((await raw(server, { path: '/v1/runs', headers: { ...auth(server.token), host } })).status, 200, host);
+      }
+    });
+
+    it('answers 403 to an absolute-form target naming another server, and to a repeated Host', async () => {
+      const port = new URL(server.url).port;
+      const bearer = `Authorization: Bearer ${server.token}\r\n`;
+      for (const target of ['http://evil.example/v1/runs', `http://127.0.0.1:${port}/v1/runs`, '*']) {
+        const reply = await rawBytes(server, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${bearer}Connection: close\r\n\r\n`);
+        assert.match(reply, /^HTTP\/1\.1 (403|400) /, `${target}: ${reply.slice(0, 80)}`);
+        assert.ok(!reply.includes('"runs"') && !reply.includes('done-run'), `${target} was answered with runs`);
+      }
+      const twice = await rawBytes(server, `GET /v1/runs HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nHost: evil.example\r\n${bearer}Connection: close\r\n\r\n`);
+      assert.match(twice, /^HTTP\/1\.1 (403|400) /);
+      const ok = await rawBytes(server, `GET /v1/runs HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${bearer}Connection: close\r\n\r\n`);
+      assert.match(ok, /^HTTP\/1\.1 200 /);
+    });
+
+    it('answers 408 and closes a request whose body never arrives in full', { timeout: 30_000 }, async () => {
+      const slow = await startServer(service, { requestTimeoutMs: 300 });
+      try {
+        const port = new URL(slow.url).port;
+        // Content-Length promises 100 bytes; 10 come, then nothing.
+        const reply = await rawBytes(slow, `POST /v1/estimate HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${slow.token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"source":`, 10_000);
+        assert.match(reply, /^HTTP\/1\.1 408 /);
+        // Headers that never end are cut off the same way.
+        const headers = await rawBytes(slow, `GET /v1/runs HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Slow: 1\r\n`, 10_000);
+        assert.match(headers, /^HTTP\/1\.1 408 /);
+      } finally {
+        await slow.close();
       }
     });
 

@@ -5,7 +5,9 @@
  * trusts nothing else about a request: every request carries the bearer token (from the 0600
  * token file, see `token-file.ts`); `Host` must name 127.0.0.1 or localhost on our port and
  * `Origin`, when sent, must be ours or explicitly allowed — a web page that rebinds a DNS name
- * to 127.0.0.1 fails both. Plain `node:http`: seven routes do not need a framework, and the
+ * to 127.0.0.1 fails both. The target must be a path (no absolute-form URL naming another
+ * authority), `Host` is sent once, and a request's headers and body must arrive within a bound
+ * (`requestTimeoutMs`, else 408), so a client that stalls cannot hold a connection. Plain `node:http`: seven routes do not need a framework, and the
  * stream needs the raw response anyway (backpressure, close detection).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -43,6 +45,11 @@ export interface ServerOptions {
   heartbeatMs?: number;
   /** One line per request (method, path, status, time) and server-side errors; never headers or bodies. */
   log?: (line: string) => void;
+  /**
+   * A request's headers must arrive within this, and its whole body within twice this (else 408
+   * and the connection is closed); default 10 s. Responses (event streams) are not limited.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -55,6 +62,7 @@ export interface RunningServer {
 
 export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_HEARTBEAT_MS = 15_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** How long close() lets in-flight requests finish before cutting their connections. */
 const CLOSE_GRACE_MS = 2_000;
 const MIN_TOKEN_LENGTH = 16;
@@ -84,7 +92,16 @@ export async function startServer(service: RunService, options: ServerOptions = 
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     log: options.log ?? (() => undefined),
   });
-  const server = createServer((req, res) => handler.handle(req, res));
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const server = createServer(
+    {
+      headersTimeout: requestTimeoutMs,
+      requestTimeout: 2 * requestTimeoutMs,
+      // Node checks the two limits on this interval (30 s by default, longer than the limits).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, requestTimeoutMs / 4)),
+    },
+    (req, res) => handler.handle(req, res),
+  );
   await listen(server, port, host);
   handler.port = (server.address() as AddressInfo).port;
 
@@ -135,6 +152,15 @@ const digest = (value: string): Buffer => createHash('sha256').update(value, 'ut
 export function isLoopbackAddress(address: string | undefined): boolean {
   if (!address) return false;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === '::1' || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(address);
+}
+
+/** The values of a header as the client sent them, one per occurrence. */
+function rawHeaderValues(req: IncomingMessage, name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() === name) values.push(req.rawHeaders[i + 1]!);
+  }
+  return values;
 }
 
 /** A failure answered as-is, with the status and body it names. */
@@ -234,7 +260,14 @@ class Handler {
     if (!isLoopbackAddress(req.socket.remoteAddress)) {
       throw new HttpError(403, 'FORBIDDEN', 'smlt serve answers requests from this machine only.');
     }
-    const hostHeader = (req.headers.host ?? '').toLowerCase();
+    // Only origin-form targets ("/v1/runs"): an absolute-form one ("http://other.example/v1/runs")
+    // names an authority of its own, which would take the Host header's place.
+    if (!(req.url ?? '').startsWith('/')) {
+      throw new HttpError(403, 'FORBIDDEN', 'The request target must be a path such as /v1/runs, not a URL naming another server.');
+    }
+    // One Host header, exactly our authority as sent (Node trims what it parses).
+    const hosts = rawHeaderValues(req, 'host');
+    const hostHeader = hosts.length === 1 ? hosts[0]!.toLowerCase() : '';
     if (hostHeader !== `127.0.0.1:${this.port}` && hostHeader !== `localhost:${this.port}`) {
       throw new HttpError(403, 'FORBIDDEN', `The Host header must be 127.0.0.1:${this.port} or localhost:${this.port}.`);
     }
