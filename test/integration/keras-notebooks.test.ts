@@ -29,6 +29,7 @@ interface Result {
   runId: string;
   metrics: { loss: number; accuracy?: number };
   modelPath?: string;
+  warnings?: string[];
 }
 
 function writeNotebook(name: string, cells: string[]): string {
@@ -69,6 +70,7 @@ describe('unmodified Keras notebooks', { skip }, () => {
       const { status, stderr, result } = smltTrain(path, '--workers', '2');
       assert.equal(status, 0, `smlt train failed:\n${stderr.slice(-3000)}`);
       assert.equal(result?.status, 'succeeded');
+      assert.equal(result!.warnings, undefined, `a model that learns gets no training warning: ${result!.warnings}`);
       assert.match(stderr, /found: model `model` \(/, 'the CLI says what it found');
       const runDir = join(path, '..', '.smlt', 'runs', result!.runId);
       assert.ok(existsSync(join(runDir, 'smlt_keras.py')), 'the run folder carries the Keras helper');

@@ -53,6 +53,7 @@ describe('training on local workers', () => {
     );
     const finished = events.at(-1);
     assert.ok(finished?.type === 'run_finished' && finished.status === 'succeeded');
+    assert.equal(finished.warnings, undefined, 'a run that learns has no training warning');
     assert.ok(finished.modelPath && existsSync(finished.modelPath));
     const report = JSON.parse(readFileSync(finished.reportPath!, 'utf8'));
     assert.equal(report.epochs.length, 1);
@@ -72,6 +73,24 @@ describe('training on local workers', () => {
       warm.every((e) => e.type === 'worker_finished' && !e.coldStart && e.warmCache),
       'warm re-invocations download and build nothing',
     );
+  });
+
+  it('says so, in the result, the final event and the report, when the model did not learn', async () => {
+    // Adam at learning rate 10 throws an MLP's softmax into saturation in a few steps.
+    const wild = { ...oneEpoch, spec: { ...oneEpoch.spec, training: { ...oneEpoch.spec.training, learningRate: 10 } } };
+    const run = await localRun();
+    try {
+      const result = await run.train(wild, { workers: 1 });
+      assert.equal(result.status, 'succeeded');
+      assert.equal(result.warnings?.length, 1);
+      assert.match(result.warnings![0]!, /The training loss did not go down in epoch 1 \([\d.]+ at its first iteration, [\d.]+ on average\): the model is not learning/);
+      const finished = run.events.filter((e) => e.runId === result.runId).at(-1);
+      assert.ok(finished?.type === 'run_finished');
+      assert.deepEqual(finished.warnings, result.warnings);
+      assert.deepEqual(JSON.parse(readFileSync(finished.reportPath!, 'utf8')).warnings, result.warnings);
+    } finally {
+      await run.dispose();
+    }
   });
 
   it('cancels cleanly, keeping the checkpoint and report, and resumes to the end', async () => {

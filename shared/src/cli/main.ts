@@ -346,6 +346,7 @@ async function follow(service: RunService, runId: string, mode: OutputMode, from
         modelPath: finished.modelPath,
         reportPath: finished.reportPath,
         ...(finished.error ? { error: finished.error } : {}),
+        ...(finished.warnings ? { warnings: finished.warnings } : {}),
       })}\n`,
     );
   }

@@ -89,7 +89,8 @@ export function progressPrinter(mode: OutputMode): { onEvent(event: RunEvent): v
             `${event.status}: ${event.durationS.toFixed(1)} s, ${costOn(`$${event.costUsd.toFixed(4)}`, platform)}` +
               (event.modelPath ? `\nmodel: ${event.modelPath}` : '') +
               (event.reportPath ? `\nreport: ${event.reportPath}` : '') +
-              (event.error ? `\nerror [${event.error.code}]: ${event.error.message}` : ''),
+              (event.error ? `\nerror [${event.error.code}]: ${event.error.message}` : '') +
+              (event.warnings ?? []).map((w) => `\nwarning: ${w}`).join(''),
           );
           break;
         default:

@@ -65,6 +65,7 @@ export function panelHtml(state: PanelState, options: RenderPanelOptions = {}): 
   ${header(state, options)}
   ${progress(state)}
   ${finalError(state)}
+  ${finalWarnings(state)}
   ${stats(state)}
   ${renderChart(state, chartWidths)}
   ${decision(state)}
@@ -163,6 +164,16 @@ function finalError(state: PanelState): SafeHtml | '' {
   return html`<div class="smlt-alert" role="alert">
     <strong class="smlt-alert-code">${userText(error.code, 80)}</strong>
     <span class="smlt-alert-text">${userText(error.message, 2000)}</span>
+  </div>`;
+}
+
+/** A run that ended without training well (a NaN loss, a first epoch that did not learn): said, not hidden. */
+function finalWarnings(state: PanelState): SafeHtml | '' {
+  const warnings = state.final?.warnings ?? [];
+  if (warnings.length === 0) return '';
+  return html`<div class="smlt-alert smlt-alert-warning" role="alert">
+    <strong class="smlt-alert-code">Training did not go well</strong>
+    ${warnings.map((w) => html`<span class="smlt-alert-text">${userText(w, 2000)}</span>`)}
   </div>`;
 }
 

@@ -90,6 +90,8 @@ export interface FinalOutcome {
   readonly modelPath?: string;
   readonly reportPath?: string;
   readonly error?: { readonly code: string; readonly message: string };
+  /** The run ended but did not train well. */
+  readonly warnings?: readonly string[];
 }
 
 export interface PanelState {
@@ -412,6 +414,7 @@ function runFinished(state: PanelState, event: RunEventOf<'run_finished'>): Pane
     ...(event.modelPath ? { modelPath: event.modelPath } : {}),
     ...(event.reportPath ? { reportPath: event.reportPath } : {}),
     ...(event.error ? { error: { code: String(event.error.code), message: event.error.message } } : {}),
+    ...(event.warnings?.length ? { warnings: event.warnings.map(String) } : {}),
   };
   const elapsedS = Number.isFinite(event.durationS) ? event.durationS : state.elapsedS;
   const finished: PanelState = {

@@ -148,6 +148,8 @@ export const PANEL_CSS = `
   background: color-mix(in srgb, var(--smlt-danger) 8%, transparent);
 }
 .smlt-alert-code { color: var(--smlt-danger); font-family: var(--smlt-font-mono); font-size: 12px; }
+.smlt-alert-warning { border-color: color-mix(in srgb, var(--smlt-warning) 40%, transparent); border-left-color: var(--smlt-warning); background: color-mix(in srgb, var(--smlt-warning) 10%, transparent); }
+.smlt-alert-warning .smlt-alert-code { color: var(--smlt-warning); }
 
 /* Key numbers as tiles: loss and accuracy side by side and the rest full width when narrow, 3 + 2 in between, five across when wide. */
 .smlt-stats { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 8px; }

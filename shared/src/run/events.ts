@@ -21,6 +21,8 @@ export interface EpochMetrics {
   /** On the held-out split. */
   valLoss?: number;
   valAccuracy?: number;
+  /** Worker 0's loss at the epoch's first iteration, measured before its update. */
+  firstLoss?: number;
 }
 
 export type RunEventBody =
@@ -98,6 +100,8 @@ export type RunEventBody =
       modelPath?: string;
       reportPath?: string;
       error?: { code: SmltErrorCode | string; message: string };
+      /** The run ended but did not train well: why, and what to check (run/training-health.ts). */
+      warnings?: string[];
     };
 
 export type RunEventType = RunEventBody['type'];

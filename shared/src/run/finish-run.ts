@@ -1,6 +1,7 @@
 /**
  * The end of a drive, however it ended: the model and report written from the last checkpoint
- * (a failed or cancelled run keeps both), the final status saved, `run_finished` emitted.
+ * (a failed or cancelled run keeps both), the final status saved, `run_finished` emitted with
+ * the run's training warnings (a loss that became NaN, a first epoch that did not learn).
  */
 import { isSmltError } from '../errors.js';
 import { readCheckpoint } from './checkpoints.js';
@@ -8,6 +9,7 @@ import type { EpochMetrics, FinalStatus } from './events.js';
 import { writeRunOutputs } from './outputs.js';
 import type { RunContext, TrainingData } from './run-context.js';
 import type { RunResult } from './run-options.js';
+import { trainingWarnings } from './training-health.js';
 
 export interface RunEnd {
   status: FinalStatus;
@@ -45,6 +47,7 @@ export async function finishRun(run: RunContext, data: TrainingData, end: RunEnd
   }
   data.evaluator.dispose();
   await run.saveStatus({ status: final.status, error: final.error });
+  const warnings = trainingWarnings(status.epochs);
   log.emit({
     type: 'run_finished',
     status: final.status,
@@ -53,7 +56,17 @@ export async function finishRun(run: RunContext, data: TrainingData, end: RunEnd
     ...(metrics ? { metrics } : {}),
     ...outputs,
     ...(final.error ? { error: final.error } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
   });
   await log.flush();
-  return { runId: run.runId, status: final.status, metrics, durationS: run.elapsedS(), costUsd, ...outputs, ...(final.error ? { error: final.error } : {}) };
+  return {
+    runId: run.runId,
+    status: final.status,
+    metrics,
+    durationS: run.elapsedS(),
+    costUsd,
+    ...outputs,
+    ...(final.error ? { error: final.error } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
 }

@@ -13,6 +13,7 @@ import { createOptimizer, decodeState } from '../model/training.js';
 import type { JobSpec } from '../spec/job-spec.js';
 import { KERAS_HELPER_FILE } from './load-cell.js';
 import type { RunManifest, RunStatusRecord } from './run-state.js';
+import { trainingWarnings } from './training-health.js';
 
 const KERAS_HELPER = fileURLToPath(new URL('../../python/smlt_keras.py', import.meta.url));
 
@@ -33,6 +34,8 @@ export interface RunReport {
   epochs: RunStatusRecord['epochs'];
   metrics?: { loss: number; valLoss?: number; valAccuracy?: number };
   modelPath?: string;
+  /** It ran but did not train well: why, and what to check. */
+  warnings?: string[];
 }
 
 export async function writeRunOutputs(input: {
@@ -76,6 +79,8 @@ export async function writeRunOutputs(input: {
     ...(last ? { metrics: { loss: last.loss, valLoss: last.valLoss, valAccuracy: last.valAccuracy } } : {}),
     ...(modelPath ? { modelPath } : {}),
   };
+  const warnings = trainingWarnings(status.epochs);
+  if (warnings.length > 0) report.warnings = warnings;
   const reportPath = join(manifest.outDir, 'report.json');
   await writeFile(`${reportPath}.tmp`, JSON.stringify(report, null, 2));
   await rename(`${reportPath}.tmp`, reportPath);

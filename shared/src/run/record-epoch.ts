@@ -21,14 +21,18 @@ export interface EpochStart {
   costUsd: number;
 }
 
-/** Emits `checkpoint`, then reads it back: the mean training loss and the held-out metrics of its weights. */
+/**
+ * Emits `checkpoint`, then reads it back: the mean training loss and the held-out metrics of its
+ * weights, with the loss of the epoch's first iteration (to tell whether the epoch learnt).
+ */
 export async function evaluateEpoch(run: RunContext, data: TrainingData, epoch: number): Promise<EpochMetrics> {
   const { store, keys } = run;
   run.log.emit({ type: 'checkpoint', epoch, key: keys.checkpoint(epoch + 1) });
-  const loss = await meanTrainingLoss(store, run.runId, epoch);
+  const losses = await iterationLosses(store, run.runId, epoch);
+  const loss = losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
   const state = await readCheckpoint(store, keys.checkpoint(epoch + 1));
   if (!state) throw new SmltError('RUN_FAILED', `Worker 0 did not write the checkpoint of epoch ${epoch + 1}.`);
-  return { loss, ...(await data.evaluator.evaluate(state)) };
+  return { loss, ...(await data.evaluator.evaluate(state)), ...(losses.length > 0 ? { firstLoss: losses[0]! } : {}) };
 }
 
 /** Clears the epoch's exchange, bills it, and saves its record in the status; emits `epoch_finished` and `cost`. */
@@ -60,12 +64,9 @@ export async function recordEpoch(run: RunContext, epoch: number, ran: EpochRun,
   await run.saveStatus({ epochsDone: epoch + 1, epochs: [...status.epochs, record] });
 }
 
-/** Mean of every rank's per-iteration loss (the markers hold them). */
-async function meanTrainingLoss(store: ObjectStore, runId: string, epoch: number): Promise<number> {
+/** Every rank's per-iteration loss (the markers hold them), worker 0's first iteration first. */
+async function iterationLosses(store: ObjectStore, runId: string, epoch: number): Promise<number[]> {
   const limit = pLimit(16);
-  const markers = await store.list(runKeys(runId).markersPrefix(epoch));
-  const losses = await Promise.all(
-    markers.map((key) => limit(async () => (await readJson<{ loss: number }>(store, key))?.loss ?? NaN)),
-  );
-  return losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
+  const markers = (await store.list(runKeys(runId).markersPrefix(epoch))).sort();
+  return Promise.all(markers.map((key) => limit(async () => (await readJson<{ loss: number }>(store, key))?.loss ?? NaN)));
 }

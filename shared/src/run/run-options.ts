@@ -65,6 +65,8 @@ export interface RunResult {
   modelPath?: string;
   reportPath?: string;
   error?: { code: string; message: string };
+  /** It ran but did not train well (run/training-health.ts). */
+  warnings?: string[];
 }
 
 /** A run that is validated and recorded in the store, ready to be driven. */
