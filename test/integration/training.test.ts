@@ -83,7 +83,7 @@ describe('training on local workers', () => {
       const result = await run.train(wild, { workers: 1 });
       assert.equal(result.status, 'succeeded');
       assert.equal(result.warnings?.length, 1);
-      assert.match(result.warnings![0]!, /The training loss did not go down in epoch 1 \([\d.]+ at its first iteration, [\d.]+ on average\): the model is not learning/);
+      assert.match(result.warnings![0]!, /The loss did not go down: [\d.]+ at the first iteration, [\d.]+ on the held-out split after epoch 1\. The model is not learning/);
       const finished = run.events.filter((e) => e.runId === result.runId).at(-1);
       assert.ok(finished?.type === 'run_finished');
       assert.deepEqual(finished.warnings, result.warnings);
