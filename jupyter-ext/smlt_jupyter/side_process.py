@@ -25,6 +25,7 @@ _INSTALL_HINT = (
     "put the smlt command on the Jupyter server's PATH (from a checkout of SMLT: `npm ci && npm link -w shared`), "
     "or set SMLT_JUPYTER_COMMAND to a JSON list such as [\"node\", \"/path/to/smlt.js\"]; then restart Jupyter"
 )
+_NOT_FOUND = f"cannot find the smlt command: {_INSTALL_HINT}"
 
 
 def _node_major(node):
@@ -55,7 +56,7 @@ def find_command():
     repo_cli = os.path.join(os.path.dirname(os.path.dirname(_HERE)), "shared", "bin", "smlt.js")
     if os.path.exists(repo_cli):
         return [node, repo_cli], None
-    return None, f"cannot find the smlt command: {_INSTALL_HINT}"
+    return None, _NOT_FOUND
 
 
 def _die_with_parent():
@@ -69,7 +70,7 @@ def _die_with_parent():
 class SmltServe:
     def __init__(self, command, env=None, log=None, start_timeout_s=60.0, missing=None):
         self.command = list(command) if command else None
-        self.missing = missing or f"cannot find the smlt command: {_INSTALL_HINT}"
+        self.missing = missing or _NOT_FOUND
         self.env = dict(env if env is not None else os.environ)
         self.log = log
         self.start_timeout_s = start_timeout_s

@@ -12,8 +12,8 @@
  *   the JSON already as a string); otherwise the cell's tfjs code is captured on the server.
  */
 import type { NotebookPanel } from '@jupyterlab/notebook';
-import { KernelMessage, type Kernel } from '@jupyterlab/services';
-import { kernelLanguage } from './language';
+import type { Kernel } from '@jupyterlab/services';
+import { KernelCodeError, kernelLanguage, runInKernel } from './kernel';
 import { postJSON } from './request';
 import type { NotebookPayload } from './tokens';
 
@@ -145,26 +145,15 @@ function npyCode(name: string): string {
   ].join('\n');
 }
 
-/** Runs `code` in the kernel without touching the notebook (no history, no cell output); its stdout. */
-async function runForOutput(kernel: Kernel.IKernelConnection, code: string, what: string, retries = 2): Promise<string> {
-  const future = kernel.requestExecute({ code, silent: false, store_history: false, stop_on_error: true }, true);
-  let out = '';
-  let failure: string | undefined;
-  future.onIOPub = (msg: KernelMessage.IIOPubMessage) => {
-    if (KernelMessage.isStreamMsg(msg) && msg.content.name === 'stdout') out += msg.content.text;
-    if (KernelMessage.isErrorMsg(msg)) failure = `${msg.content.ename}: ${msg.content.evalue}`;
-  };
-  const reply = await future.done;
-  // A kernel aborts requests queued behind a cell that failed; ours did not run, so ask again.
-  if (reply.content.status === 'aborted' && retries > 0) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    return runForOutput(kernel, code, what, retries - 1);
-  }
-  if (failure || reply.content.status !== 'ok') {
+/** The kernel's stdout for `code`, which reads `what`; a failure says what to do. */
+async function runForOutput(kernel: Kernel.IKernelConnection, code: string, what: string): Promise<string> {
+  try {
+    return await runInKernel(kernel, code);
+  } catch (err) {
+    if (!(err instanceof KernelCodeError)) throw err;
     throw new CaptureError(
-      `Could not read ${what} from the kernel (${failure ?? reply.content.status}). Run the notebook's cells first, ` +
+      `Could not read ${what} from the kernel (${err.message}). Run the notebook's cells first, ` +
         'or name the variable in the cell metadata as {"smlt": {"variable": "..."}}.'
     );
   }
-  return out;
 }

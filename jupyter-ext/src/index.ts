@@ -8,13 +8,12 @@
 import { type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
-import { KernelMessage } from '@jupyterlab/services';
 import { loadCellSource as sharedLoadCell } from '../../shared/dist/run/load-cell.js';
 import type { RunReport } from '../../shared/dist/run/outputs.js';
 import { CaptureError, notebookPayload } from './capture';
 import { TrainDialog, TrainForm, runRequestBody } from './dialog';
 import { RunModel } from './model';
-import { declaredLanguage, kernelLanguage } from './language';
+import { KernelCodeError, declaredLanguage, kernelLanguage, runInKernel } from './kernel';
 import { yamlCellsToRaw } from './yaml-cells';
 import { ApiError, postJSON, requestAPI } from './request';
 import { CommandIds, PLUGIN_ID, type RunArtifacts, type RunSummary, type ServerConfig, type TrainSettings } from './tokens';
@@ -127,16 +126,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (!kernel) throw new Error('the notebook has no kernel; start its kernel and run its cells up to model.compile.');
       const artifacts = await trainedModel(model);
       const variable = artifacts.modelVariable ?? 'model';
-      const code = `${loadCellSource('python', artifacts.modelPath, model.runId, variable)}\nNone`;
-      const future = kernel.requestExecute({ code, silent: false, store_history: false, stop_on_error: true });
-      let failure: string | undefined;
-      future.onIOPub = (msg) => {
-        if (KernelMessage.isErrorMsg(msg)) failure = `${msg.content.ename}: ${msg.content.evalue}`;
-      };
-      const reply = await future.done;
-      if (failure || reply.content.status !== 'ok') {
-        const hint = /NameError/.test(failure ?? '') ? ` Run the notebook's cells that build \`${variable}\` first.` : '';
-        throw new Error(`${failure ?? reply.content.status}.${hint}`);
+      try {
+        await runInKernel(kernel, loadCellSource('python', artifacts.modelPath, model.runId, variable));
+      } catch (err) {
+        if (!(err instanceof KernelCodeError)) throw err;
+        const hint = /NameError/.test(err.message) ? ` Run the notebook's cells that build \`${variable}\` first.` : '';
+        throw new Error(`${err.message}.${hint}`);
       }
       return `Loaded into \`${variable}\` in the kernel`;
     };

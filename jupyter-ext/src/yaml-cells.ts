@@ -6,7 +6,7 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
-import { declaredLanguage, kernelLanguage } from './language';
+import { declaredLanguage, kernelLanguage } from './kernel';
 
 const MARKER = /^\s*(?:#|\/\/)\s*smlt:\s*(data|config)\b/i;
 const TAG = /^smlt:(data|config)$/i;

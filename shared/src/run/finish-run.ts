@@ -27,6 +27,7 @@ export async function finishRun(run: RunContext, data: TrainingData, end: RunEnd
   let final = end;
   run.chargeOrchestratorRequests();
   const costUsd = meter.breakdown().totalUsd;
+  const warnings = trainingWarnings(status.epochs);
   let outputs: { modelPath?: string; reportPath?: string } = {};
   try {
     // A corrupt last checkpoint leaves the run without a model, but with its report and its own error.
@@ -41,13 +42,13 @@ export async function finishRun(run: RunContext, data: TrainingData, end: RunEnd
       spec: run.spec,
       checkpoint,
       withModel: status.epochsDone > 0,
+      warnings,
     });
   } catch (err) {
     final = { status: 'failed', error: final.error ?? { code: 'RUN_FAILED', message: `Could not write the run's outputs: ${String(err)}` } };
   }
   data.evaluator.dispose();
   await run.saveStatus({ status: final.status, error: final.error });
-  const warnings = trainingWarnings(status.epochs);
   log.emit({
     type: 'run_finished',
     status: final.status,

@@ -13,7 +13,6 @@ import { createOptimizer, decodeState } from '../model/training.js';
 import type { JobSpec } from '../spec/job-spec.js';
 import { KERAS_HELPER_FILE } from './load-cell.js';
 import type { RunManifest, RunStatusRecord } from './run-state.js';
-import { trainingWarnings } from './training-health.js';
 
 const KERAS_HELPER = fileURLToPath(new URL('../../python/smlt_keras.py', import.meta.url));
 
@@ -44,6 +43,8 @@ export async function writeRunOutputs(input: {
   spec: JobSpec;
   checkpoint: Uint8Array | undefined;
   withModel: boolean;
+  /** The run's training warnings (run/training-health.ts), for the report. */
+  warnings: readonly string[];
 }): Promise<{ modelPath?: string; reportPath: string }> {
   const { manifest, status, spec } = input;
   await mkdir(manifest.outDir, { recursive: true });
@@ -79,8 +80,7 @@ export async function writeRunOutputs(input: {
     ...(last ? { metrics: { loss: last.loss, valLoss: last.valLoss, valAccuracy: last.valAccuracy } } : {}),
     ...(modelPath ? { modelPath } : {}),
   };
-  const warnings = trainingWarnings(status.epochs);
-  if (warnings.length > 0) report.warnings = warnings;
+  if (input.warnings.length > 0) report.warnings = [...input.warnings];
   const reportPath = join(manifest.outDir, 'report.json');
   await writeFile(`${reportPath}.tmp`, JSON.stringify(report, null, 2));
   await rename(`${reportPath}.tmp`, reportPath);

@@ -67,6 +67,6 @@ export async function recordEpoch(run: RunContext, epoch: number, ran: EpochRun,
 /** Every rank's per-iteration loss (the markers hold them), worker 0's first iteration first. */
 async function iterationLosses(store: ObjectStore, runId: string, epoch: number): Promise<number[]> {
   const limit = pLimit(16);
-  const markers = (await store.list(runKeys(runId).markersPrefix(epoch))).sort();
+  const markers = await store.list(runKeys(runId).markersPrefix(epoch));
   return Promise.all(markers.map((key) => limit(async () => (await readJson<{ loss: number }>(store, key))?.loss ?? NaN)));
 }
