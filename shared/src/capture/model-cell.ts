@@ -90,7 +90,8 @@ function sandboxError(err: unknown, cell: RoleCell, memoryMb: number): SmltError
     return new SmltError(
       'MODEL_INVALID',
       `${cell.label}: building the model was stopped because ${err.message}, over the ${memoryMb} MB limit. ` +
-        'The model is too large to train on serverless workers: use fewer or smaller layers.',
+        'Either the model is too large to train on serverless workers (use fewer or smaller layers) or the ' +
+        "cell's code keeps allocating: look for an endless loop (also in promises or timers).",
       { cause: err },
     );
   }
