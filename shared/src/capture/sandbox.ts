@@ -4,7 +4,8 @@
  * permission model, an empty environment, a heap limit, a resident-memory watchdog and a wall
  * clock limit. `node:vm` alone is not a boundary (DESIGN.md): code in a context holding only `tf`
  * reaches `process` through `this.constructor.constructor`; here that `process` is the child's.
- * Network access is NOT restricted by the permission model (SECURITY.md).
+ * What the permission model leaves open (signals, the network) the child closes itself before it
+ * reads a request (sandbox-lockdown.ts); the child is killed once it has answered (SECURITY.md).
  */
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -74,6 +75,8 @@ export function runSandboxed<T>(request: unknown, limits: SandboxLimits): Promis
       settled = true;
       clearTimeout(wall);
       clearInterval(memory);
+      // Escaped code can keep the child alive after its answer (process.reallyExit is its to replace).
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       settle();
     };
     const settleWith = (answer: SandboxAnswer<T>) =>
