@@ -26,6 +26,11 @@ export interface ObjectStore {
   waitFor?(key: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Uint8Array>;
   /** How often `waitForObject` polls this store when it has no `waitFor` (default: a folder's rate). */
   readonly pollMs?: { initial: number; max: number };
+  /**
+   * Optional: removes what writes cut off by a crash left under `prefix` (the folder store's temp
+   * files) and says how many; stores whose writes leave nothing behind do not implement it.
+   */
+  removePartialWrites?(prefix: string): Promise<number>;
   /** Counts of requests made through this instance, for cost accounting. */
   readonly requests: RequestCounts;
 }

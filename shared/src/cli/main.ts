@@ -17,6 +17,7 @@ import { startServer } from '../serve/server.js';
 import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '../serve/token-file.js';
 import { resolvePython } from '../capture/python-cells.js';
 import { probeCostUsd } from '../service/estimate.js';
+import { collectGarbage } from '../service/garbage.js';
 import { DEFAULT_MEMORY_MB, LocalRunService } from '../service/local-run-service.js';
 import type { RunRequest, RunService } from '../service/run-service.js';
 import { backendName, channelSpec, formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers, positiveInt, syncName } from './parse.js';
@@ -188,6 +189,21 @@ program
         );
       }
     });
+  });
+
+program
+  .command('gc')
+  .description('Remove what crashed runs left behind (unfinished run folders, exchange keys, temp files, unused datasets)')
+  .option('--dry-run', 'only list what would be removed')
+  .option('--json', 'print JSON')
+  .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
+    const found = await collectGarbage({ dryRun: Boolean(opts.dryRun) });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ removed: opts.dryRun ? [] : found, ...(opts.dryRun ? { wouldRemove: found } : {}) })}\n`);
+      return;
+    }
+    if (found.length === 0) process.stdout.write('Nothing to remove.\n');
+    for (const { what, why } of found) process.stdout.write(`${opts.dryRun ? 'would remove' : 'removed'} ${what}: ${why}\n`);
   });
 
 program

@@ -5,6 +5,8 @@ import type { RunEvent, RunEventBody } from './events.js';
 /**
  * Numbers a run's events, stores each one under `runs/<id>/events/`, and hands it to the
  * listeners. Writes are chained, so the store holds them in order; `flush` waits for them.
+ * After a write fails (a full disk) no later event is stored: the stored log stays gapless, and
+ * a resume numbers on from its last event.
  */
 export class EventLog {
   private writes: Promise<void> = Promise.resolve();
@@ -21,16 +23,17 @@ export class EventLog {
   emit(body: RunEventBody): RunEvent {
     const event = { v: 1, seq: ++this.seq, time: this.now().toISOString(), runId: this.runId, ...body } as RunEvent;
     const key = runKeys(this.runId).event(event.seq);
-    this.writes = this.writes.then(() =>
-      this.store.put(key, JSON.stringify(event)).catch((err: unknown) => {
-        this.writeError ??= err;
-      }),
-    );
+    this.writes = this.writes.then(async () => {
+      if (this.writeError) return;
+      await this.store.put(key, JSON.stringify(event)).catch((err: unknown) => {
+        this.writeError = err;
+      });
+    });
     for (const listener of this.listeners) listener(event);
     return event;
   }
 
-  /** Waits until every event is stored; throws the first write error, if any. */
+  /** Waits until every event is stored; throws the write error that stopped the log, if any. */
   async flush(): Promise<void> {
     await this.writes;
     if (this.writeError) throw this.writeError;

@@ -20,6 +20,8 @@ export const runKeys = (runId: string) => {
     checkpointsPrefix: `${root}checkpoints/`,
     /** State (weights + optimizer) at the start of `epoch` (0-based); e0000 is the initial model. */
     checkpoint: (epoch: number) => `${root}checkpoints/e${pad(epoch, 4)}.state`,
+    /** Every epoch's scratch space. */
+    syncRoot: `${root}sync/`,
     /** Per-epoch scratch space: gradient shards, markers, mid-epoch state. Deleted after the epoch. */
     syncPrefix: (epoch: number) => `${root}sync/e${pad(epoch, 4)}`,
     marker: (epoch: number, rank: number, iteration: number) =>

@@ -18,7 +18,7 @@ import { jobSpecSchema } from '../spec/job-spec.js';
 import { initBackend } from '../tf/backend.js';
 import { lastIntactCheckpoint } from './checkpoints.js';
 import { runEpochAttempts } from './epoch-attempts.js';
-import type { EpochMetrics } from './events.js';
+import type { EpochMetrics, RunEvent } from './events.js';
 import { endOf, finishRun, type RunEnd } from './finish-run.js';
 import { datasetKeys, runKeys } from './layout.js';
 import { evaluateEpoch, recordEpoch } from './record-epoch.js';
@@ -100,7 +100,11 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   const manifest = await readManifest(store, runId);
   const status = await readStatus(store, runId);
   if (!status) throw new SmltError('RUN_NOT_FOUND', `Run ${runId} has no status in ${store.url}.`);
-  if (status.status === 'succeeded') {
+  const keys = runKeys(runId);
+  const eventKeys = await store.list(keys.eventsPrefix);
+  const last = eventKeys.length > 0 ? await readJson<RunEvent>(store, eventKeys.at(-1)!) : undefined;
+  // A run killed while it was finishing has its final status but no run_finished: finish it.
+  if (status.status === 'succeeded' && last?.type === 'run_finished') {
     throw new SmltError('RUN_BUSY', `Run ${runId} already succeeded; its model is in ${manifest.outDir}.`);
   }
   if (!options.force && status.status === 'running' && Date.now() - Date.parse(status.heartbeatAt) < HEARTBEAT_STALE_MS) {
@@ -117,8 +121,9 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   status.epochsDone = Math.min(status.epochsDone, lastCheckpoint);
   status.epochs = status.epochs.filter((e) => e.epoch < status.epochsDone);
   status.error = undefined;
-  await store.delete([runKeys(runId).cancelRequest]);
-  const seq = (await store.list(runKeys(runId).eventsPrefix)).length;
+  await clearLeftovers(store, runId);
+  // The next event follows the last one stored, so no number is used twice.
+  const seq = last?.seq ?? 0;
   manifest.settings = {
     ...manifest.settings,
     workers: options.workers ?? manifest.settings.workers,
@@ -141,6 +146,16 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
         options: { ...options, ...manifest.settings, storeLocation: manifest.store, ...(planEpoch ? { planEpoch } : {}) },
       }),
   };
+}
+
+/**
+ * What a crashed drive of the run left: a cancel request, every epoch's exchange keys (the epoch in
+ * progress is redone from its checkpoint), and the store's partial writes under the run's folder.
+ */
+async function clearLeftovers(store: ObjectStore, runId: string): Promise<void> {
+  const keys = runKeys(runId);
+  await store.delete([keys.cancelRequest, ...(await store.list(keys.syncRoot))]);
+  await store.removePartialWrites?.(keys.root);
 }
 
 /** Asks the orchestrator driving a run to stop; marks it cancelled when no one drives it. */

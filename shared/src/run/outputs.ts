@@ -6,6 +6,7 @@
 import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { faultPoint } from '../backends/fault-injection.js';
 import { costBreakdown } from '../cost/cost.js';
 import { buildModel } from '../model/build.js';
 import { saveLayersModel } from '../model/save.js';
@@ -53,7 +54,7 @@ export async function writeRunOutputs(input: {
     const model = await buildModel(spec.model.topology);
     const optimizer = createOptimizer(spec.training);
     await decodeState(input.checkpoint, model, optimizer);
-    modelPath = (await saveLayersModel(model, join(manifest.outDir, 'model'))).modelJsonPath;
+    modelPath = (await faultPoint(`write ${manifest.outDir}/model`, () => saveLayersModel(model, join(manifest.outDir, 'model')))).modelJsonPath;
     model.dispose();
     optimizer.dispose();
     // A Keras model's weights go back into Keras with this helper (no tensorflowjs needed).
@@ -82,7 +83,9 @@ export async function writeRunOutputs(input: {
   };
   if (input.warnings.length > 0) report.warnings = [...input.warnings];
   const reportPath = join(manifest.outDir, 'report.json');
-  await writeFile(`${reportPath}.tmp`, JSON.stringify(report, null, 2));
-  await rename(`${reportPath}.tmp`, reportPath);
+  await faultPoint(`write ${reportPath}`, async () => {
+    await writeFile(`${reportPath}.tmp`, JSON.stringify(report, null, 2));
+    await rename(`${reportPath}.tmp`, reportPath);
+  });
   return { ...(modelPath ? { modelPath } : {}), reportPath };
 }

@@ -81,8 +81,13 @@ export class RunContext {
     Object.assign(this.requestsSeen, this.store.requests);
   }
 
-  /** Saves the status (with the patch) and the heartbeat. */
+  /**
+   * Saves the status (with the patch) and the heartbeat, after the events emitted so far: the
+   * status never claims more than the stored log shows, and a log that stopped storing (a full
+   * disk) fails the drive here instead of running on unrecorded.
+   */
   async saveStatus(patch: Partial<RunStatusRecord> = {}): Promise<void> {
+    await this.log.flush();
     Object.assign(this.status, patch, {
       elapsedS: this.elapsedS(),
       cost: this.meter.toJSON(),

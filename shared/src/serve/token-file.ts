@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { SmltError } from '../errors.js';
 import { smltHome } from '../service/run-index.js';
+import { isProcessAlive } from '../processes.js';
 
 export interface ServeInfo {
   url: string;
@@ -65,7 +66,7 @@ export async function readServeInfo(path = serveInfoPath()): Promise<ServeInfo |
   } catch (err) {
     throw new SmltError('OPTION_INVALID', `${path} is not a token file of smlt serve; delete it and restart smlt serve.`, { cause: err });
   }
-  return isAlive(parsed.pid) ? parsed : undefined;
+  return isProcessAlive(parsed.pid) ? parsed : undefined;
 }
 
 /** Removes the file if it is still this server's (a newer server may have replaced it). */
@@ -78,12 +79,3 @@ export async function removeServeInfo(token: string, path = serveInfoPath()): Pr
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    // ESRCH: gone. EPERM: a process of another user took the pid, so not our server either.
-    return false;
-  }
-}

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ObjectStore } from '../backends/ports.js';
 import { type JobSpec, jobSpecSchema } from '../spec/job-spec.js';
+import { withFaults } from '../backends/fault-injection.js';
 import { openStore } from '../backends/open-store.js';
 import { waitForObject } from '../backends/store-utils.js';
 import { type CaptureNotes, type Captured, captureNotebook, captureNotebookJson } from '../capture/capture.js';
@@ -15,7 +16,9 @@ import { SmltError, isSmltError } from '../errors.js';
 import { readEvents } from '../run/event-log.js';
 import type { RunEvent } from '../run/events.js';
 import { runKeys } from '../run/layout.js';
-import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, prepareResume, prepareTrain, requestCancel, validateRunShape } from '../run/orchestrator.js';
+import { HEARTBEAT_STALE_MS, type PreparedRun, type RunResult, newRunId, prepareResume, prepareTrain, requestCancel, validateRunShape } from '../run/orchestrator.js';
+import { isProcessAlive } from '../processes.js';
+import { discardRun, removeCrashLeftovers } from './garbage.js';
 import { type AdaptiveSettings, readManifest, readStatus } from '../run/run-state.js';
 import { estimateFromPlanner, setupAdaptive, type AdaptiveSetup } from './estimate.js';
 import type { AdaptivePlan } from '../run/adaptive-plan.js';
@@ -46,6 +49,8 @@ export class LocalRunService implements RunService {
   private readonly backends: RunBackends;
   private readonly channels = new Channels();
   private readonly active = new Map<string, { abort: AbortController; done: Promise<RunResult> }>();
+  /** Why a drive of this process failed when it could not record its own end. */
+  private readonly failures = new Map<string, SmltError>();
 
   private readonly onCapture: LocalRunServiceOptions['onCapture'];
 
@@ -85,9 +90,17 @@ export class LocalRunService implements RunService {
     const channel = await this.channels.open(request.channel === 'auto' ? adaptive.channel.name : request.channel, backend.redis);
     // The manifest's settings: what a resume without the planner falls back to.
     const workers = request.workers ?? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1);
+    await removeCrashLeftovers();
+    // Indexed as being created first: a run either never started (and a later sweep removes what
+    // it wrote) or is listed and resumable; no crash in between loses one.
+    const runId = newRunId();
+    const entry: IndexedRun = { runId, store: location, ...backend.indexFields, notebook, createdAt: new Date().toISOString() };
+    await indexRun({ ...entry, creating: { pid: process.pid } });
+    const store = withFaults(openStore(location));
     const prepared = await prepareTrain(captured, {
+      runId,
       platform: backend.platform,
-      store: openStore(location),
+      store,
       storeLocation: location,
       ...(channel ? { channel } : {}),
       // The model and report come back next to the notebook, wherever the run's state lives.
@@ -100,8 +113,16 @@ export class LocalRunService implements RunService {
       notebook,
       ...(request.outDir ? { outDir: request.outDir } : {}),
       signal: abort.signal,
-    });
-    await indexRun({ runId: prepared.runId, store: location, ...backend.indexFields, notebook, createdAt: new Date().toISOString() });
+    })
+      .then(async (ready) => {
+        await indexRun(entry);
+        return ready;
+      })
+      .catch(async (err: unknown) => {
+        // What is left when even this fails (a full disk), the next run's sweep removes.
+        await discardRun(store, runId).catch(() => undefined);
+        throw err;
+      });
     return this.drive(prepared, abort);
   }
 
@@ -139,8 +160,16 @@ export class LocalRunService implements RunService {
   async resume(runId: string, options: { force?: boolean } = {}): Promise<{ runId: string; fromSeq: number }> {
     if (this.active.has(runId)) throw new SmltError('RUN_BUSY', `Run ${runId} is already running in this process.`);
     const run = await indexedRun(runId);
+    if (run.creating && !isProcessAlive(run.creating.pid)) {
+      throw new SmltError(
+        'RUN_NOT_FOUND',
+        `Run ${runId} never started: it was cut off while it was being created. Start it again with \`smlt train\`; ` +
+          'the next run (or `smlt gc`) removes what it left.',
+      );
+    }
+    await removeCrashLeftovers();
     const backend = await this.backends.forRun(run);
-    const store = storeOfRun(run);
+    const store = withFaults(storeOfRun(run));
     const abort = new AbortController();
     const prepared = await prepareResume(runId, {
       platform: backend.platform,
@@ -167,6 +196,9 @@ export class LocalRunService implements RunService {
           if (options.signal?.aborted) return;
           throw err;
         }
+        // A drive of this process that failed without its last event (a full disk): say why.
+        const failure = this.failures.get(runId);
+        if (failure) throw failure;
         // Nothing new for a while: stop following a run no process drives any more.
         const status = await readStatus(store, runId);
         const orphaned = !status || (!this.active.has(runId) && Date.now() - Date.parse(status.heartbeatAt) > HEARTBEAT_STALE_MS);
@@ -202,7 +234,9 @@ export class LocalRunService implements RunService {
 
   async list(): Promise<RunSummary[]> {
     const summaries = await Promise.all(
-      (await listIndexedRuns()).map((run) => summarize(storeOfRun(run), run.runId).catch(() => undefined)),
+      (await listIndexedRuns())
+        .filter((run) => !run.creating)
+        .map((run) => summarize(storeOfRun(run), run.runId).catch(() => undefined)),
     );
     return summaries.filter((s): s is RunSummary => s !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
@@ -235,8 +269,13 @@ export class LocalRunService implements RunService {
 
   private drive(prepared: PreparedRun, abort: AbortController): { runId: string; fromSeq: number } {
     const { runId } = prepared;
+    this.failures.delete(runId);
     const done: Promise<RunResult> = prepared.run().finally(() => this.active.delete(runId));
-    done.catch(() => undefined); // a failure is recorded in the run's status and events
+    // A failure is recorded in the run's status and events, unless recording it is what failed.
+    done.catch((err: unknown) => {
+      const { code, message } = isSmltError(err) ? err : { code: 'RUN_FAILED' as const, message: String(err) };
+      this.failures.set(runId, new SmltError(code, `${message} Run ${runId} stopped; once that is fixed, resume it with \`smlt resume ${runId}\`.`, { cause: err }));
+    });
     this.active.set(runId, { abort, done });
     return { runId, fromSeq: prepared.fromSeq };
   }

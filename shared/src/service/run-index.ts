@@ -4,10 +4,12 @@
  * (paths, bucket names), never credentials.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { faultPoint } from '../backends/fault-injection.js';
 import type { StoreLocation } from '../backends/ports.js';
+import { SmltError, errorMessage } from '../errors.js';
 
 export interface IndexedRun {
   runId: string;
@@ -20,6 +22,11 @@ export interface IndexedRun {
   configFile?: string;
   notebook?: string;
   createdAt: string;
+  /**
+   * Set while the run is being created (its store written), by the process creating it: a run
+   * still marked so when that process is gone never started, and is removed with what it wrote.
+   */
+  creating?: { pid: number };
 }
 
 export const smltHome = (): string => process.env.SMLT_HOME ?? join(homedir(), '.smlt');
@@ -44,14 +51,30 @@ export async function findIndexedRun(runId: string): Promise<IndexedRun | undefi
  */
 let updates: Promise<void> = Promise.resolve();
 
+/** Records the run (replacing an entry with its id). */
 export function indexRun(run: IndexedRun): Promise<void> {
+  return updateIndex(`record run ${run.runId}`, (runs) => [...runs.filter((r) => r.runId !== run.runId), run]);
+}
+
+/** Drops the runs' entries (their stores are not touched). */
+export function forgetRuns(runIds: readonly string[]): Promise<void> {
+  return updateIndex(`forget ${runIds.join(', ')}`, (runs) => runs.filter((r) => !runIds.includes(r.runId)));
+}
+
+function updateIndex(what: string, change: (runs: IndexedRun[]) => IndexedRun[]): Promise<void> {
   const update = updates.then(async () => {
-    const runs = (await listIndexedRuns()).filter((r) => r.runId !== run.runId);
-    runs.push(run);
-    await mkdir(smltHome(), { recursive: true });
+    const runs = change(await listIndexedRuns());
     const tmp = `${indexFile()}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(runs, null, 2));
-    await rename(tmp, indexFile());
+    try {
+      await faultPoint(`write ${indexFile()}`, async () => {
+        await mkdir(smltHome(), { recursive: true });
+        await writeFile(tmp, JSON.stringify(runs, null, 2));
+        await rename(tmp, indexFile());
+      });
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new SmltError('STORE_ERROR', `Could not ${what} in the run index ${indexFile()}: ${errorMessage(err)}. Free some space there (or set SMLT_HOME to a writable folder) and try again.`, { cause: err });
+    }
   });
   updates = update.catch(() => undefined);
   return update;

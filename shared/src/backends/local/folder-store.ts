@@ -118,6 +118,23 @@ export class FolderStore implements ObjectStore {
     await this.removeEmptyFolders(files);
   }
 
+  /** Removes the temp files of writes a crash cut off under `prefix` (a folder: it ends with `/`). */
+  async removePartialWrites(prefix: string): Promise<number> {
+    assertValidPrefix(prefix);
+    const folder = join(this.root, ...prefix.split('/').filter((s) => s !== ''));
+    let entries: string[];
+    try {
+      entries = (await readdir(folder, { recursive: true })).map(String);
+    } catch (err) {
+      if (isMissing(err)) return 0;
+      throw this.storeError(`list ${prefix}`, err);
+    }
+    const temps = entries.filter((entry) => entry.endsWith(TEMP_SUFFIX)).map((entry) => join(folder, entry));
+    await Promise.all(temps.map((file) => unlink(file).catch(() => undefined)));
+    await this.removeEmptyFolders(temps);
+    return temps.length;
+  }
+
   /**
    * Removes folders the delete left empty, a level at a time from the deepest, so a parent is
    * tried only after all its emptied children are gone; stops at (and keeps) the root.

@@ -8,10 +8,11 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '../../processes.js';
 import type { InvocationStats, InvokeOptions, InvokeOutcome, Platform } from '../ports.js';
 import type { ContainerMessage, InvokeMessage } from './container-protocol.js';
 
@@ -67,7 +68,7 @@ export class LocalPlatform implements Platform {
     this.timeLimitMs = options.timeLimitMs ?? LAMBDA_TIME_LIMIT_MS;
     this.workerEntry =
       options.workerEntry ?? createRequire(import.meta.url).resolve('@smlt/lambda-worker/local-runtime');
-    this.tmpRoot = options.tmpRoot ?? join(tmpdir(), `smlt-local-${process.pid}-${randomUUID().slice(0, 8)}`);
+    this.tmpRoot = options.tmpRoot ?? join(tmpdir(), `${TEMP_PREFIX}${process.pid}-${randomUUID().slice(0, 8)}`);
     this.idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
     this.memoryPollMs = options.memoryPollMs ?? 50;
     this.env = options.env ?? process.env;
@@ -258,6 +259,28 @@ export class LocalPlatform implements Platform {
     }
     rmSync(container.tmpDir, { recursive: true, force: true });
   }
+}
+
+/** Each platform's containers get temp folders under `<tmpdir>/smlt-local-<pid>-<id>/`. */
+const TEMP_PREFIX = 'smlt-local-';
+
+/**
+ * Removes the container temp folders of platforms whose process is gone (killed before it could
+ * clean up); returns their paths (with `dryRun`, only finds them). A live process's folders stay.
+ */
+export function removeDeadPlatformFolders(root = tmpdir(), options: { dryRun?: boolean } = {}): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  const dead = names.filter((name) => {
+    const pid = new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(name)?.[1];
+    return pid !== undefined && !isProcessAlive(Number(pid));
+  });
+  if (!options.dryRun) for (const name of dead) rmSync(join(root, name), { recursive: true, force: true });
+  return dead.map((name) => join(root, name));
 }
 
 function failure<R>(reason: 'crashed', message: string, stats: InvocationStats): InvokeOutcome<R> {

@@ -1,0 +1,152 @@
+/**
+ * What crashes leave behind, found and removed. Two sweeps share one list of kinds:
+ * `removeCrashLeftovers` (each new run and resume: runs whose creation was cut off, worker temp
+ * folders of dead processes) and `smlt gc` (also index entries of runs that are gone, run folders
+ * no index names, finished runs' exchange keys and partial writes, datasets no run uses).
+ * Each item says what it is and why it goes before anything is removed.
+ */
+import type { ObjectStore, StoreLocation } from '../backends/ports.js';
+import { removeDeadPlatformFolders } from '../backends/local/local-platform.js';
+import { isProcessAlive } from '../processes.js';
+import { datasetKeys, runKeys, runPrefix } from '../run/layout.js';
+import { HEARTBEAT_STALE_MS } from '../run/orchestrator.js';
+import { readJson, readStatus } from '../run/run-state.js';
+import { type IndexedRun, forgetRuns, listIndexedRuns } from './run-index.js';
+import { locationOfRun, storeOfRun } from './run-backends.js';
+
+export interface Garbage {
+  /** A path, key prefix or index entry. */
+  what: string;
+  why: string;
+}
+
+/** An unindexed run folder younger than this may be a run another process is creating right now. */
+const UNINDEXED_GRACE_MS = 10 * 60_000;
+
+/** Removes what crashed processes left; run at the start of every run and resume. */
+export async function removeCrashLeftovers(): Promise<Garbage[]> {
+  const removed = await removeUnfinishedCreations(await listIndexedRuns(), true);
+  return [...removed, ...workerFolders(true)];
+}
+
+/** `smlt gc`: every kind of leftover; with `dryRun`, only lists them. */
+export async function collectGarbage(options: { dryRun?: boolean } = {}): Promise<Garbage[]> {
+  const remove = !options.dryRun;
+  const indexed = await listIndexedRuns();
+  const found: Garbage[] = [...(await removeUnfinishedCreations(indexed, remove)), ...workerFolders(remove)];
+  const live = indexed.filter((run) => !isDeadCreation(run));
+
+  const gone: IndexedRun[] = [];
+  for (const run of live) {
+    if (!(await storeOfRun(run).has(runKeys(run.runId).manifest).catch(() => true))) gone.push(run);
+  }
+  found.push(...gone.map((run) => ({ what: `index entry ${run.runId}`, why: 'its run folder is gone from its store' })));
+  if (remove && gone.length > 0) await forgetRuns(gone.map((r) => r.runId));
+
+  for (const { location, runs } of byStore(live.filter((run) => !gone.includes(run)))) {
+    found.push(...(await storeGarbage(location, runs, remove)));
+  }
+  return found;
+}
+
+function isDeadCreation(run: IndexedRun): boolean {
+  return run.creating !== undefined && !isProcessAlive(run.creating.pid);
+}
+
+async function removeUnfinishedCreations(indexed: IndexedRun[], remove: boolean): Promise<Garbage[]> {
+  const dead = indexed.filter(isDeadCreation);
+  if (remove) {
+    for (const run of dead) await removeRunFolder(storeOfRun(run), run.runId);
+    if (dead.length > 0) await forgetRuns(dead.map((r) => r.runId));
+  }
+  return dead.map((run) => ({ what: `run ${run.runId} (${storeOfRun(run).url})`, why: 'its creation was cut off before it started' }));
+}
+
+function workerFolders(remove: boolean): Garbage[] {
+  return removeDeadPlatformFolders(undefined, { dryRun: !remove }).map((path) => ({ what: path, why: 'worker temp folder of a process that is gone' }));
+}
+
+/** The indexed runs grouped by the store they live in. */
+function byStore(runs: IndexedRun[]): Array<{ location: StoreLocation; runs: IndexedRun[] }> {
+  const groups = new Map<string, { location: StoreLocation; runs: IndexedRun[] }>();
+  for (const run of runs) {
+    const location = locationOfRun(run);
+    const key = JSON.stringify(location);
+    groups.set(key, { location, runs: [...(groups.get(key)?.runs ?? []), run] });
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Inside one store: finished runs' exchange keys and partial writes; and, in a folder store (this
+ * machine's alone; an S3 bucket may hold other machines' runs), run folders no index names and
+ * datasets no remaining run uses.
+ */
+async function storeGarbage(location: StoreLocation, runs: IndexedRun[], remove: boolean): Promise<Garbage[]> {
+  const store = storeOfRun(runs[0]!);
+  const found: Garbage[] = [];
+  for (const run of runs) {
+    const status = await readStatus(store, run.runId).catch(() => undefined);
+    if (!status || status.status === 'running') continue;
+    const keys = runKeys(run.runId);
+    const exchange = await store.list(keys.syncRoot);
+    if (exchange.length > 0) found.push({ what: `${store.url}/${keys.syncRoot}`, why: `exchange keys of run ${run.runId}, which has ${status.status}` });
+    const partial = remove ? await store.removePartialWrites?.(keys.root) : 0;
+    if (partial) found.push({ what: `${partial} partial writes in ${store.url}/${keys.root}`, why: 'writes cut off by a crash' });
+    if (remove) await store.delete(exchange);
+  }
+  if (location.kind !== 'folder') return found;
+
+  const indexedIds = new Set(runs.map((r) => r.runId));
+  const kept = new Set<string>();
+  for (const runId of await runIdsIn(store)) {
+    if (indexedIds.has(runId) || (await mayBeStarting(store, runId))) {
+      kept.add(runId);
+      continue;
+    }
+    found.push({ what: `${store.url}/${runPrefix(runId)}`, why: 'a run folder no run index names' });
+    if (remove) await removeRunFolder(store, runId);
+  }
+  const used = new Set<string>();
+  for (const runId of kept) {
+    const spec = await readJson<{ data?: { hash?: string } }>(store, runKeys(runId).spec).catch(() => undefined);
+    if (spec?.data?.hash) used.add(spec.data.hash);
+  }
+  const datasets = new Map<string, string[]>();
+  for (const key of await store.list('artifacts/data/')) {
+    const hash = key.split('/')[2]!;
+    datasets.set(hash, [...(datasets.get(hash) ?? []), key]);
+  }
+  for (const [hash, keys] of datasets) {
+    if (used.has(hash)) continue;
+    found.push({ what: `${store.url}/${datasetKeys(hash).full.replace(/full\.bin$/, '')}`, why: 'a dataset no run in this store uses' });
+    if (remove) await store.delete(keys);
+  }
+  return found;
+}
+
+async function runIdsIn(store: ObjectStore): Promise<string[]> {
+  const ids = new Set((await store.list('runs/')).map((key) => key.split('/')[1]!));
+  return [...ids];
+}
+
+/** A run folder with a fresh heartbeat, or too young to tell, may belong to a live process. */
+async function mayBeStarting(store: ObjectStore, runId: string): Promise<boolean> {
+  const status = await readStatus(store, runId).catch(() => undefined);
+  if (status) return status.status === 'running' && Date.now() - Date.parse(status.heartbeatAt) < HEARTBEAT_STALE_MS;
+  const stamp = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-/.exec(runId);
+  if (!stamp) return false;
+  const [, y, mo, d, h, mi, s] = stamp;
+  return Date.now() - Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`) < UNINDEXED_GRACE_MS;
+}
+
+/** Removes a run that did not get to start: its folder and its index entry. */
+export async function discardRun(store: ObjectStore, runId: string): Promise<void> {
+  await removeRunFolder(store, runId);
+  await forgetRuns([runId]);
+}
+
+async function removeRunFolder(store: ObjectStore, runId: string): Promise<void> {
+  await store.delete(await store.list(runPrefix(runId)));
+  await store.removePartialWrites?.(runPrefix(runId));
+}
