@@ -34,17 +34,19 @@ export async function collectGarbage(options: { dryRun?: boolean } = {}): Promis
   const remove = !options.dryRun;
   const indexed = await listIndexedRuns();
   const found: Garbage[] = [...(await removeUnfinishedCreations(indexed, remove)), ...workerFolders(remove)];
-  const live = indexed.filter((run) => !isDeadCreation(run));
+  // A run a live process is creating is neither gone nor garbage yet.
+  const created = indexed.filter((run) => !run.creating);
+  const known = new Set(indexed.map((run) => run.runId));
 
   const gone: IndexedRun[] = [];
-  for (const run of live) {
+  for (const run of created) {
     if (!(await storeOfRun(run).has(runKeys(run.runId).manifest).catch(() => true))) gone.push(run);
   }
   found.push(...gone.map((run) => ({ what: `index entry ${run.runId}`, why: 'its run folder is gone from its store' })));
   if (remove && gone.length > 0) await forgetRuns(gone.map((r) => r.runId));
 
-  for (const { location, runs } of byStore(live.filter((run) => !gone.includes(run)))) {
-    found.push(...(await storeGarbage(location, runs, remove)));
+  for (const { location, runs } of byStore(created.filter((run) => !gone.includes(run)))) {
+    found.push(...(await storeGarbage(location, runs, known, remove)));
   }
   return found;
 }
@@ -82,7 +84,7 @@ function byStore(runs: IndexedRun[]): Array<{ location: StoreLocation; runs: Ind
  * machine's alone; an S3 bucket may hold other machines' runs), run folders no index names and
  * datasets no remaining run uses.
  */
-async function storeGarbage(location: StoreLocation, runs: IndexedRun[], remove: boolean): Promise<Garbage[]> {
+async function storeGarbage(location: StoreLocation, runs: IndexedRun[], known: Set<string>, remove: boolean): Promise<Garbage[]> {
   const store = storeOfRun(runs[0]!);
   const found: Garbage[] = [];
   for (const run of runs) {
@@ -97,10 +99,9 @@ async function storeGarbage(location: StoreLocation, runs: IndexedRun[], remove:
   }
   if (location.kind !== 'folder') return found;
 
-  const indexedIds = new Set(runs.map((r) => r.runId));
   const kept = new Set<string>();
   for (const runId of await runIdsIn(store)) {
-    if (indexedIds.has(runId) || (await mayBeStarting(store, runId))) {
+    if (known.has(runId) || (await mayBeStarting(store, runId))) {
       kept.add(runId);
       continue;
     }

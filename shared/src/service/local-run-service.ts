@@ -91,13 +91,10 @@ export class LocalRunService implements RunService {
     // The manifest's settings: what a resume without the planner falls back to.
     const workers = request.workers ?? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1);
     await removeCrashLeftovers();
-    // Indexed as being created first: a run either never started (and a later sweep removes what
-    // it wrote) or is listed and resumable; no crash in between loses one.
     const runId = newRunId();
     const entry: IndexedRun = { runId, store: location, ...backend.indexFields, notebook, createdAt: new Date().toISOString() };
-    await indexRun({ ...entry, creating: { pid: process.pid } });
     const store = withFaults(openStore(location));
-    const prepared = await prepareTrain(captured, {
+    const prepared = await createRun(entry, store, () => prepareTrain(captured, {
       runId,
       platform: backend.platform,
       store,
@@ -113,16 +110,7 @@ export class LocalRunService implements RunService {
       notebook,
       ...(request.outDir ? { outDir: request.outDir } : {}),
       signal: abort.signal,
-    })
-      .then(async (ready) => {
-        await indexRun(entry);
-        return ready;
-      })
-      .catch(async (err: unknown) => {
-        // What is left when even this fails (a full disk), the next run's sweep removes.
-        await discardRun(store, runId).catch(() => undefined);
-        throw err;
-      });
+    }));
     return this.drive(prepared, abort);
   }
 
@@ -278,6 +266,24 @@ export class LocalRunService implements RunService {
     });
     this.active.set(runId, { abort, done });
     return { runId, fromSeq: prepared.fromSeq };
+  }
+}
+
+/**
+ * Creates a run as one step from the user's view: indexed as being created (by this process)
+ * before its store is written, and as created after. Cut off in between, it never existed: it is
+ * not listed, and the next run's sweep (or `smlt gc`) removes what it wrote.
+ */
+async function createRun(entry: IndexedRun, store: ObjectStore, prepare: () => Promise<PreparedRun>): Promise<PreparedRun> {
+  await indexRun({ ...entry, creating: { pid: process.pid } });
+  try {
+    const prepared = await prepare();
+    await indexRun(entry);
+    return prepared;
+  } catch (err) {
+    // When even this fails (a full disk), the sweep removes what is left.
+    await discardRun(store, entry.runId).catch(() => undefined);
+    throw err;
   }
 }
 
