@@ -1,8 +1,8 @@
 /**
  * `smlt gc`: after a real run, the leftovers of crashes are laid out as a crash leaves them (a run
  * whose creation was cut off, a run folder no index names, a finished run's exchange keys and temp
- * files, a dead process's worker temp folder, a dataset no run uses, an index entry whose run is
- * gone). `--dry-run` lists each with its reason and removes nothing; `gc` removes exactly those
+ * files, a dead process's worker temp folder and run-index temp file, a dataset no run uses, an
+ * index entry whose run is gone). `--dry-run` lists each with its reason and removes nothing; `gc` removes exactly those
  * and leaves the finished run, its outputs and a live process's worker folder alone.
  */
 import assert from 'node:assert/strict';
@@ -55,6 +55,7 @@ describe('smlt gc', () => {
       put(join(store, 'runs', runId, 'events', '.0123456789abcdef.smlt-tmp')),
       put(join(work, 'tmp', `smlt-local-${deadPid}-0badf00d`, 'container-1', 'data.bin')),
       put(join(store, 'artifacts', 'data', 'deadbeef', 'full.bin')),
+      put(join(work, 'home', `runs.json.${deadPid}-0a1b2c3d.tmp`), '['),
     );
     kept.push(
       join(store, 'runs', runId, 'model', 'weights.bin'),
@@ -76,6 +77,7 @@ describe('smlt gc', () => {
     says(/smlt-local-\d+-0badf00d.*process that is gone/);
     says(/deadbeef.*no run in this store uses/);
     says(/index entry 20261207-020202-bbbbbb.*gone/);
+    says(/runs\.json\.\d+-0a1b2c3d\.tmp.*run-index update cut off/);
     assert.ok(!listed.some((g) => g.what.includes('0000cafe')), 'a live process\'s worker folder is not garbage');
     for (const path of leftovers) assert.ok(existsSync(path), `dry run kept ${path}`);
   });

@@ -1,17 +1,19 @@
 /**
  * What crashes leave behind, found and removed. Two sweeps share one list of kinds:
  * `removeCrashLeftovers` (each new run and resume: runs whose creation was cut off, worker temp
- * folders of dead processes) and `smlt gc` (also index entries of runs that are gone, run folders
+ * folders and run-index temp files of dead processes) and `smlt gc` (also index entries of runs that are gone, run folders
  * no index names, finished runs' exchange keys and partial writes, datasets no run uses).
  * Each item says what it is and why it goes before anything is removed.
  */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ObjectStore, StoreLocation } from '../backends/ports.js';
 import { removeDeadPlatformFolders } from '../backends/local/local-platform.js';
 import { isProcessAlive } from '../processes.js';
 import { datasetKeys, runKeys, runPrefix } from '../run/layout.js';
 import { HEARTBEAT_STALE_MS } from '../run/orchestrator.js';
 import { readJson, readStatus } from '../run/run-state.js';
-import { type IndexedRun, forgetRuns, listIndexedRuns } from './run-index.js';
+import { type IndexedRun, forgetRuns, listIndexedRuns, smltHome } from './run-index.js';
 import { locationOfRun, storeOfRun } from './run-backends.js';
 
 export interface Garbage {
@@ -26,14 +28,14 @@ const UNINDEXED_GRACE_MS = 10 * 60_000;
 /** Removes what crashed processes left; run at the start of every run and resume. */
 export async function removeCrashLeftovers(): Promise<Garbage[]> {
   const removed = await removeUnfinishedCreations(await listIndexedRuns(), true);
-  return [...removed, ...workerFolders(true)];
+  return [...removed, ...workerFolders(true), ...indexTemps(true)];
 }
 
 /** `smlt gc`: every kind of leftover; with `dryRun`, only lists them. */
 export async function collectGarbage(options: { dryRun?: boolean } = {}): Promise<Garbage[]> {
   const remove = !options.dryRun;
   const indexed = await listIndexedRuns();
-  const found: Garbage[] = [...(await removeUnfinishedCreations(indexed, remove)), ...workerFolders(remove)];
+  const found: Garbage[] = [...(await removeUnfinishedCreations(indexed, remove)), ...workerFolders(remove), ...indexTemps(remove)];
   // A run a live process is creating is neither gone nor garbage yet.
   const created = indexed.filter((run) => !run.creating);
   const known = new Set(indexed.map((run) => run.runId));
@@ -62,6 +64,18 @@ async function removeUnfinishedCreations(indexed: IndexedRun[], remove: boolean)
     if (dead.length > 0) await forgetRuns(dead.map((r) => r.runId));
   }
   return dead.map((run) => ({ what: `run ${run.runId} (${storeOfRun(run).url})`, why: 'its creation was cut off before it started' }));
+}
+
+/** Temp files of run-index updates whose process died between writing and renaming them. */
+function indexTemps(remove: boolean): Garbage[] {
+  const home = smltHome();
+  const names = existsSync(home) ? readdirSync(home) : [];
+  const dead = names.filter((name) => {
+    const pid = /^runs\.json\.(\d+)-[0-9a-f]+\.tmp$/.exec(name)?.[1];
+    return pid !== undefined && !isProcessAlive(Number(pid));
+  });
+  if (remove) for (const name of dead) rmSync(join(home, name), { force: true });
+  return dead.map((name) => ({ what: join(home, name), why: 'a run-index update cut off by a crash' }));
 }
 
 function workerFolders(remove: boolean): Garbage[] {
