@@ -75,3 +75,14 @@ export function isSmltError(err: unknown, code?: SmltErrorCode): err is SmltErro
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A value from the user's input as a message quotes it: as JSON, cut to `max` characters. */
+export function quoted(value: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

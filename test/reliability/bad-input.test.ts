@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isSmltError } from '@smlt/shared/errors';
+import { makeSpecialFiles } from '../fixtures/bad/special-files.js';
+import { BAD_CORPUS } from '../fixtures/keras/bad-corpus.js';
 import { LocalRunService } from '@smlt/shared/service/local-run-service';
 import type { RunRequest } from '@smlt/shared/service/run-service';
 
@@ -44,24 +46,27 @@ describe('the bad-input corpus', () => {
   const homeBefore = process.env.SMLT_HOME;
   const unhandled: unknown[] = [];
   const onUnhandled = (err: unknown) => unhandled.push(err);
+  let removeSpecialFiles: () => Promise<void>;
 
-  before(() => {
+  before(async () => {
     work = mkdtempSync(join(tmpdir(), 'smlt-bad-'));
     cpSync(fixtures, work, { recursive: true });
+    removeSpecialFiles = await makeSpecialFiles(work);
     home = join(work, '.home');
     process.env.SMLT_HOME = home;
     process.on('unhandledRejection', onUnhandled);
     service = new LocalRunService();
   });
-  after(() => {
+  after(async () => {
+    await removeSpecialFiles();
     process.off('unhandledRejection', onUnhandled);
     if (homeBefore === undefined) delete process.env.SMLT_HOME;
     else process.env.SMLT_HOME = homeBefore;
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('has at least 30 cases, each with a reason', () => {
-    assert.ok(cases.length >= 30, `${cases.length} cases`);
+  it('has, with the Keras corpus, at least 100 cases, each with a reason', () => {
+    assert.ok(cases.length + BAD_CORPUS.length >= 100, `${cases.length} + ${BAD_CORPUS.length} cases`);
     for (const c of cases) assert.ok(c.about && c.message && (c.code || c.codes), `case ${c.file} is complete`);
   });
 

@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { SmltError, errorMessage, type SmltErrorCode } from '../errors.js';
+import { SmltError, errorMessage, quoted, type SmltErrorCode } from '../errors.js';
 import type { RoleCell } from './notebook.js';
 
 /**
@@ -12,14 +12,13 @@ export function parseCellMapping(cell: RoleCell, code: SmltErrorCode): Record<st
   try {
     value = parse(cell.source) as unknown;
   } catch (err) {
-    throw new SmltError(
-      code,
-      `${cell.label} is not valid YAML or JSON: ${errorMessage(err)}. Write one "key: value" per line.`,
-      { cause: err },
-    );
+    // The YAML parser recurses: a deeply nested value overflows its stack (it reports that as a parse error).
+    const deep = err instanceof RangeError || /Maximum call stack size exceeded/.test(errorMessage(err));
+    const why = deep ? 'it nests lists or mappings too deeply to read' : errorMessage(err);
+    throw new SmltError(code, `${cell.label} is not valid YAML or JSON: ${why}. Write one "key: value" per line.`, { cause: err });
   }
   if (value === null || value === undefined) return {};
   if (typeof value === 'string') return value.trim();
   if (typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  throw new SmltError(code, `${cell.label} must hold "key: value" lines (YAML) or a JSON object, not ${JSON.stringify(value)}.`);
+  throw new SmltError(code, `${cell.label} must hold "key: value" lines (YAML) or a JSON object, not ${quoted(value)}.`);
 }

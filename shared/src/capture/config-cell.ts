@@ -1,4 +1,4 @@
-import { SmltError } from '../errors.js';
+import { SmltError, quoted } from '../errors.js';
 import {
   DEFAULT_TRAINING,
   LOSSES,
@@ -67,7 +67,7 @@ function normalizeFields(input: Record<string, unknown>, where: string): Partial
     if (!field) {
       throw new SmltError(
         'CONFIG_INVALID',
-        `${where}: unknown field "${key}". Valid fields: ${FIELDS.join(', ')}.`,
+        `${where}: unknown field ${quoted(key)}. Valid fields: ${FIELDS.join(', ')}.`,
       );
     }
     if (field === 'loss') out.loss = lossName(value, where);
@@ -94,7 +94,7 @@ function lossName(value: unknown, where: string): string {
   if (!loss) {
     throw new SmltError(
       'UNKNOWN_LOSS',
-      `${where}: unknown loss ${JSON.stringify(value)}. Choose one of: ${LOSSES.join(', ')} (Keras names such as ` +
+      `${where}: unknown loss ${quoted(value)}. Choose one of: ${LOSSES.join(', ')} (Keras names such as ` +
         `categorical_crossentropy and mse work too).`,
     );
   }
@@ -107,7 +107,7 @@ function optimizerName(value: unknown, where: string): string {
   if (!optimizer) {
     throw new SmltError(
       'UNKNOWN_OPTIMIZER',
-      `${where}: unknown optimizer ${JSON.stringify(value)}. Choose one of: ${OPTIMIZERS.join(', ')}.`,
+      `${where}: unknown optimizer ${quoted(value)}. Choose one of: ${OPTIMIZERS.join(', ')}.`,
     );
   }
   return optimizer;
@@ -121,7 +121,7 @@ function metricNames(value: unknown, where: string): string[] {
     if (!metric) {
       throw new SmltError(
         'UNKNOWN_METRIC',
-        `${where}: unknown metric ${JSON.stringify(m)}. Choose from: ${METRICS.join(', ')}.`,
+        `${where}: unknown metric ${quoted(m)}. Choose from: ${METRICS.join(', ')}.`,
       );
     }
     return metric;

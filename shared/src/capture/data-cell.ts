@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
-import { SmltError, isSmltError } from '../errors.js';
+import { SmltError, isSmltError, quoted } from '../errors.js';
 import { BUILTIN_DATASETS, loadBuiltin, loadCsv, loadJson, loadNpy, type RawData } from '../data/loaders.js';
 import { parseCellMapping } from './cell-mapping.js';
 import type { RoleCell } from './notebook.js';
@@ -41,12 +41,12 @@ export function parseDataCell(cell: RoleCell, notebookDir: string): DataRequest 
       const file = resolveInNotebookDir(notebookDir, path, 'DATA_INVALID', cell.label);
       if (!existsSync(file)) missing.push(`"${key}" names ${path}, which does not exist in ${notebookDir}`);
     } catch (err) {
-      problems.push(isSmltError(err) ? err.message.replace(`${cell.label} names`, `"${key}" names`) : String(err));
+      problems.push(isSmltError(err) ? err.message.replace(`${cell.label} names`, `"${key}" names`).replace(/\.$/, '') : String(err));
     }
   }
   for (const [key, value] of Object.entries(fields)) {
-    if (!(DATA_FIELDS as readonly string[]).includes(key)) problems.push(`unknown field "${key}" (valid fields: ${DATA_FIELDS.join(', ')})`);
-    else if (typeof value !== 'string' || value.trim() === '') problems.push(`"${key}" must be a name or a path, not ${JSON.stringify(value)}`);
+    if (!(DATA_FIELDS as readonly string[]).includes(key)) problems.push(`unknown field ${quoted(key)} (valid fields: ${DATA_FIELDS.join(', ')})`);
+    else if (typeof value !== 'string' || value.trim() === '') problems.push(`"${key}" must be a name or a path, not ${quoted(value)}`);
   }
   const [source, label, x, y] = DATA_FIELDS.map(text);
   let request: DataRequest | undefined;
@@ -94,7 +94,7 @@ function sourceProblems(source: string, label: string | undefined): string[] {
 
 function unknownSource(source: string): string {
   return (
-    `unknown data source "${source}": use ${BUILTIN_DATASETS.map((b) => `builtin:${b}`).join(', ')}, ` +
+    `unknown data source ${quoted(source)}: use ${BUILTIN_DATASETS.map((b) => `builtin:${b}`).join(', ')}, ` +
     'or a .csv, .json or .npy file beside the notebook'
   );
 }

@@ -1,4 +1,5 @@
 import { SmltError } from '../errors.js';
+import { parseJsonDocument } from '../data/json-document.js';
 
 /**
  * Turns the JSON model definitions users paste or point at — Keras 2 or Keras 3
@@ -127,11 +128,9 @@ function kerasHistories(value: unknown): unknown[][] {
 }
 
 function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw notAModel(where);
-  }
+  const parsed = parseJsonDocument(text);
+  if ('problem' in parsed) throw notAModel(where);
+  return parsed.value;
 }
 
 function notAModel(where: string): SmltError {

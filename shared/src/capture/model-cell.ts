@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import vm from 'node:vm';
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { SmltError, errorMessage, isSmltError } from '../errors.js';
+import { readBoundedFile } from '../data/bounded-file.js';
+import { parseJsonDocument } from '../data/json-document.js';
 import { buildModel, countParams } from '../model/build.js';
 import { withoutWeights } from '../model/shapes-only.js';
 import type { ModelSpec } from '../spec/job-spec.js';
@@ -28,6 +29,8 @@ export interface ModelCellOptions {
 
 export const DEFAULT_MODEL_TIMEOUT_MS = 5000;
 export const DEFAULT_MODEL_MEMORY_MB = 1024;
+/** A model file holds a topology (and a weights manifest), never the weights themselves. */
+export const MODEL_FILE_MAX_BYTES = 64 * 2 ** 20;
 /** Start-up of the sandbox (Node and tfjs load in ≈0.3 s; far longer on a loaded machine). */
 const SANDBOX_START_MS = 60_000;
 
@@ -204,23 +207,21 @@ function codeError(err: unknown, cell: RoleCell, filename: string, timeoutMs: nu
 
 async function readModelFile(path: string, notebookDir: string, cell: RoleCell) {
   const file = resolveInNotebookDir(notebookDir, path, 'MODEL_INVALID', cell.label);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new SmltError('MODEL_INVALID', `${cell.label} names the model file ${path}, which cannot be read: ${errorMessage(err)}`, {
-      cause: err,
-    });
-  }
-  return modelDocument(parseJson(text, `${path} (named in ${cell.label})`), `${path} (named in ${cell.label})`);
+  const where = `the model file ${path} (named in ${cell.label})`;
+  const bytes = await readBoundedFile(file, {
+    name: where,
+    code: 'MODEL_INVALID',
+    maxBytes: MODEL_FILE_MAX_BYTES,
+    what: 'model files',
+    tooLarge: 'Name the model.json that holds the topology, not a weights file.',
+  });
+  return modelDocument(parseJson(bytes.toString('utf8'), where), where);
 }
 
 function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new SmltError('MODEL_INVALID', `${where} holds JSON that does not parse: ${errorMessage(err)}`, { cause: err });
-  }
+  const parsed = parseJsonDocument(text);
+  if ('problem' in parsed) throw new SmltError('MODEL_INVALID', `${where}: ${parsed.problem}.`, { cause: parsed.cause });
+  return parsed.value;
 }
 
 /** Rebuilds the topology as a worker will, and reads the shapes and size the scheduler needs. */

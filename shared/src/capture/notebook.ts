@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { SmltError, errorMessage } from '../errors.js';
+import { SmltError } from '../errors.js';
+import { readBoundedFile } from '../data/bounded-file.js';
+import { parseJsonDocument } from '../data/json-document.js';
 
 /**
  * Finds SMLT's cells in an .ipynb (nbformat 4). A cell takes a role from a tag in
@@ -31,22 +32,25 @@ export interface NotebookCells {
 const MARKER = /^\s*(?:\/\/|#)\s*smlt\s*:\s*(model|data|config)\s*$/i;
 const TAG = /^smlt:(model|data|config)$/i;
 
+/**
+ * Parsing costs about 3.5 times a notebook's size in memory (a 200 MB notebook of image outputs:
+ * 700 MB), and its text must fit in one JavaScript string (512 MB).
+ */
+export const NOTEBOOK_MAX_BYTES = 256 * 2 ** 20;
+
 export async function readNotebookFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new SmltError('NOTEBOOK_UNREADABLE', `Cannot read the notebook ${path}: ${errorMessage(err)}`, { cause: err });
+  const bytes = await readBoundedFile(path, {
+    name: `the notebook ${path}`,
+    code: 'NOTEBOOK_UNREADABLE',
+    maxBytes: NOTEBOOK_MAX_BYTES,
+    what: 'notebooks',
+    tooLarge: 'Clear its outputs (Edit > Clear Outputs of All Cells), save it, and train it again.',
+  });
+  const parsed = parseJsonDocument(bytes.toString('utf8'));
+  if ('problem' in parsed) {
+    throw new SmltError('NOTEBOOK_INVALID', `${path} is not a Jupyter notebook: ${parsed.problem}.`, { cause: parsed.cause });
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new SmltError(
-      'NOTEBOOK_INVALID',
-      `${path} is not a Jupyter notebook: its JSON does not parse (${errorMessage(err)}).`,
-      { cause: err },
-    );
-  }
+  return parsed.value;
 }
 
 export function findRoleCells(notebook: unknown, where = 'The notebook'): NotebookCells {

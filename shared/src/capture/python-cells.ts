@@ -6,6 +6,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SmltError, errorMessage } from '../errors.js';
+import { NPY_MAX_BYTES } from '../data/loaders.js';
 
 /**
  * Runs a Python notebook's code cells, in a Python subprocess, up to its first Keras
@@ -52,7 +53,7 @@ export interface RunToFitOptions {
   timeoutS?: number;
   /** Where the cells' stdout and stderr go. */
   logPath: string;
-  /** Largest tf.data.Dataset read into memory (default 2 GiB). */
+  /** Largest tf.data.Dataset read into memory (default 2 GiB, the .npy limit). */
   maxDataBytes?: number;
   onProgress?: (message: string) => void;
   signal?: AbortSignal;
@@ -84,7 +85,7 @@ export async function runCellsToFit(options: RunToFitOptions): Promise<RanToFit>
     const requestPath = join(outDir, 'request.json');
     await writeFile(
       requestPath,
-      JSON.stringify({ cells: options.cells, outDir, maxDataBytes: options.maxDataBytes ?? 2 ** 31 }),
+      JSON.stringify({ cells: options.cells, outDir, maxDataBytes: options.maxDataBytes ?? NPY_MAX_BYTES }),
     );
     const fit = await runRecorder(options, requestPath, timeoutS);
     return { fit, logPath: options.logPath, dispose };

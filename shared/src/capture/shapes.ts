@@ -30,8 +30,8 @@ export function fitDataToModel(
         `${shape(raw.xShape)} (${featureSize} values per sample). Change the model's input shape or the data.`,
     );
   }
-  const targets = encodeLabels(raw.labels, loss, source);
   const outputSize = product(model.outputShape);
+  const targets = encodeLabels(raw.labels, loss, source, outputSize);
   const classCount = targets.classes?.length;
   if (classCount !== undefined && loss !== 'binaryCrossentropy' && !REGRESSION_LOSSES.includes(loss)) {
     if (classCount !== outputSize) {

