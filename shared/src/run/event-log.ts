@@ -1,3 +1,4 @@
+// The run's event log: every event numbered, stored under the run, and handed to its followers.
 import type { ObjectStore } from '../backends/ports.js';
 import { runKeys } from './layout.js';
 import type { RunEvent, RunEventBody } from './events.js';

@@ -26,7 +26,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from '
 import { isAbsolute, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ConsoleWatch, type Lab, PYTHON_KERNEL, TSLAB_KERNEL, assertSeen, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
+import { ConsoleWatch, type Lab, PYTHON_KERNEL, TSLAB_KERNEL, assertSeen, closeTab, hostMissing, kernelNotebook, launchBrowser, repoRoot, startLab, trainFromDialog } from './lab.js';
 
 const outDir = join(repoRoot, 'test-output/jupyterlab');
 /** Screenshots `SMLT_UPDATE_DOCS=1` copies into docs/ (the READMEs show them). */
@@ -333,7 +333,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     const frame = page.frameLocator('.jp-smlt-Report iframe');
     await frame.locator('.smlt-panel[data-status="succeeded"]').first().waitFor();
     await page.screenshot({ path: join(outDir, '07-report-tab.png') });
-    await reportTab.locator('.lm-TabBar-tabCloseIcon').click();
+    await closeTab(page, 'Report mnist');
 
     // Insert load cell: a new cell that loads the model this run saved.
     const cells = panel.locator('.jp-Cell');
@@ -415,8 +415,7 @@ describe('JupyterLab extension in a real JupyterLab 4', { skip: missing ? `${mis
     await page.screenshot({ path: join(outDir, '08-reattached.png') });
 
     // Closing the notebook and opening it again from the file browser re-attaches too.
-    await page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'mnist-long.ipynb' }).locator('.lm-TabBar-tabCloseIcon').click();
-    await panel.waitFor({ state: 'detached' });
+    await closeTab(page, 'mnist-long.ipynb');
     panel = await openNotebook('mnist-long.ipynb', { kernel: false, via: 'file-browser' });
     runPanel = panel.locator('.jp-smlt-RunPanel');
     await runPanel.locator(`.smlt-panel[data-run-id="${runId}"][data-status="running"]`).waitFor({ timeout: REATTACH_TIMEOUT_MS });

@@ -326,3 +326,35 @@ export async function trainFromDialog(
   await runPanel.locator('.smlt-panel[data-run-id]').waitFor();
   return runPanel;
 }
+
+/**
+ * Closes a document's tab and waits until the tab is gone. JupyterLab may put a modal dialog up
+ * meanwhile (a restored notebook still asking for its kernel, "Save changes?"): each is answered
+ * without saving or starting anything. A click lost in a re-layout is repeated. On timeout the
+ * error names the dialogs seen, so a failure says what stood in the way.
+ */
+export async function closeTab(page: Page, name: string, timeoutMs = 90_000): Promise<void> {
+  const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: name });
+  const answers = ['No Kernel', 'Discard', "Don't Save", 'Close'];
+  const seen: string[] = [];
+  const until = Date.now() + timeoutMs;
+  let clickedAt = 0;
+  while ((await tab.count()) > 0) {
+    if (Date.now() > until) throw new Error(`the tab of ${name} did not close in ${timeoutMs / 1000} s; dialogs seen: ${seen.join(' | ') || 'none'}`);
+    const dialog = page.locator('.jp-Dialog').first();
+    if ((await dialog.count()) > 0) {
+      seen.push((await dialog.innerText().catch(() => '?')).replace(/\s+/g, ' ').slice(0, 120));
+      for (const answer of answers) {
+        const button = dialog.getByRole('button', { name: answer, exact: true });
+        if ((await button.count()) > 0) {
+          await button.click().catch(() => undefined);
+          break;
+        }
+      }
+    } else if (Date.now() - clickedAt > 10_000) {
+      await tab.locator('.lm-TabBar-tabCloseIcon').click({ timeout: 10_000 }).catch(() => undefined);
+      clickedAt = Date.now();
+    }
+    await sleep(250);
+  }
+}
