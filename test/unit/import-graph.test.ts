@@ -15,7 +15,7 @@ const PACKAGES = ['shared', 'lambda-worker', 'vscode-ext', 'jupyter-ext'];
 
 /** shared/src's folders (and top-level files), lowest first: each may import only from layers before its own. */
 const LAYERS = [
-  ['errors.ts', 'processes.ts'],
+  ['errors.ts', 'processes.ts', 'home.ts'],
   ['tf', 'spec', 'net'],
   ['cost', 'data', 'model', 'sizing'],
   ['backends', 'scheduler', 'capture'],

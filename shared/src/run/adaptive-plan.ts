@@ -6,8 +6,9 @@
  * the spend passes the budget.
  */
 import { availableParallelism } from 'node:os';
+import { typicalWorkerStartS } from '../backends/local/worker-starts.js';
 import type { Platform } from '../backends/ports.js';
-import { FOLDER_STORE_NETWORK } from '../scheduler/analytical.js';
+import { FOLDER_STORE_NETWORK, type StoreNetworkModel } from '../scheduler/analytical.js';
 import { PRICE_TABLES } from '../cost/prices.js';
 import { mulberry32 } from '../data/order.js';
 import { SmltError } from '../errors.js';
@@ -95,8 +96,9 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
       timeLimitMs: platform.timeLimitMs,
       maxWorkers,
       prices: PRICE_TABLES[platform.pricing],
-      // Local workers are processes on this machine around a folder store, not Lambda and S3.
-      ...(platform.name === 'local' ? { network: FOLDER_STORE_NETWORK, sharedCores: availableParallelism() } : {}),
+      // Local workers are processes on this machine around a folder store, not Lambda and S3,
+      // and start as fast as they last did here.
+      ...(platform.name === 'local' ? { network: localNetwork(), sharedCores: availableParallelism() } : {}),
     },
     constraints: {
       objective: constraints.objective,
@@ -157,4 +159,10 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
     return { workers: decision.workers, memoryMb: decision.memoryMb, reason };
   };
   return { planEpoch, planner, decisions, workerCounts, channel };
+}
+
+/** The folder store's model, with this machine's remembered worker start when there is one. */
+function localNetwork(): Partial<StoreNetworkModel> {
+  const coldStartS = typicalWorkerStartS();
+  return coldStartS === undefined ? FOLDER_STORE_NETWORK : { ...FOLDER_STORE_NETWORK, coldStartS };
 }

@@ -98,24 +98,28 @@ export function epochInterval(fit: FittedModel, o: Option, what: 'timeS' | 'cost
   const sd = Math.hypot(o.sigma, o.noiseSd);
   return {
     expected: fit.epochAt(o, o.mu + (sd * sd) / 2)[what],
-    low: fit.epochAt(o, o.mu - Z90 * sd)[what],
-    high: fit.epochAt(o, o.mu + Z90 * sd)[what],
+    low: fit.epochAt(o, o.mu - Z90 * sd, 1 / Math.exp(Z90 * fit.overheadSd))[what],
+    high: fit.epochAt(o, o.mu + Z90 * sd, Math.exp(Z90 * fit.overheadSd))[what],
   };
 }
 
-/** Σ over the plan; bounds add up (errors of one model are correlated across groups). */
+/**
+ * Σ over the plan; bounds add up (errors of one model are correlated across groups). The bounds
+ * also carry the fixed costs' uncertainty: for a tiny model they are nearly all of its time.
+ */
 export function planInterval(fit: FittedModel, plan: Plan, what: 'time' | 'cost'): Interval {
   let expected = 0;
   let low = 0;
   let high = 0;
+  const overheadSpread = Math.exp(Z90 * fit.overheadSd);
   for (const o of plan) {
-    const pick = (r: number) => {
-      const e = fit.groupAt(o, r);
+    const pick = (r: number, overheadScale: number) => {
+      const e = fit.groupAt(o, r, overheadScale);
       return what === 'time' ? e.timeS : e.costUsd;
     };
     expected += what === 'time' ? o.timeMean : o.costMean;
-    low += pick(o.mu - Z90 * o.groupSd);
-    high += pick(o.mu + Z90 * o.groupSd);
+    low += pick(o.mu - Z90 * o.groupSd, 1 / overheadSpread);
+    high += pick(o.mu + Z90 * o.groupSd, overheadSpread);
   }
   return { expected, low, high };
 }

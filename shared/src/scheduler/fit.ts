@@ -16,6 +16,12 @@ const STALE_NOISE_SD = 0.2;
 const STALE_WEIGHT = 0.1;
 /** Prior log-sd of an epoch's iteration time around a good prediction. */
 const EPOCH_NOISE_PRIOR = 0.05;
+/**
+ * Prior log-sd of the fixed costs (process or function start, per-epoch store I/O) around the
+ * model's: the same local run's start took from 1.0 to 1.6 s on this project's 2-core machine as
+ * other work came and went (two pseudo-observations; observed epochs narrow it).
+ */
+const OVERHEAD_PRIOR_SD = 0.3;
 
 /** An epoch on one configuration as the fitted model prices it. */
 export interface EpochShape {
@@ -37,6 +43,8 @@ export class FittedModel {
     readonly gps: Map<SyncName, GaussianProcess>,
     /** Log-sd of one epoch's iteration time around the model's prediction for a configuration it knew (one-step-ahead errors). */
     readonly epochNoiseSd: number,
+    /** Log-sd of the calibrated fixed costs: how well the overhead factor is known (reported intervals only). */
+    readonly overheadSd: number,
   ) {}
 
   static fit(setting: Setting, history: History): FittedModel {
@@ -109,7 +117,7 @@ export class FittedModel {
       }
       seen.add(key);
     }
-    return new FittedModel(setting, calibration, gps, Math.sqrt(squares / count));
+    return new FittedModel(setting, calibration, gps, Math.sqrt(squares / count), spreadOf(ratios.overhead, calibration.overhead, OVERHEAD_PRIOR_SD));
   }
 
   /** The mean iteration time the fit predicts for a configuration, and the GP's sd (log scale). */
@@ -131,14 +139,14 @@ export class FittedModel {
     return prediction;
   }
 
-  /** One epoch of `shape` when its log residual is `r`. */
-  epochAt(shape: EpochShape, r: number): { timeS: number; costUsd: number } {
+  /** One epoch of `shape` when its log residual is `r` (and its fixed costs `overheadScale` times the fit's). */
+  epochAt(shape: EpochShape, r: number, overheadScale = 1): { timeS: number; costUsd: number } {
     const { model } = this.setting;
     const scale = Math.exp(r);
     const iterationS = shape.modelS * scale;
     const runS = shape.iterations * iterationS;
     const overhead = model.epochOverhead(shape.config, runS, overheadContext(this.setting, shape.config, shape.switched), this.calibration);
-    const timeS = runS + overhead.overheadS;
+    const timeS = runS + overhead.overheadS * overheadScale;
     const costUsd = epochCostUsd(
       this.setting,
       {
@@ -159,10 +167,10 @@ export class FittedModel {
    * `epochs` epochs of `shape` when its log residual is `r`: a switch to its configuration (cold
    * starts, data downloads) is paid by the first epoch only.
    */
-  groupAt(shape: EpochShape & { epochs: number }, r: number): { timeS: number; costUsd: number } {
-    const first = this.epochAt(shape, r);
+  groupAt(shape: EpochShape & { epochs: number }, r: number, overheadScale = 1): { timeS: number; costUsd: number } {
+    const first = this.epochAt(shape, r, overheadScale);
     if (shape.epochs === 1 || !shape.switched) return { timeS: shape.epochs * first.timeS, costUsd: shape.epochs * first.costUsd };
-    const rest = this.epochAt({ ...shape, switched: false }, r);
+    const rest = this.epochAt({ ...shape, switched: false }, r, overheadScale);
     return { timeS: first.timeS + (shape.epochs - 1) * rest.timeS, costUsd: first.costUsd + (shape.epochs - 1) * rest.costUsd };
   }
 }
@@ -176,6 +184,21 @@ function gpInput(setting: Setting, config: Config): number[] {
 interface Weighted {
   value: number;
   weight: number;
+}
+
+/**
+ * Log-sd of ratios around their fitted factor, with `priorSd` counted as two observations: wide
+ * before anything is seen, the observed spread once epochs are.
+ */
+function spreadOf(ratios: Weighted[], factor: number, priorSd: number): number {
+  let squares = 2 * priorSd ** 2;
+  let weights = 2;
+  for (const { value, weight } of ratios) {
+    if (!(value > 0) || !Number.isFinite(value)) continue;
+    squares += weight * Math.log(value / factor) ** 2;
+    weights += weight;
+  }
+  return Math.sqrt(squares / weights);
 }
 
 /** Weighted geometric mean of ratios, shrunk slightly toward 1 (the model as written), clamped. */

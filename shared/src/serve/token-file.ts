@@ -7,7 +7,7 @@ import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/pro
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { SmltError } from '../errors.js';
-import { smltHome } from '../service/run-index.js';
+import { smltHome } from '../home.js';
 import { isProcessAlive } from '../processes.js';
 
 export interface ServeInfo {

@@ -13,7 +13,8 @@ import { isProcessAlive } from '../processes.js';
 import { datasetKeys, runKeys, runPrefix } from '../run/layout.js';
 import { HEARTBEAT_STALE_MS } from '../run/orchestrator.js';
 import { readJson, readStatus } from '../run/run-state.js';
-import { type IndexedRun, forgetRuns, listIndexedRuns, smltHome } from './run-index.js';
+import { smltHome } from '../home.js';
+import { type IndexedRun, forgetRuns, listIndexedRuns } from './run-index.js';
 import { locationOfRun, storeOfRun } from './run-backends.js';
 
 export interface Garbage {

@@ -5,11 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { faultPoint } from '../backends/fault-injection.js';
 import type { StoreLocation } from '../backends/ports.js';
 import { SmltError, errorMessage } from '../errors.js';
+import { smltHome } from '../home.js';
 
 export interface IndexedRun {
   runId: string;
@@ -29,7 +29,6 @@ export interface IndexedRun {
   creating?: { pid: number };
 }
 
-export const smltHome = (): string => process.env.SMLT_HOME ?? join(homedir(), '.smlt');
 const indexFile = () => join(smltHome(), 'runs.json');
 
 export async function listIndexedRuns(): Promise<IndexedRun[]> {

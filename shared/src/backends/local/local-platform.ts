@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { isProcessAlive } from '../../processes.js';
 import type { InvocationStats, InvokeOptions, InvokeOutcome, Platform } from '../ports.js';
 import type { ContainerMessage, InvokeMessage } from './container-protocol.js';
+import { recordWorkerStart } from './worker-starts.js';
 
 export interface LocalPlatformOptions {
   /** Per-invocation time limit; Lambda's is 900 s. */
@@ -96,6 +97,7 @@ export class LocalPlatform implements Platform {
       });
     }
     const launchMs = performance.now() - calledAt;
+    if (warm === undefined) recordWorkerStart(launchMs);
     container.event = event;
     container.affinity = options.affinity;
     const outcome = await this.run<R>(container, event, options, launchMs, warm === undefined);
