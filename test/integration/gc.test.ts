@@ -78,6 +78,7 @@ describe('smlt gc', () => {
     says(/deadbeef.*no run in this store uses/);
     says(/index entry 20261207-020202-bbbbbb.*gone/);
     says(/runs\.json\.\d+-0a1b2c3d\.tmp.*run-index update cut off/);
+    says(new RegExp(`1 partial write in .*${runId}/.*cut off by a crash`));
     assert.ok(!listed.some((g) => g.what.includes('0000cafe')), 'a live process\'s worker folder is not garbage');
     for (const path of leftovers) assert.ok(existsSync(path), `dry run kept ${path}`);
   });

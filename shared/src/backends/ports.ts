@@ -28,9 +28,10 @@ export interface ObjectStore {
   readonly pollMs?: { initial: number; max: number };
   /**
    * Optional: removes what writes cut off by a crash left under `prefix` (the folder store's temp
-   * files) and says how many; stores whose writes leave nothing behind do not implement it.
+   * files) and says how many (with `dryRun`, only counts them); stores whose writes leave nothing
+   * behind do not implement it.
    */
-  removePartialWrites?(prefix: string): Promise<number>;
+  removePartialWrites?(prefix: string, options?: { dryRun?: boolean }): Promise<number>;
   /** Counts of requests made through this instance, for cost accounting. */
   readonly requests: RequestCounts;
 }

@@ -108,8 +108,8 @@ async function storeGarbage(location: StoreLocation, runs: IndexedRun[], known: 
     const keys = runKeys(run.runId);
     const exchange = await store.list(keys.syncRoot);
     if (exchange.length > 0) found.push({ what: `${store.url}/${keys.syncRoot}`, why: `exchange keys of run ${run.runId}, which has ${status.status}` });
-    const partial = remove ? await store.removePartialWrites?.(keys.root) : 0;
-    if (partial) found.push({ what: `${partial} partial writes in ${store.url}/${keys.root}`, why: 'writes cut off by a crash' });
+    const partial = await store.removePartialWrites?.(keys.root, { dryRun: !remove });
+    if (partial) found.push({ what: `${partial} partial write${partial === 1 ? '' : 's'} in ${store.url}/${keys.root}`, why: 'writes cut off by a crash' });
     if (remove) await store.delete(exchange);
   }
   if (location.kind !== 'folder') return found;

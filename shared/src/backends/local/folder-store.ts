@@ -119,7 +119,7 @@ export class FolderStore implements ObjectStore {
   }
 
   /** Removes the temp files of writes a crash cut off under `prefix` (a folder: it ends with `/`). */
-  async removePartialWrites(prefix: string): Promise<number> {
+  async removePartialWrites(prefix: string, options: { dryRun?: boolean } = {}): Promise<number> {
     assertValidPrefix(prefix);
     const folder = join(this.root, ...prefix.split('/').filter((s) => s !== ''));
     let entries: string[];
@@ -130,6 +130,7 @@ export class FolderStore implements ObjectStore {
       throw this.storeError(`list ${prefix}`, err);
     }
     const temps = entries.filter((entry) => entry.endsWith(TEMP_SUFFIX)).map((entry) => join(folder, entry));
+    if (options.dryRun) return temps.length;
     await Promise.all(temps.map((file) => unlink(file).catch(() => undefined)));
     await this.removeEmptyFolders(temps);
     return temps.length;
