@@ -62,6 +62,8 @@ describe('smlt gc', () => {
       join(store, 'runs', runId, 'report.json'),
       join(store, 'runs', runId, 'events', '000000001.json'),
       put(join(work, 'tmp', `smlt-local-${process.pid}-0000cafe`, 'container-1', 'data.bin')),
+      // A run this index does not name that did start (another SMLT_HOME's, or the library API's).
+      put(join(store, 'runs', '20200101-000000-dddddd', 'status.json'), readFileSync(join(store, 'runs', runId, 'status.json'), 'utf8')),
     );
   });
   after(() => rmSync(work, { recursive: true, force: true }));
@@ -80,6 +82,7 @@ describe('smlt gc', () => {
     says(/runs\.json\.\d+-0a1b2c3d\.tmp.*run-index update cut off/);
     says(new RegExp(`1 partial write in .*${runId}/.*cut off by a crash`));
     assert.ok(!listed.some((g) => g.what.includes('0000cafe')), 'a live process\'s worker folder is not garbage');
+    assert.ok(!listed.some((g) => g.what.includes('dddddd')), 'a run that started is not garbage, indexed here or not');
     for (const path of leftovers) assert.ok(existsSync(path), `dry run kept ${path}`);
   });
 

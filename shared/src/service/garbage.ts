@@ -1,8 +1,9 @@
 /**
  * What crashes leave behind, found and removed. Two sweeps share one list of kinds:
  * `removeCrashLeftovers` (each new run and resume: runs whose creation was cut off, worker temp
- * folders and run-index temp files of dead processes) and `smlt gc` (also index entries of runs that are gone, run folders
- * no index names, finished runs' exchange keys and partial writes, datasets no run uses).
+ * folders and run-index temp files of dead processes) and `smlt gc` (also index entries of runs
+ * that are gone, run folders that never started and no index names, finished runs' exchange keys
+ * and partial writes, datasets no run uses).
  * Each item says what it is and why it goes before anything is removed.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -11,7 +12,6 @@ import type { ObjectStore, StoreLocation } from '../backends/ports.js';
 import { removeDeadPlatformFolders } from '../backends/local/local-platform.js';
 import { isProcessAlive } from '../processes.js';
 import { datasetKeys, runKeys, runPrefix } from '../run/layout.js';
-import { HEARTBEAT_STALE_MS } from '../run/orchestrator.js';
 import { readJson, readStatus } from '../run/run-state.js';
 import { smltHome } from '../home.js';
 import { type IndexedRun, forgetRuns, listIndexedRuns } from './run-index.js';
@@ -96,8 +96,8 @@ function byStore(runs: IndexedRun[]): Array<{ location: StoreLocation; runs: Ind
 
 /**
  * Inside one store: finished runs' exchange keys and partial writes; and, in a folder store (this
- * machine's alone; an S3 bucket may hold other machines' runs), run folders no index names and
- * datasets no remaining run uses.
+ * machine's alone; an S3 bucket may hold other machines' runs), run folders that never started and
+ * no index names, and datasets no remaining run uses.
  */
 async function storeGarbage(location: StoreLocation, runs: IndexedRun[], known: Set<string>, remove: boolean): Promise<Garbage[]> {
   const store = storeOfRun(runs[0]!);
@@ -116,11 +116,11 @@ async function storeGarbage(location: StoreLocation, runs: IndexedRun[], known: 
 
   const kept = new Set<string>();
   for (const runId of await runIdsIn(store)) {
-    if (known.has(runId) || (await mayBeStarting(store, runId))) {
+    if (known.has(runId) || (await keepUnindexed(store, runId))) {
       kept.add(runId);
       continue;
     }
-    found.push({ what: `${store.url}/${runPrefix(runId)}`, why: 'a run folder no run index names' });
+    found.push({ what: `${store.url}/${runPrefix(runId)}`, why: 'a run folder that never started, which no run index names' });
     if (remove) await removeRunFolder(store, runId);
   }
   const used = new Set<string>();
@@ -146,10 +146,13 @@ async function runIdsIn(store: ObjectStore): Promise<string[]> {
   return [...ids];
 }
 
-/** A run folder with a fresh heartbeat, or too young to tell, may belong to a live process. */
-async function mayBeStarting(store: ObjectStore, runId: string): Promise<boolean> {
-  const status = await readStatus(store, runId).catch(() => undefined);
-  if (status) return status.status === 'running' && Date.now() - Date.parse(status.heartbeatAt) < HEARTBEAT_STALE_MS;
+/**
+ * Whether a run folder no index names stays. A run that started (it has a status) is never
+ * garbage: another run index (another SMLT_HOME) or the library API may have started it, and it
+ * holds its outputs. One that never started stays while it is young enough to be starting now.
+ */
+async function keepUnindexed(store: ObjectStore, runId: string): Promise<boolean> {
+  if (await readStatus(store, runId).catch(() => undefined)) return true;
   const stamp = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-/.exec(runId);
   if (!stamp) return false;
   const [, y, mo, d, h, mi, s] = stamp;
