@@ -20,7 +20,7 @@ const EPOCH_NOISE_PRIOR = 0.05;
  * Prior log-sd of the fixed costs (process or function start, per-epoch store I/O) around the
  * model's, counted as two pseudo-observations (observed epochs narrow it): on this project's 2-core
  * machine a local worker started in 0.35 s when it was quiet and in about 1.5 s under load, and the
- * same tiny-model run took 2.4 to 3.7 s; cold starts on Lambda vary as much.
+ * same tiny-model run took 2.4 to 3.7 s.
  */
 const OVERHEAD_PRIOR_SD = 0.3;
 
