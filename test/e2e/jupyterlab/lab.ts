@@ -343,7 +343,8 @@ export async function closeTab(page: Page, name: string, timeoutMs = 90_000): Pr
     if (Date.now() > until) throw new Error(`the tab of ${name} did not close in ${timeoutMs / 1000} s; dialogs seen: ${seen.join(' | ') || 'none'}`);
     const dialog = page.locator('.jp-Dialog').first();
     if ((await dialog.count()) > 0) {
-      seen.push((await dialog.innerText().catch(() => '?')).replace(/\s+/g, ' ').slice(0, 120));
+      const text = (await dialog.innerText().catch(() => '?')).replace(/\s+/g, ' ').slice(0, 120);
+      if (seen.at(-1) !== text) seen.push(text);
       for (const answer of answers) {
         const button = dialog.getByRole('button', { name: answer, exact: true });
         if ((await button.count()) > 0) {
