@@ -94,12 +94,15 @@ export function iterationInterval(o: Option): Interval {
   };
 }
 
+/** The factor on the fixed costs at the 90 % bounds (its inverse at the low one). */
+const overheadSpread = (fit: FittedModel): number => Math.exp(Z90 * fit.overheadSd);
+
 export function epochInterval(fit: FittedModel, o: Option, what: 'timeS' | 'costUsd'): Interval {
   const sd = Math.hypot(o.sigma, o.noiseSd);
   return {
     expected: fit.epochAt(o, o.mu + (sd * sd) / 2)[what],
-    low: fit.epochAt(o, o.mu - Z90 * sd, 1 / Math.exp(Z90 * fit.overheadSd))[what],
-    high: fit.epochAt(o, o.mu + Z90 * sd, Math.exp(Z90 * fit.overheadSd))[what],
+    low: fit.epochAt(o, o.mu - Z90 * sd, 1 / overheadSpread(fit))[what],
+    high: fit.epochAt(o, o.mu + Z90 * sd, overheadSpread(fit))[what],
   };
 }
 
@@ -111,15 +114,15 @@ export function planInterval(fit: FittedModel, plan: Plan, what: 'time' | 'cost'
   let expected = 0;
   let low = 0;
   let high = 0;
-  const overheadSpread = Math.exp(Z90 * fit.overheadSd);
+  const spread = overheadSpread(fit);
   for (const o of plan) {
     const pick = (r: number, overheadScale: number) => {
       const e = fit.groupAt(o, r, overheadScale);
       return what === 'time' ? e.timeS : e.costUsd;
     };
     expected += what === 'time' ? o.timeMean : o.costMean;
-    low += pick(o.mu - Z90 * o.groupSd, 1 / overheadSpread);
-    high += pick(o.mu + Z90 * o.groupSd, overheadSpread);
+    low += pick(o.mu - Z90 * o.groupSd, 1 / spread);
+    high += pick(o.mu + Z90 * o.groupSd, spread);
   }
   return { expected, low, high };
 }

@@ -320,12 +320,11 @@ async function openNotebook(page: Page, name: string): Promise<void> {
  * names another notebook, it is closed and the command run again.
  */
 async function startTraining(page: Page, name: string): Promise<void> {
-  const title = page.locator('.quick-input-widget .quick-input-title');
   for (let attempt = 1; ; attempt++) {
     await quickPick(page, 'F1', `>${TRAIN}`, TRAIN);
     await page.keyboard.press('Enter');
     await step(page, '1/5');
-    const text = await title.innerText();
+    const text = await promptTitle(page).innerText();
     // The title names the notebook without its extension: "SMLT: Train mnist (1/5)".
     if (text.includes(`Train ${name.replace(/\.ipynb$/, '')} (`)) return;
     if (attempt >= 10) throw new Error(`the train prompt names another notebook: "${text}" (wanted ${name})`);
@@ -334,9 +333,11 @@ async function startTraining(page: Page, name: string): Promise<void> {
   }
 }
 
+const promptTitle = (page: Page) => page.locator('.quick-input-widget .quick-input-title');
+
 /** Waits until the quick input's title says it is on step `n/5`. */
 async function step(page: Page, n: string): Promise<void> {
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: `(${n})` }).waitFor({ state: 'visible' });
+  await promptTitle(page).filter({ hasText: `(${n})` }).waitFor({ state: 'visible' });
 }
 
 /** Answers step `n` of the train prompt: types `value` over what it offers (when given), then Enter. */
