@@ -106,7 +106,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
     const { x, y } = sampler.batch(iteration);
     let step: { loss: number; gradient: Float32Array };
     try {
-      step = computeGradients(model, loss, x, y);
+      step = await computeGradients(model, loss, x, y);
     } finally {
       x.dispose();
       y.dispose();

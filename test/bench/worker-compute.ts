@@ -54,11 +54,11 @@ export async function benchCompute(backend: BackendName, kind: ComputeModel, ite
   const optimizer = createOptimizer({ optimizer: 'adam', learningRate: 0.001 });
   const x = tf.randomUniform([BATCH, ...inputShape]);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, 'int32') as tf.Tensor1D, 10);
-  const step = () => applyGradient(model, optimizer, computeGradients(model, loss, x, y).gradient);
+  const step = async () => applyGradient(model, optimizer, (await computeGradients(model, loss, x, y)).gradient);
   try {
-    for (let i = 0; i < WARM_UP; i++) step();
+    for (let i = 0; i < WARM_UP; i++) await step();
     const started = performance.now();
-    for (let i = 0; i < iterations; i++) step();
+    for (let i = 0; i < iterations; i++) await step();
     const msPerIteration = (performance.now() - started) / iterations;
     return { backend, model: kind, batch: BATCH, iterations, msPerIteration, samplesPerS: (BATCH * 1000) / msPerIteration };
   } finally {

@@ -130,7 +130,7 @@ describe('lossFunction', () => {
     close(fromProbs, expected, 1e-5);
   });
 
-  it('mean squared and absolute error; [N] targets against [N,1] predictions do not broadcast', () => {
+  it('mean squared and absolute error; [N] targets against [N,1] predictions do not broadcast', async () => {
     const pred = tf.tensor2d([[1], [2], [4]]);
     const target = tf.tensor1d([1, 0, 1]);
     close(scalarOf(lossFunction({ loss: 'meanSquaredError', fromLogits: false })(target, pred)), 13 / 3, 1e-6);
@@ -143,7 +143,7 @@ describe('lossFunction', () => {
 });
 
 describe('createOptimizer', () => {
-  it('builds each optimizer and rejects unknown names', () => {
+  it('builds each optimizer and rejects unknown names', async () => {
     const classes: Record<OptimizerName, string> = {
       sgd: 'SGD',
       momentum: 'Momentum',
@@ -164,11 +164,11 @@ describe('createOptimizer', () => {
 });
 
 describe('flat gradients', () => {
-  it('flatten in trainableWeights order and unflatten back onto the same weights', () => {
+  it('flatten in trainableWeights order and unflatten back onto the same weights', async () => {
     const model = mlp('flat');
     const { x, y } = data(16);
     assert.equal(flatWeightCount(model), 6 * 8 + 8 + 8 * 3 + 3);
-    const { loss, gradient } = computeGradients(model, CE_LOGITS, x, y);
+    const { loss, gradient } = await computeGradients(model, CE_LOGITS, x, y);
     assert.equal(gradient.length, flatWeightCount(model));
     assert.ok(loss > 0, `loss ${loss}`);
 
@@ -196,7 +196,7 @@ describe('flat gradients', () => {
     tf.dispose([x, y]);
   });
 
-  it('includes regularization penalties and applies weight constraints after the update', () => {
+  it('includes regularization penalties and applies weight constraints after the update', async () => {
     const build = (regularized: boolean) =>
       tfl.sequential({
         layers: [
@@ -211,8 +211,8 @@ describe('flat gradients', () => {
     const plain = build(false);
     const regularized = build(true);
     const { x, y } = data(8);
-    const a = computeGradients(plain, CE_LOGITS, x, y);
-    const b = computeGradients(regularized, CE_LOGITS, x, y);
+    const a = await computeGradients(plain, CE_LOGITS, x, y);
+    const b = await computeGradients(regularized, CE_LOGITS, x, y);
     // d/dW of 0.5·ΣW² is W: the kernel slice differs by exactly the kernel.
     const kernel = regularized.trainableWeights[0].read().dataSync();
     const shifted = a.gradient.subarray(0, kernel.length).map((g, i) => g + kernel[i]);
@@ -229,18 +229,18 @@ describe('flat gradients', () => {
     tf.dispose([x, y]);
   });
 
-  it('leak no tensors', () => {
+  it('leak no tensors', async () => {
     const model = mlp('leak', 1, true);
     const { x, y } = data(16);
     const optimizer = createOptimizer({ optimizer: 'adam', learningRate: 0.01 });
     // The first step creates the optimizer's slots; count from then on.
-    applyGradient(model, optimizer, computeGradients(model, CE_LOGITS, x, y).gradient);
+    applyGradient(model, optimizer, (await computeGradients(model, CE_LOGITS, x, y)).gradient);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
-      const { gradient } = computeGradients(model, CE_LOGITS, x, y);
+      const { gradient } = await computeGradients(model, CE_LOGITS, x, y);
       applyGradient(model, optimizer, gradient);
     }
-    evaluate(model, { loss: 'categoricalCrossentropy', fromLogits: true }, x, y, 5);
+    await evaluate(model, { loss: 'categoricalCrossentropy', fromLogits: true }, x, y, 5);
     assert.equal(tf.memory().numTensors, before);
     optimizer.dispose();
     model.dispose();
@@ -256,7 +256,7 @@ describe('evaluate', () => {
     });
   }
 
-  it('accuracy for categorical, sparse and binary targets, over several batches', () => {
+  it('accuracy for categorical, sparse and binary targets, over several batches', async () => {
     const model = identity(3);
     const predictions = tf.tensor2d([
       [0.7, 0.2, 0.1],
@@ -266,7 +266,7 @@ describe('evaluate', () => {
       [0.2, 0.2, 0.6],
     ]);
     const labels = [0, 1, 1, 0, 0];
-    const categorical = evaluate(
+    const categorical = await evaluate(
       model,
       { loss: 'categoricalCrossentropy', fromLogits: false },
       predictions,
@@ -277,16 +277,16 @@ describe('evaluate', () => {
     const expectedLoss = -[0.7, 0.8, 0.3, 0.6, 0.2].reduce((s, p) => s + Math.log(p), 0) / 5;
     close(categorical.loss, expectedLoss, 1e-5);
 
-    const sparse = evaluate(model, { loss: 'sparseCategoricalCrossentropy', fromLogits: false }, predictions, tf.tensor2d(labels, [5, 1]), 2);
+    const sparse = await evaluate(model, { loss: 'sparseCategoricalCrossentropy', fromLogits: false }, predictions, tf.tensor2d(labels, [5, 1]), 2);
     assert.equal(sparse.accuracy, 3 / 5);
     close(sparse.loss, expectedLoss, 1e-5);
 
     const binaryModel = identity(1);
     const logits = tf.tensor2d([[2], [-1], [0.5], [-3]]);
-    const binary = evaluate(binaryModel, { loss: 'binaryCrossentropy', fromLogits: true }, logits, tf.tensor1d([1, 1, 0, 0]), 3);
+    const binary = await evaluate(binaryModel, { loss: 'binaryCrossentropy', fromLogits: true }, logits, tf.tensor1d([1, 1, 0, 0]), 3);
     assert.equal(binary.accuracy, 2 / 4);
 
-    const regression = evaluate(binaryModel, { loss: 'meanSquaredError', fromLogits: false }, logits, tf.zeros([4, 1]));
+    const regression = await evaluate(binaryModel, { loss: 'meanSquaredError', fromLogits: false }, logits, tf.zeros([4, 1]));
     assert.equal(regression.accuracy, undefined);
     close(regression.loss, (4 + 1 + 0.25 + 9) / 4, 1e-6);
     model.dispose();
@@ -341,14 +341,14 @@ describe('state bytes', () => {
       const { x, y } = data(16);
       // Enough steps that Adam's running bias-correction powers differ from pow(beta, t) in the
       // last bits: the state must carry them, not let setWeights recompute them.
-      for (let i = 0; i < 40; i++) applyGradient(source, sourceOptimizer, computeGradients(source, CE_LOGITS, x, y).gradient);
+      for (let i = 0; i < 40; i++) applyGradient(source, sourceOptimizer, (await computeGradients(source, CE_LOGITS, x, y)).gradient);
       const bytes = await encodeState(source, sourceOptimizer);
 
       // Different layer names, different initial weights, an optimizer that already has slots.
       const target = mlp('dst', 42, true);
       assert.notEqual(target.weights[0].name, source.weights[0].name);
       const targetOptimizer = createOptimizer({ optimizer: name, learningRate: RATES[name] });
-      applyGradient(target, targetOptimizer, computeGradients(target, CE_LOGITS, x, y).gradient);
+      applyGradient(target, targetOptimizer, (await computeGradients(target, CE_LOGITS, x, y)).gradient);
       const tensorsBefore = tf.memory().numTensors;
       await decodeState(bytes, target, targetOptimizer);
       assert.equal(tf.memory().numTensors, tensorsBefore, 'decodeState leaks or loses tensors');
@@ -360,8 +360,8 @@ describe('state bytes', () => {
       // Both compute the same gradient (which also moves both batch-norm statistics alike), and
       // the optimizers continue identically: same gradient in, same weights out.
       for (let i = 0; i < 2; i++) {
-        const { gradient } = computeGradients(source, CE_LOGITS, x, y);
-        assert.deepEqual(computeGradients(target, CE_LOGITS, x, y).gradient, gradient);
+        const { gradient } = await computeGradients(source, CE_LOGITS, x, y);
+        assert.deepEqual((await computeGradients(target, CE_LOGITS, x, y)).gradient, gradient);
         applyGradient(source, sourceOptimizer, gradient);
         applyGradient(target, targetOptimizer, gradient);
       }
@@ -416,7 +416,7 @@ describe('state bytes', () => {
 
 describe('data-parallel equivalence', () => {
   for (const name of OPTIMIZERS) {
-    it(`${name}: 4 averaged slices train the same weights as the full batch over 10 steps`, () => {
+    it(`${name}: 4 averaged slices train the same weights as the full batch over 10 steps`, async () => {
       const full = mlp('full', 5);
       const sliced = mlp('sliced', 5);
       assert.deepEqual(flatWeights(full), flatWeights(sliced));
@@ -426,13 +426,13 @@ describe('data-parallel equivalence', () => {
       const perWorker = 8;
       for (let step = 0; step < 10; step++) {
         const { x, y } = data(workers * perWorker, 100 + step);
-        applyGradient(full, fullOptimizer, computeGradients(full, CE_LOGITS, x, y).gradient);
+        applyGradient(full, fullOptimizer, (await computeGradients(full, CE_LOGITS, x, y)).gradient);
 
         const average = new Float32Array(flatWeightCount(sliced));
         for (let w = 0; w < workers; w++) {
           const xs = tf.slice(x, w * perWorker, perWorker);
           const ys = tf.slice(y, w * perWorker, perWorker);
-          const { gradient } = computeGradients(sliced, CE_LOGITS, xs, ys);
+          const { gradient } = await computeGradients(sliced, CE_LOGITS, xs, ys);
           for (let i = 0; i < gradient.length; i++) average[i] += gradient[i] / workers;
           tf.dispose([xs, ys]);
         }

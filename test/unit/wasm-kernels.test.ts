@@ -188,9 +188,9 @@ describe('model gradients: wasm equals cpu', () => {
         ? tf.randomUniform([6, ...spec.input], 0, spec.integers, 'int32')
         : tf.randomUniform([6, ...spec.input], -1, 1);
       const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32'), 3);
-      const cpu = computeGradients(model, loss, x, y);
+      const cpu = await computeGradients(model, loss, x, y);
       await initBackend('wasm');
-      const wasm = computeGradients(model, loss, x, y);
+      const wasm = await computeGradients(model, loss, x, y);
       assert.ok(Math.abs(cpu.loss - wasm.loss) < 1e-5, `loss ${wasm.loss} on wasm, ${cpu.loss} on cpu`);
       let diff = 0;
       for (let i = 0; i < cpu.gradient.length; i++) diff = Math.max(diff, Math.abs(cpu.gradient[i] - wasm.gradient[i]));

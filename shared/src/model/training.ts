@@ -121,27 +121,33 @@ export function flatWeightCount(model: tfl.LayersModel): number {
  * to `model.trainableWeights`, flattened in that order. Runs the model in training mode so
  * dropout and batch normalization behave as in `fit` (batch normalization also updates its
  * moving statistics, as `fit` does).
+ *
+ * The gradient is flattened on the backend and read once, asynchronously: a GPU backend cannot
+ * read synchronously in Node (webgpu's `dataSync` needs an OffscreenCanvas), and one read-back
+ * per step costs it far less than one per weight.
  */
-export function computeGradients(
+export async function computeGradients(
   model: tfl.LayersModel,
   loss: LossFn,
   x: tf.Tensor,
   y: tf.Tensor,
-): { loss: number; gradient: Float32Array } {
+): Promise<{ loss: number; gradient: Float32Array }> {
   const variables = trainableVariables(model);
-  const gradient = new Float32Array(flatWeightCount(model));
-  const value = tf.tidy(() => {
+  const { value, flat } = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => totalLoss(model, loss, x, y), variables);
-    let offset = 0;
-    for (const variable of variables) {
-      // A weight that does not reach the loss has no gradient: its slice stays zero.
+    // A weight that does not reach the loss has no gradient: its slice is zero.
+    const parts = variables.map((variable) => {
       const g = grads[variable.name];
-      if (g) gradient.set(g.dataSync(), offset);
-      offset += variable.size;
-    }
-    return value.dataSync()[0];
+      return g ? tf.reshape(g, [-1]) : tf.zeros([variable.size]);
+    });
+    return { value, flat: parts.length > 0 ? tf.concat(parts) : tf.zeros([0]) };
   });
-  return { loss: value, gradient };
+  try {
+    const [gradient, lossValue] = await Promise.all([flat.data<'float32'>(), value.data<'float32'>()]);
+    return { loss: lossValue[0]!, gradient };
+  } finally {
+    tf.dispose([value, flat]);
+  }
 }
 
 function totalLoss(model: tfl.LayersModel, loss: LossFn, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
@@ -189,39 +195,50 @@ function trainableVariables(model: tfl.LayersModel): tf.Variable[] {
 
 /**
  * Mean loss (and accuracy, for the classification losses) over (x, y) in inference mode, in
- * batches of `batchSize` samples to bound memory on a large holdout.
+ * batches of `batchSize` samples to bound memory on a large holdout. Each batch's figures stay
+ * on the backend until the end and are read then, asynchronously (as computeGradients reads).
  */
-export function evaluate(
+export async function evaluate(
   model: tfl.LayersModel,
   config: Pick<TrainingConfig, 'loss' | 'fromLogits'>,
   x: tf.Tensor,
   y: tf.Tensor,
   batchSize = 256,
-): { loss: number; accuracy?: number } {
+): Promise<{ loss: number; accuracy?: number }> {
   const count = x.shape[0] ?? 0;
   if (count === 0 || y.shape[0] !== count) {
     throw new SmltError('DATA_INVALID', `evaluate needs as many targets as samples, at least one; got ${count} and ${y.shape[0]}.`);
   }
   const lossFn = lossFunction(config);
   const classification = CLASSIFICATION.has(config.loss);
-  let lossSum = 0;
-  let correct = 0;
-  let judged = 0;
-  for (let start = 0; start < count; start += batchSize) {
-    const size = Math.min(batchSize, count - start);
-    tf.tidy(() => {
-      const xb = tf.slice(x, start, size);
-      const yb = tf.slice(y, start, size);
-      const prediction = model.apply(xb, { training: false }) as tf.Tensor;
-      lossSum += lossFn(yb, prediction).dataSync()[0] * size;
-      if (classification) {
-        const hits = correctPredictions(config, yb, prediction);
-        correct += tf.sum(hits).dataSync()[0];
-        judged += hits.size;
-      }
-    });
+  const batches: { size: number; loss: tf.Scalar; correct?: tf.Scalar; judged: number }[] = [];
+  try {
+    for (let start = 0; start < count; start += batchSize) {
+      const size = Math.min(batchSize, count - start);
+      batches.push(
+        tf.tidy(() => {
+          const xb = tf.slice(x, start, size);
+          const yb = tf.slice(y, start, size);
+          const prediction = model.apply(xb, { training: false }) as tf.Tensor;
+          const batchLoss = lossFn(yb, prediction);
+          if (!classification) return { size, loss: batchLoss, judged: 0 };
+          const hits = correctPredictions(config, yb, prediction);
+          return { size, loss: batchLoss, correct: tf.sum(hits) as tf.Scalar, judged: hits.size };
+        }),
+      );
+    }
+    let lossSum = 0;
+    let correct = 0;
+    let judged = 0;
+    for (const batch of batches) {
+      lossSum += (await batch.loss.data())[0]! * batch.size;
+      if (batch.correct) correct += (await batch.correct.data())[0]!;
+      judged += batch.judged;
+    }
+    return classification ? { loss: lossSum / count, accuracy: correct / judged } : { loss: lossSum / count };
+  } finally {
+    tf.dispose(batches.flatMap((b) => (b.correct ? [b.loss, b.correct] : [b.loss])));
   }
-  return classification ? { loss: lossSum / count, accuracy: correct / judged } : { loss: lossSum / count };
 }
 
 /** 1 where the prediction is right, 0 elsewhere: one entry per sample (per output for binary). */
@@ -302,11 +319,9 @@ export async function encodeTensors(tensors: NamedTensor[], meta: Record<string,
     return entry;
   });
   const body = new Uint8Array(bodyBytes);
-  tensors.forEach(({ tensor }, i) => {
-    // dataSync: cpu and wasm read synchronously anyway, and wasm's async read is several times slower.
-    const view = tensor.dataSync() as Float32Array | Int32Array;
-    body.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), entries[i].offset);
-  });
+  // Read asynchronously: a GPU backend cannot read synchronously in Node.
+  const views = await Promise.all(tensors.map(({ tensor }) => tensor.data() as Promise<Float32Array | Int32Array>));
+  views.forEach((view, i) => body.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), entries[i]!.offset));
   const header: Header = { v: FORMAT_VERSION, tensors: entries, meta, sha256: sha256Hex(body) };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const bodyStart = align8(PREFIX_BYTES + json.length);

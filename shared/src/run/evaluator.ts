@@ -27,7 +27,7 @@ export class Evaluator {
     const optimizer = createOptimizer(this.spec.training);
     await decodeState(state, this.model, optimizer);
     optimizer.dispose();
-    const result = evaluate(this.model, this.spec.training, this.x, this.y);
+    const result = await evaluate(this.model, this.spec.training, this.x, this.y);
     return { valLoss: result.loss, ...(result.accuracy !== undefined ? { valAccuracy: result.accuracy } : {}) };
   }
 

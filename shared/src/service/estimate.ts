@@ -56,22 +56,22 @@ export async function probeGradientStep(captured: Captured, batch: number): Prom
   const high = Math.max(1, Math.min(batch, dataset.count));
   const low = Math.max(1, Math.floor(high / 4));
   let steps = 0;
-  const msPerStep = (n: number): number => {
+  const msPerStep = async (n: number): Promise<number> => {
     const xSize = dataset.xShape.reduce((a, b) => a * b, 1);
     const ySize = dataset.yShape.reduce((a, b) => a * b, 1);
     const x = tf.tensor(dataset.x.subarray(0, n * xSize), [n, ...dataset.xShape]);
     const y = tf.tensor(dataset.y.subarray(0, n * ySize), [n, ...dataset.yShape]);
-    const timeSteps = (k: number) => {
+    const timeSteps = async (k: number) => {
       const started = performance.now();
-      for (let i = 0; i < k; i++) applyGradient(model, optimizer, computeGradients(model, loss, x, y).gradient);
+      for (let i = 0; i < k; i++) applyGradient(model, optimizer, (await computeGradients(model, loss, x, y)).gradient);
       steps += k;
       return (performance.now() - started) / k;
     };
     try {
-      timeSteps(1); // warm-up: kernels compile, buffers allocate
+      await timeSteps(1); // warm-up: kernels compile, buffers allocate
       const started = performance.now();
       for (let k = PROBE_STEPS; ; k *= 2) {
-        const [a, b] = [timeSteps(k), timeSteps(k)];
+        const [a, b] = [await timeSteps(k), await timeSteps(k)];
         if (Math.abs(a - b) <= PROBE_AGREEMENT * Math.min(a, b) || performance.now() - started > PROBE_MAX_MS) return Math.min(a, b);
       }
     } finally {
@@ -80,13 +80,13 @@ export async function probeGradientStep(captured: Captured, batch: number): Prom
     }
   };
   try {
-    let atHigh = msPerStep(high);
-    let atLow = high > low ? msPerStep(low) : atHigh;
+    let atHigh = await msPerStep(high);
+    let atLow = high > low ? await msPerStep(low) : atHigh;
     if (high > low && atHigh <= atLow) {
       // A larger batch measured no slower: noise (another process on the cores) or a tiny model.
       // Measure both once more and keep each size's faster figure before believing it.
-      atHigh = Math.min(atHigh, msPerStep(high));
-      atLow = Math.min(atLow, msPerStep(low));
+      atHigh = Math.min(atHigh, await msPerStep(high));
+      atLow = Math.min(atLow, await msPerStep(low));
     }
     const slope = high > low ? (atHigh - atLow) / (high - low) : 0;
     // On a tiny model noise hides the slope: the step then costs the same whatever its batch. A

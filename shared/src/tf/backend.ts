@@ -1,8 +1,10 @@
 /**
  * One registry for the tfjs backend, chosen at run time: native (`@tensorflow/tfjs-node`, when a
  * container image ships it), else wasm with SIMD (the default: it installs without downloading
- * anything), else the pure-JS cpu backend. Every worker of a run must use the same backend so the
- * workers stay bit-identical; the chosen name is reported with each worker result.
+ * anything), else the pure-JS cpu backend. `webgpu` (Dawn's binding, see tf/webgpu.ts) is only
+ * activated when asked for: by `SMLT_BACKEND=webgpu`, or by the run's planner when it measured a
+ * real GPU faster (service/backend-choice.ts). Every worker of a run must use the same backend so
+ * the workers stay bit-identical; the chosen name is reported with each worker result.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,8 +15,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { errorMessage, SmltError } from '../errors.js';
 import { registerWasmKernelGaps } from './wasm-kernel-gaps.js';
+import { type GpuAdapterReport, probeGpu } from './webgpu.js';
 
-export type BackendName = 'native' | 'wasm' | 'cpu';
+export type BackendName = 'native' | 'webgpu' | 'wasm' | 'cpu';
 
 export interface BackendInfo {
   name: BackendName;
@@ -22,12 +25,15 @@ export interface BackendInfo {
   simd?: boolean;
   /** Threads the backend computes with: sizing uses it to know what extra vCPUs buy. */
   threads: number;
+  /** webgpu only: the adapter it computes on. */
+  adapter?: GpuAdapterReport;
   /** Backends tried before this one, and why each was passed over. */
   skipped: { name: BackendName; reason: string }[];
 }
 
-const ORDER: readonly BackendName[] = ['native', 'wasm', 'cpu'];
-const TFJS_NAME: Record<BackendName, string> = { native: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+/** The fallback chain; webgpu is in it only when it is the preference (see above). */
+const ORDER: readonly BackendName[] = ['native', 'webgpu', 'wasm', 'cpu'];
+const TFJS_NAME: Record<BackendName, string> = { native: 'tensorflow', webgpu: 'webgpu', wasm: 'wasm', cpu: 'cpu' };
 
 let active: BackendInfo | undefined;
 /** Backends that failed once: a failed wasm init cannot be retried in the same process anyway. */
@@ -60,7 +66,8 @@ export function backendInfo(): BackendInfo {
 
 async function select(preference: BackendName): Promise<BackendName> {
   const skipped: BackendInfo['skipped'] = [];
-  for (const name of ORDER.slice(ORDER.indexOf(preference))) {
+  const chain = ORDER.slice(ORDER.indexOf(preference)).filter((name) => name !== 'webgpu' || preference === 'webgpu');
+  for (const name of chain) {
     const known = failed.get(name);
     const result = known === undefined ? await activate(name) : { reason: known };
     if ('threads' in result) {
@@ -74,12 +81,14 @@ async function select(preference: BackendName): Promise<BackendName> {
   throw new SmltError('WORKER_FAILED', `No tfjs backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
 }
 
-type Activation = { simd?: boolean; threads: number } | { reason: string };
+type Activation = { simd?: boolean; threads: number; adapter?: GpuAdapterReport } | { reason: string };
 
 function activate(name: BackendName): Promise<Activation> {
   switch (name) {
     case 'native':
       return activateNative();
+    case 'webgpu':
+      return activateWebgpu();
     case 'wasm':
       return activateWasm();
     case 'cpu':
@@ -102,6 +111,23 @@ async function activateNative(): Promise<Activation> {
   if (!(await tf.setBackend(TFJS_NAME.native))) return { reason: 'the tensorflow backend failed to initialize' };
   // libtensorflow runs intra-op work on one thread per core.
   return { threads: availableParallelism() };
+}
+
+async function activateWebgpu(): Promise<Activation> {
+  const gpu = await probeGpu();
+  if ('reason' in gpu) return gpu;
+  // The backend registers itself on import only if navigator.gpu exists, which probeGpu set up;
+  // a variable specifier keeps it out of bundles that never run on a GPU.
+  const specifier = '@tensorflow/tfjs-backend-webgpu';
+  try {
+    await import(specifier);
+  } catch (err) {
+    return { reason: `${specifier} failed to load (${errorMessage(err)})` };
+  }
+  if (!tf.findBackendFactory(TFJS_NAME.webgpu)) return { reason: `${specifier} loaded but did not register (no navigator.gpu when it was imported)` };
+  if (!(await tf.setBackend(TFJS_NAME.webgpu))) return { reason: `the webgpu backend failed to initialize on ${gpu.adapter.description}` };
+  // One host thread dispatches the shaders; the GPU's own parallelism is in the profile's speed.
+  return { threads: 1, adapter: gpu.adapter };
 }
 
 async function activateWasm(): Promise<Activation> {
