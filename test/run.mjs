@@ -18,6 +18,7 @@ const FULL_TIER = [
   'integration/aws.test.ts', // whole runs against the Lambda and S3 emulators, with faults
   'integration/keras-notebooks.test.ts', // the Keras corpus on TF 2.21 (about 5 min)
   'integration/redis-channel.test.ts', // runs through a real redis-server
+  'integration/webgpu.test.ts', // the webgpu backend on a real adapter (lavapipe in CI): gradients, runs, exits (about 2 min)
 ];
 
 const root = new URL('..', import.meta.url).pathname;

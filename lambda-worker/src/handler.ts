@@ -16,7 +16,7 @@ import { requestCountsSince } from '@smlt/shared/cost/cost';
 import { SmltError } from '@smlt/shared/errors';
 import { runKeys } from '@smlt/shared/run/layout';
 import type { WorkerEvent, WorkerResult } from '@smlt/shared/run/worker-protocol';
-import { initBackend } from '@smlt/shared/tf/backend';
+import { backendInfo, initBackend } from '@smlt/shared/tf/backend';
 import { type LossFn, applyGradient, computeGradients, createOptimizer, decodeState, encodeState } from '@smlt/shared/model/training';
 import { syncStrategy } from '@smlt/shared/sync/index';
 import type { SyncContext } from '@smlt/shared/sync/strategy';
@@ -27,7 +27,12 @@ import { WarmCache } from './warm-cache.js';
 const cache = new WarmCache();
 
 export async function handler(event: WorkerEvent, context: WorkerContext): Promise<WorkerResult> {
-  const backend = await initBackend();
+  const backend = await initBackend(event.backend);
+  if (event.backend && backend !== event.backend) {
+    // Every worker of a run computes on the same backend: a silent fallback would split the run.
+    const why = backendInfo().skipped.find((s) => s.name === event.backend)?.reason ?? 'it did not start';
+    throw new SmltError('WORKER_FAILED', `This run's workers compute on ${event.backend}, which this worker cannot use: ${why}.`);
+  }
   const store = cache.store(event.store);
   // Gradients go through the channel when the run has one (Redis), else through the store.
   const channel = event.channel ? cache.store(event.channel) : store;

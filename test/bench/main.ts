@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<unknown>> = {
   sync: async () => (await import('./sync.js')).main(process.argv.slice(3)),
   worker: async () => (await import('./worker.js')).main(process.argv.slice(3)),
+  backends: async () => (await import('./backends.js')).main(process.argv.slice(3)),
   scheduler: async () => (await import('./scheduler.js')).main(process.argv.slice(3)),
   'sizing-rss': async () => (await import('./sizing-rss.js')).main(process.argv.slice(3)),
   channels: async () => (await import('./channels.js')).main(process.argv.slice(3)),

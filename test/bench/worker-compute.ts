@@ -1,6 +1,6 @@
 /**
  * The worker's compute step alone (computeGradients + applyGradient, no sync), per backend, at
- * batch 64: what a worker's vCPU delivers, which sizing and the scheduler's prior need.
+ * batch 64 (or another): what a worker's vCPU delivers, which sizing and the scheduler's prior need.
  * Run directly for a table: `node --import tsx test/bench/worker-compute.ts [iterations]`.
  */
 import { pathToFileURL } from 'node:url';
@@ -45,22 +45,36 @@ function build(kind: ComputeModel): { model: tfl.LayersModel; inputShape: number
   return { model, inputShape: [28, 28, 1] };
 }
 
-/** Times `iterations` gradient steps on `backend` after a short warm-up; switches the backend. */
-export async function benchCompute(backend: BackendName, kind: ComputeModel, iterations: number): Promise<ComputeBench> {
+/**
+ * Times `iterations` gradient steps on `backend` after a short warm-up; switches the backend.
+ * With `budgetS`, fewer steps (at least 2, one warm-up) when a step is slow: the table stays quick.
+ */
+export async function benchCompute(
+  backend: BackendName,
+  kind: ComputeModel,
+  iterations: number,
+  options: { batch?: number; budgetS?: number } = {},
+): Promise<ComputeBench> {
   const active = await initBackend(backend);
   if (active !== backend) throw new Error(`backend ${backend} is not available here (got ${active})`);
+  const batch = options.batch ?? BATCH;
   const { model, inputShape } = build(kind);
   const loss = lossFunction({ loss: 'categoricalCrossentropy', fromLogits: false });
   const optimizer = createOptimizer({ optimizer: 'adam', learningRate: 0.001 });
-  const x = tf.randomUniform([BATCH, ...inputShape]);
-  const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, 'int32') as tf.Tensor1D, 10);
+  const x = tf.randomUniform([batch, ...inputShape]);
+  const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32') as tf.Tensor1D, 10);
   const step = async () => applyGradient(model, optimizer, (await computeGradients(model, loss, x, y)).gradient);
   try {
-    for (let i = 0; i < WARM_UP; i++) await step();
+    const warmStarted = performance.now();
+    await step();
+    const firstS = (performance.now() - warmStarted) / 1000;
+    const warmUps = options.budgetS === undefined ? WARM_UP : Math.min(WARM_UP, Math.floor(options.budgetS / 4 / firstS));
+    for (let i = 1; i < warmUps; i++) await step();
+    const steps = options.budgetS === undefined ? iterations : Math.max(2, Math.min(iterations, Math.floor(options.budgetS / firstS)));
     const started = performance.now();
-    for (let i = 0; i < iterations; i++) await step();
-    const msPerIteration = (performance.now() - started) / iterations;
-    return { backend, model: kind, batch: BATCH, iterations, msPerIteration, samplesPerS: (BATCH * 1000) / msPerIteration };
+    for (let i = 0; i < steps; i++) await step();
+    const msPerIteration = (performance.now() - started) / steps;
+    return { backend, model: kind, batch, iterations: steps, msPerIteration, samplesPerS: (batch * 1000) / msPerIteration };
   } finally {
     tf.dispose([x, y]);
     optimizer.dispose();

@@ -11,7 +11,7 @@ import { captureNotebook } from '@smlt/shared/capture/capture';
 import { splitHoldout } from '@smlt/shared/data/dataset';
 import { buildModel } from '@smlt/shared/model/build';
 import { createOptimizer, lossFunction } from '@smlt/shared/model/training';
-import type { Captured } from '@smlt/shared/run/orchestrator';
+import type { Captured, RunOptions } from '@smlt/shared/run/orchestrator';
 import { initBackend } from '@smlt/shared/tf/backend';
 import { localRun, withEpochs } from '../helpers/local-run.js';
 import { benchCompute } from './worker-compute.js';
@@ -69,12 +69,16 @@ async function plainFit(captured: Captured): Promise<number> {
   return train.count / seconds;
 }
 
-/** One epoch on `workers` local workers; the epoch's own duration, after warm-up of the containers. */
-async function smltEpoch(captured: Captured, workers: number): Promise<number> {
+/**
+ * Samples/s of one epoch on `workers` local workers (on `compute`'s backend when given): the
+ * epoch's own duration, after warm-up of the containers.
+ */
+export async function smltEpoch(captured: Captured, workers: number, compute?: RunOptions['compute']): Promise<number> {
   const run = await localRun();
+  const extra = { workers, ...(compute ? { compute } : {}) };
   try {
-    await run.train(captured, { workers }); // warm-up: cold starts, data download
-    const result = await run.train(captured, { workers });
+    await run.train(captured, extra); // warm-up: cold starts, data download
+    const result = await run.train(captured, extra);
     const epoch = run.events.find((e) => e.runId === result.runId && e.type === 'epoch_finished');
     const plan = run.events.find((e) => e.runId === result.runId && e.type === 'plan');
     if (!epoch || epoch.type !== 'epoch_finished' || !plan || plan.type !== 'plan') throw new Error(`run ${result.status}`);
@@ -86,7 +90,7 @@ async function smltEpoch(captured: Captured, workers: number): Promise<number> {
 
 const rate = (samplesPerS: number) => samplesPerS.toFixed(0);
 
-function printTable(title: string, rows: string[][]): void {
+export function printTable(title: string, rows: string[][]): void {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   process.stdout.write(`\n${title}\n`);
   for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padStart(widths[c])).join('  ')}\n`);

@@ -111,7 +111,8 @@ function compiledBase(compileConfig: unknown, cells: { model: RoleCell; config?:
 /** A model no worker could hold is refused here, before its data is loaded or a worker allocates anything. */
 function refuseTooLarge(model: ModelSpec, training: TrainingConfig, label: string): void {
   const info = backendInfo();
-  const largest = largestParamCount(profileOfBackend(info.name, { simd: info.simd }), training.optimizer, LAMBDA_MAX_MEMORY_MB);
+  // A webgpu worker's profile is measured later, by the run's probe; wasm's host footprint is where it falls back.
+  const largest = largestParamCount(profileOfBackend(info.name === 'webgpu' ? 'wasm' : info.name, { simd: info.simd }), training.optimizer, LAMBDA_MAX_MEMORY_MB);
   if (model.paramCount <= largest) return;
   const count = (n: number) => n.toLocaleString('en-US');
   throw new SmltError(

@@ -16,7 +16,7 @@ import { RunServiceClient } from '../serve/client.js';
 import { startServer } from '../serve/server.js';
 import { readServeInfo, removeServeInfo, serveInfoPath, writeServeInfo } from '../serve/token-file.js';
 import { resolvePython } from '../capture/python-cells.js';
-import { probeCostUsd } from '../service/estimate.js';
+import { probeCostUsd } from '../service/step-probe.js';
 import { collectGarbage } from '../service/garbage.js';
 import { DEFAULT_MEMORY_MB, LocalRunService } from '../service/local-run-service.js';
 import type { RunRequest, RunService } from '../service/run-service.js';
@@ -82,7 +82,7 @@ program
   .action(async (notebook: string, opts: PlanOptions) => {
     await withService(opts.timeLimit, async (service) => {
       const request = { ...planRequest(notebook, { ...opts, objective: opts.objective ?? 'time' }), ...(opts.channel ? { channel: opts.channel } : {}) };
-      const { adaptive, computeMsPerSample, probe, trainSamples, captured, platform } = await service.plan(request);
+      const { adaptive, backend, computeMsPerSample, probe, trainSamples, captured, platform } = await service.plan(request);
       const first = adaptive.planner.estimate().plan[0];
       const probeShown = { steps: probe.steps, seconds: probe.seconds, costUsd: probeCostUsd(probe, first?.memoryMb ?? DEFAULT_MEMORY_MB) };
       const estimate = adaptive.planner.estimate();
@@ -103,6 +103,7 @@ program
             probe: probeShown,
             constraints,
             channel: adaptive.channel,
+            backend: { name: backend.name, reason: backend.reason },
             platform,
             ...estimate,
           })}\n`,
@@ -119,6 +120,7 @@ program
           `${captured.spec.name}: ${captured.spec.training.epochs} epochs of ${trainSamples} samples, batch ${captured.spec.training.batchSize} ` +
             `(${wanted.join(', ')}; gradient step ${computeMsPerSample.toFixed(3)} ms/sample measured here by a ` +
             `${probeShown.steps}-step probe: ${probeShown.seconds.toFixed(2)} s, ${formatUsd(probeShown.costUsd)} as if on Lambda)\n` +
+            `  backend ${backend.reason}\n` +
             `  time  ${range(estimate.timeS, formatDuration)}\n` +
             `  cost  ${costOn(range(estimate.costUsd, formatUsd), platform)}\n` +
             (adaptive.channel.reason ? `  ${adaptive.channel.reason}\n` : adaptive.channel.name === 'redis' ? '  gradients through Redis\n' : ''),

@@ -44,6 +44,18 @@ export function countParams(model: tfl.LayersModel): number {
   return model.countParams();
 }
 
+/** The largest weight and the largest layer output per sample, in values (a GPU binds each tensor whole). */
+export function largestTensorOf(model: tfl.LayersModel): { weightValues: number; activationValuesPerSample: number } {
+  const size = (shape: readonly (number | null)[]) => shape.reduce<number>((a, d) => a * (d ?? 1), 1);
+  const weightValues = Math.max(0, ...model.weights.map((w) => size(w.shape)));
+  const outputs = model.layers.flatMap((layer) => {
+    const shape = layer.outputShape;
+    const shapes = (Array.isArray(shape[0]) ? shape : [shape]) as (number | null)[][];
+    return shapes.map((s) => size(s.slice(1)));
+  });
+  return { weightValues, activationValuesPerSample: Math.max(0, ...outputs) };
+}
+
 /**
  * A copy of `topology` whose seedable initializers get seeds `seed`, `seed + 1`, ... in document
  * order. Distinct seeds per initializer keep layers of the same shape from starting identical.

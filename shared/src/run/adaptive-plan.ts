@@ -16,7 +16,7 @@ import { createPlanner, divisors, type Planner } from '../scheduler/index.js';
 import { observationFromRecord } from './observations.js';
 import { type ChannelName, channelPlatform, chooseChannel } from '../scheduler/channel-choice.js';
 import type { Decision, Objective, PlannerOptions } from '../scheduler/types.js';
-import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';
+import type { BackendProfile, StaticProfileName } from '../sizing/profiles.js';
 import type { JobSpec } from '../spec/job-spec.js';
 import type { EpochConfig, EpochFailure, RunOptions } from './run-options.js';
 import type { EpochRecord } from './run-state.js';
@@ -34,7 +34,9 @@ export interface AdaptivePlanInput {
   computeMsPerSample: number;
   stepMs?: number;
   /** The backend workers compute with (default wasm-simd). */
-  backend?: BackendProfile | BackendProfileName;
+  backend?: BackendProfile | StaticProfileName;
+  /** The model's largest weight and layer output per sample, in values (a webgpu worker binds each whole). */
+  largestTensor?: { weightValues: number; activationValuesPerSample: number };
   /** Worker counts to choose from (default: the divisors of the batch size up to maxWorkers). */
   workerCounts?: readonly number[];
   /** Memory sizes to choose from (default: sizing's useful sizes within the platform's range). */
@@ -86,6 +88,7 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
       bytesPerSample: 4 * (size(spec.data.xShape) + size(spec.data.yShape)),
       optimizer: spec.training.optimizer,
       computeMsPerSample: input.computeMsPerSample,
+      ...(input.largestTensor ? { largestTensor: input.largestTensor } : {}),
       // A measured step (setupAdaptive's probe) already includes the optimizer's update.
       ...(input.stepMs !== undefined ? { stepMs: input.stepMs, applyMsPerMillionParams: 0 } : {}),
     },

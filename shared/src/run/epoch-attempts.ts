@@ -65,7 +65,14 @@ async function attemptEpoch(run: RunContext, data: TrainingData, watcher: RunWat
     );
   }
   const plan: EpochPlan = { epoch, workers: config.workers, memoryMb: config.memoryMb, iterations };
-  log.emit({ type: 'plan', ...plan, sync: settings.sync, perWorkerBatch, reason: config.reason });
+  log.emit({
+    type: 'plan',
+    ...plan,
+    sync: settings.sync,
+    perWorkerBatch,
+    reason: config.reason,
+    ...(settings.compute ? { backend: { name: settings.compute.name, reason: settings.compute.reason } } : {}),
+  });
   await uploadPartitions(store, trainSet, trainHash, config.workers);
   // Leftovers of an interrupted attempt at this epoch (before a resume) must not be mistaken for this one's.
   await run.deleteExchange(epoch);
@@ -95,6 +102,7 @@ async function attemptEpoch(run: RunContext, data: TrainingData, watcher: RunWat
       startStateKey: keys.checkpoint(epoch),
       ...(rank === 0 ? { endStateKey: keys.checkpoint(epoch + 1) } : {}),
       sync: settings.sync,
+      ...(settings.compute?.pinned ? { backend: settings.compute.name } : {}),
       ...(options.channel ? { channel: options.channel.location } : {}),
       syncTimeoutMs: settings.syncTimeoutMs,
       attempt: 0,

@@ -46,6 +46,8 @@ export type RunEventBody =
       iterations: number;
       perWorkerBatch: number;
       reason: string;
+      /** The tfjs backend every worker of the run computes with, and why. */
+      backend?: { name: string; reason: string };
     }
   | { type: 'epoch_started'; epoch: number; workers: number; memoryMb: number }
   | { type: 'progress'; epoch: number; iteration: number; iterations: number; loss: number }

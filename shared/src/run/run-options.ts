@@ -2,7 +2,7 @@
 import type { ObjectStore, Platform, StoreLocation } from '../backends/ports.js';
 import type { Captured } from '../capture/capture.js';
 import type { EpochMetrics, FinalStatus, RunEvent, SyncName } from './events.js';
-import type { AdaptiveSettings, EpochRecord, RunSettings } from './run-state.js';
+import type { AdaptiveSettings, ComputeBackend, EpochRecord, RunSettings } from './run-state.js';
 
 /** The configuration of one epoch, and why (the scheduler plugs in here). */
 export interface EpochConfig {
@@ -37,6 +37,8 @@ export interface RunOptions {
   syncTimeoutMs?: number;
   /** A worker returns `continue` when less than this is left of the platform's time limit. */
   safetyMarginMs?: number;
+  /** The tfjs backend of every worker and why; `pinned`: sent to the workers (else each takes its platform's own). */
+  compute?: ComputeBackend;
   /** Chooses each epoch's configuration; default: the fixed `workers` and `memoryMb`. */
   planEpoch?: (epoch: number, previous: EpochRecord[], failure?: EpochFailure) => EpochConfig;
   signal?: AbortSignal;

@@ -18,6 +18,7 @@ export function settingsFrom(options: RunOptions): RunSettings {
     sync: options.sync ?? 'hierarchical',
     maxRetries: options.maxRetries ?? 3,
     ...(options.adaptive ? { adaptive: options.adaptive } : {}),
+    ...(options.compute ? { compute: options.compute } : {}),
     syncTimeoutMs: options.syncTimeoutMs ?? 120_000,
   };
   if (!Number.isInteger(settings.workers) || settings.workers < 1 || settings.workers > 1000) {

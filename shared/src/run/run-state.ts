@@ -8,6 +8,7 @@ import type { CostTally } from '../cost/cost.js';
 import { SmltError } from '../errors.js';
 import type { EpochMetrics, RunStatus, SyncName } from './events.js';
 import { runKeys } from './layout.js';
+import type { BackendName } from '../tf/backend.js';
 
 export interface RunManifest {
   v: 1;
@@ -31,6 +32,15 @@ export interface RunSettings {
   syncTimeoutMs: number;
   /** Set when the adaptive scheduler plans the run: what a resume needs to plan it again. */
   adaptive?: AdaptiveSettings;
+  /** The tfjs backend chosen before launch; every epoch, resumed ones included, uses it. */
+  compute?: ComputeBackend;
+}
+
+export interface ComputeBackend {
+  name: BackendName;
+  reason: string;
+  /** Sent to every worker, which refuses to compute on another; unpinned, each takes its platform's own (Lambda). */
+  pinned: boolean;
 }
 
 export interface AdaptiveSettings {

@@ -3,6 +3,7 @@
  * the payload, never weights or data (Lambda's payload limit is 6 MB synchronous).
  */
 import type { RequestCounts, StoreLocation } from '../backends/ports.js';
+import type { BackendName } from '../tf/backend.js';
 import type { SyncName } from './events.js';
 
 export interface WorkerEvent {
@@ -28,6 +29,8 @@ export interface WorkerEvent {
   /** Set for rank 0 only: where to write the state at the end of the epoch. */
   endStateKey?: string;
   sync: SyncName;
+  /** The tfjs backend to compute with; the worker fails rather than compute on another (unset: its own default). */
+  backend?: BackendName;
   /** Where gradients are exchanged when not through `store` (an in-memory channel such as Redis). */
   channel?: StoreLocation;
   syncTimeoutMs: number;

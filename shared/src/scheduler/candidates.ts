@@ -41,6 +41,7 @@ export class Candidates {
             optimizer: options.model.optimizer ?? 'adam',
             bytesPerSample: options.model.bytesPerSample,
             ...(options.model.activationBytesPerSample !== undefined ? { activationBytesPerSample: options.model.activationBytesPerSample } : {}),
+            ...(options.model.largestTensor ? { largestTensor: options.model.largestTensor } : {}),
           },
           profile,
           workers,

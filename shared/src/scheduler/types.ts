@@ -2,7 +2,7 @@
 import type { PriceTable, RequestCounts } from '../cost/prices.js';
 import type { ChannelPrices } from '../cost/prices.js';
 import type { SyncName } from '../spec/job-spec.js';
-import type { BackendProfile, BackendProfileName } from '../sizing/profiles.js';
+import type { BackendProfile, StaticProfileName } from '../sizing/profiles.js';
 import type { OptimizerName } from '../spec/job-spec.js';
 import type { Calibration, StoreNetworkModel } from './analytical.js';
 
@@ -23,6 +23,8 @@ export interface PlannerOptions {
     optimizer?: OptimizerName;
     /** Activation bytes per sample kept for the backward pass (see sizing/memory.ts); default rough. */
     activationBytesPerSample?: number;
+    /** The largest weight and layer output (per sample), in values: a webgpu worker must bind each (sizing/memory.ts). */
+    largestTensor?: { weightValues: number; activationValuesPerSample: number };
     /**
      * The profiler's input: gradient step time per sample at one vCPU of the backend, ms
      * (e.g. a short local probe, `service/estimate.ts`). Observations calibrate it.
@@ -51,7 +53,7 @@ export interface PlannerOptions {
     maxWorkers?: number;
     /** Default: Lambda x86_64 + S3 (cost/prices.ts). */
     prices?: PriceTable;
-    backend: BackendProfile | BackendProfileName;
+    backend: BackendProfile | StaticProfileName;
     /** Overrides of the store/network figures (defaults: CALIBRATION.md medians). */
     network?: Partial<StoreNetworkModel>;
     /**

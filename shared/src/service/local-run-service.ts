@@ -71,7 +71,7 @@ export class LocalRunService implements RunService {
     validateRunShape(captured, request.workers);
     const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
     const setup = await this.adaptive(backend, captured, request);
-    const estimate = estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup.probe, backend.platform.name);
+    const estimate = estimateFromPlanner(setup.adaptive.planner.estimate(), captured.spec.training.epochs, setup, backend.platform.name);
     return { ...estimate, ...(captured.notes ? { found: captured.notes } : {}) };
   }
 
@@ -84,7 +84,7 @@ export class LocalRunService implements RunService {
     const location = backend.storeFor(notebookDir);
     const abort = new AbortController();
     const notebook = notebookPathOf(request.source);
-    const { adaptive } = await this.adaptive(backend, captured, request);
+    const { adaptive, backend: compute } = await this.adaptive(backend, captured, request);
     refuseHopeless(adaptive, request, captured.spec.training.epochs);
     // With `auto` the planner chose the channel along with the workers and memory.
     const channel = await this.channels.open(request.channel === 'auto' ? adaptive.channel.name : request.channel, backend.redis);
@@ -103,6 +103,7 @@ export class LocalRunService implements RunService {
       // The model and report come back next to the notebook, wherever the run's state lives.
       outRoot: join(notebookDir, '.smlt'),
       planEpoch: adaptive.planEpoch,
+      compute: { name: compute.name, reason: compute.reason, pinned: compute.pinned },
       adaptive: adaptiveSettings(request),
       workers,
       memoryMb: request.memoryMb ?? DEFAULT_MEMORY_MB,

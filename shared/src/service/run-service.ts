@@ -51,6 +51,8 @@ export interface Estimate {
   computeMsPerSample: number;
   /** What that probe took, and its cost as if it had run on one Lambda worker. */
   probe: { steps: number; seconds: number; costUsd: number };
+  /** The tfjs backend every worker computes with, and why (service/backend-choice.ts). */
+  backend?: { name: string; reason: string };
   feasible: boolean;
   /** When not feasible: what to change (the budget the deadline needs, or the deadline the budget allows). */
   advice?: string;

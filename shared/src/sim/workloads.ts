@@ -4,7 +4,7 @@
  * directly (compute speed per vCPU, how well the native backend really scales, how much memory
  * the worker really needs).
  */
-import type { BackendProfileName } from '../sizing/profiles.js';
+import type { StaticProfileName } from '../sizing/profiles.js';
 import type { OptimizerName } from '../spec/job-spec.js';
 
 export interface SimWorkload {
@@ -17,7 +17,7 @@ export interface SimWorkload {
   samplesPerEpoch: number;
   epochs: number;
   batchSize: (epoch: number) => number;
-  backend: BackendProfileName;
+  backend: StaticProfileName;
   truth: {
     /** Gradient step per sample at one vCPU (1,769 MB), ms. */
     computeMsPerSample: number;

@@ -6,8 +6,10 @@
  *             + runtime base + the cached data partition (PARTITION_COPIES copies)
  *
  * Tensor bytes get the profile's overhead factor (allocator slack, temporaries of the step).
- * On a `webgpu` profile the tensors are GPU buffers: they are checked against the device's
- * memory, and the function only holds the runtime, the data and the exchange buffers.
+ * On a `webgpu` profile of a real GPU the tensors are GPU buffers: each must fit the adapter's
+ * binding limit and all of them its memory (when known), and the function only holds the
+ * runtime, the data and the exchange buffers. On any webgpu profile no single tensor (a weight,
+ * or a layer's activations for the batch) may pass the binding limit.
  */
 import type { SyncName } from '../spec/job-spec.js';
 import type { OptimizerName } from '../spec/job-spec.js';
@@ -55,6 +57,8 @@ export interface ModelFootprint {
   optimizer: OptimizerName;
   /** Bytes of one training sample as a worker holds it (features and label, float32). */
   bytesPerSample: number;
+  /** The largest weight tensor, and the largest layer output per sample, in values (webgpu's binding limit). */
+  largestTensor?: { weightValues: number; activationValuesPerSample: number };
   /**
    * Activation bytes kept for the backward pass, per sample. When unknown the default is a rough
    * 64 × bytesPerSample (right order for small CNNs; far too low for transformers: pass it, e.g.
@@ -94,6 +98,8 @@ export interface MemoryBreakdown {
   minimumMemoryMb: number;
   /** webgpu only: false when the tensors do not fit the device. */
   fitsDevice: boolean;
+  /** webgpu only: the largest single tensor of the step, MB. */
+  largestTensorMb: number;
 }
 
 export function memoryFootprint(input: SizingInput): MemoryBreakdown {
@@ -114,6 +120,8 @@ export function memoryFootprint(input: SizingInput): MemoryBreakdown {
   // A GPU backend still stages the weights and the gradient through host memory once.
   const hostMb = runtimeBaseMb + cachedDataMb + shardBuffersMb + (onGpu ? 2 * paramMb : tensorsMb);
   const gpuMb = onGpu ? tensorsMb : 0;
+  const largest = model.largestTensor;
+  const largestTensorMb = largest ? (FLOAT32 * Math.max(largest.weightValues, largest.activationValuesPerSample * input.perWorkerBatch)) / MB : 0;
   return {
     weightsMb,
     gradientsMb,
@@ -125,8 +133,15 @@ export function memoryFootprint(input: SizingInput): MemoryBreakdown {
     hostMb,
     gpuMb,
     minimumMemoryMb: Math.max(128, Math.ceil(hostMb / MEMORY_STEP_MB) * MEMORY_STEP_MB),
-    fitsDevice: !onGpu || gpuMb <= (profile.gpu?.memoryMb ?? 0),
+    fitsDevice: fitsDevice(profile, gpuMb, largestTensorMb),
+    largestTensorMb,
   };
+}
+
+function fitsDevice(profile: BackendProfile, gpuMb: number, largestTensorMb: number): boolean {
+  const gpu = profile.gpu;
+  if (!gpu) return true;
+  return largestTensorMb <= gpu.maxTensorMb && (profile.tensorsOn === 'host' || gpu.memoryMb === undefined || gpuMb <= gpu.memoryMb);
 }
 
 /**

@@ -46,7 +46,7 @@ let pending: Promise<BackendName> | undefined;
  * preference, or the active one, returns the active backend without doing anything; a call with
  * another explicit preference switches (benchmarks compare backends in one process).
  */
-export async function initBackend(preference: BackendName | undefined = envPreference()): Promise<BackendName> {
+export async function initBackend(preference: BackendName | undefined = requestedBackend()): Promise<BackendName> {
   // Concurrent callers share one initialization: two interleaved setBackend calls would race.
   while (pending) await pending.catch(() => undefined);
   if (active && (preference === undefined || preference === active.name)) return active.name;
@@ -179,7 +179,8 @@ function locateWasmDir(binary: string): { dir: string } | { reason: string } {
   return dir ? { dir } : { reason: `${binary} is in none of ${candidates.join(', ')} (set SMLT_WASM_DIR)` };
 }
 
-function envPreference(): BackendName | undefined {
+/** The backend `SMLT_BACKEND` asks for, if any (an unknown name is an error naming the choices). */
+export function requestedBackend(): BackendName | undefined {
   const value = process.env.SMLT_BACKEND;
   if (value === undefined || value === '') return undefined;
   if ((ORDER as readonly string[]).includes(value)) return value as BackendName;

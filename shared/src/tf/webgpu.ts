@@ -5,6 +5,10 @@
  * buffer limits), so the registry can refuse a software adapter unless asked and sizing can check
  * a model's tensors against the device.
  */
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { errorMessage } from '../errors.js';
 
 export interface GpuAdapterReport {
@@ -23,12 +27,55 @@ export interface GpuAdapterReport {
 export type GpuProbe = { adapter: GpuAdapterReport } | { reason: string };
 
 let probed: Promise<GpuProbe> | undefined;
+let detected: Promise<GpuProbe> | undefined;
 
 /** Loads Dawn, installs `navigator.gpu` and asks for an adapter; once per process. */
 export function probeGpu(): Promise<GpuProbe> {
   probed ??= requestAdapter();
   return probed;
 }
+
+/**
+ * What adapter there is, asked in a short child process (once per process): Dawn writes its
+ * drivers' warnings straight to file descriptor 2, and a run that only looks for a GPU must not
+ * print them. The backend itself (probeGpu) loads Dawn in the process that computes.
+ */
+export function detectGpu(): Promise<GpuProbe> {
+  detected ??= probed ?? askChild();
+  return detected;
+}
+
+/** The child's script: the adapter's fields this module reads, as JSON, or null. */
+const CHILD_SCRIPT = `
+const { create } = await import(process.argv[1]);
+const adapter = await create([]).requestAdapter({ powerPreference: 'high-performance' });
+const pick = (o, keys) => Object.fromEntries(keys.map((k) => [k, o[k]]));
+process.stdout.write(JSON.stringify(adapter && {
+  info: pick(adapter.info, ['vendor', 'architecture', 'description', 'device', 'isFallbackAdapter']),
+  limits: pick(adapter.limits, ['maxBufferSize', 'maxStorageBufferBindingSize']),
+}));
+process.exit(0);
+`;
+
+async function askChild(): Promise<GpuProbe> {
+  let entry: string;
+  try {
+    entry = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+  } catch (err) {
+    return { reason: `the npm package webgpu (Dawn) is not installed (${errorMessage(err)})` };
+  }
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', CHILD_SCRIPT, entry], { timeout: 20_000 });
+    const adapter = JSON.parse(stdout) as Adapter | null;
+    return adapter ? { adapter: describe(adapter) } : { reason: NO_ADAPTER };
+  } catch (err) {
+    return { reason: `Dawn could not open a GPU (${errorMessage(err).split('\n')[0]})` };
+  }
+}
+
+const NO_ADAPTER =
+  'Dawn found no WebGPU adapter: no GPU with a Vulkan driver (on Debian, a software one: ' +
+  "`apt-get install -t bookworm-backports mesa-vulkan-drivers`; bookworm's own Mesa 22 is refused)";
 
 /** What this module reads of Dawn's WebGPU objects (the W3C names; @webgpu/types has them all). */
 interface Adapter {
@@ -63,13 +110,7 @@ async function requestAdapter(): Promise<GpuProbe> {
   } catch (err) {
     return { reason: `Dawn could not open a GPU (${errorMessage(err)})` };
   }
-  if (!adapter) {
-    return {
-      reason:
-        'Dawn found no WebGPU adapter: no GPU with a Vulkan driver (on Debian, a software one: ' +
-        '`apt-get install -t bookworm-backports mesa-vulkan-drivers`; bookworm\'s own Mesa 22 is refused)',
-    };
-  }
+  if (!adapter) return { reason: NO_ADAPTER };
   // tfjs' webgpu backend looks for the GPU where a browser has it.
   const nav = (globalThis as { navigator?: object }).navigator;
   if (!nav || !('gpu' in nav)) Object.defineProperty(globalThis, 'navigator', { value: { ...(nav ?? {}), gpu }, configurable: true, writable: true });
@@ -91,7 +132,7 @@ function describe(adapter: Adapter): GpuAdapterReport {
   };
 }
 
-/** One line for a person: "mesa software (llvmpipe: Mesa 25.0.7 …), software". */
+/** The adapter for a person: "NVIDIA H100 (nvidia hopper)", "llvmpipe: Mesa 25.0.7 … (a software adapter)". */
 export function adapterLabel(adapter: GpuAdapterReport): string {
-  return `${adapter.vendor} ${adapter.architecture} (${adapter.description})${adapter.software ? ', a software adapter' : ''}`;
+  return `${adapter.description} (${adapter.software ? 'a software adapter' : `${adapter.vendor} ${adapter.architecture}`})`;
 }
