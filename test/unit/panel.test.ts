@@ -226,6 +226,17 @@ describe('panel state through failures', () => {
     assert.ok(Math.abs(costSum - ofType(run, 'cost').at(-1)!.spentUsd) < 1e-9);
   });
 
+  it('names the backend the workers compute on, and why, under the scheduler decision', () => {
+    const backend = { name: 'webgpu', reason: 'webgpu on NVIDIA H100 (nvidia hopper): its step ran at 6.20x the speed of wasm with SIMD' };
+    const withBackend = run.map((e) => (e.type === 'plan' ? { ...e, backend } : e));
+    const state = panelStateFromEvents(withBackend);
+    assert.deepEqual(state.decision?.backend, backend);
+    const html = renderPanel(state);
+    assert.match(html, /data-backend="webgpu"/);
+    assert.match(html, /Backend<\/strong> (<bdi>)?webgpu on NVIDIA H100 \(nvidia hopper\): its step ran at 6\.20x/);
+    assert.doesNotMatch(renderPanel(panelStateFromEvents(run)), /data-backend/, 'older runs carry no backend and show none');
+  });
+
   it('ends a failed run with its error, the stopped workers and no ETA', () => {
     const events = fixture('mnist-failed.jsonl');
     const state = panelStateFromEvents(events);

@@ -40,6 +40,7 @@ export function progressPrinter(mode: OutputMode): { onEvent(event: RunEvent): v
     if (bar) bar.stop();
     process.stderr.write(`${text}\n`);
   };
+  let backendShown = false;
   const eta = (iteration: number): string => {
     const done = doneBefore + iteration;
     const total = epochs * iterations;
@@ -63,6 +64,9 @@ export function progressPrinter(mode: OutputMode): { onEvent(event: RunEvent): v
           break;
         case 'plan':
           iterations = event.iterations;
+          // The backend is the run's, named once: with the first plan of this drive.
+          if (event.backend && !backendShown) line(`backend ${event.backend.reason}`);
+          backendShown ||= event.backend !== undefined;
           if (!bar) line(`epoch ${event.epoch + 1}/${epochs}: ${event.workers} workers × ${event.memoryMb} MB, ${event.iterations} iterations, ${event.sync} sync`);
           bar?.start(event.iterations, 0, { epochNo: event.epoch + 1, epochs, loss: '…', etaText: '…', spent: spent.toFixed(4) });
           break;

@@ -256,6 +256,7 @@ function decision(state: PanelState): SafeHtml | '' {
     <p class="smlt-decision-config"><strong>${d.workers} worker${d.workers === 1 ? '' : 's'} × ${formatMemory(d.memoryMb)}</strong>
       <span class="smlt-muted">· ${d.sync} sync · ${formatInteger(d.iterations)} iterations of ${formatInteger(d.perWorkerBatch)} samples per worker</span></p>
     <p class="smlt-reason">${userText(d.reason, 600)}</p>
+    ${d.backend ? html`<p class="smlt-reason" data-backend="${clip(d.backend.name, 20)}"><strong>Backend</strong> ${userText(d.backend.reason, 400)}</p>` : ''}
   </section>`;
 }
 

@@ -64,6 +64,8 @@ export interface SchedulerDecision {
   readonly iterations: number;
   readonly perWorkerBatch: number;
   readonly reason: string;
+  /** The tfjs backend every worker computes with, and why. */
+  readonly backend?: { readonly name: string; readonly reason: string };
 }
 
 export type LogLevel = 'info' | 'success' | 'warning' | 'error';
@@ -213,6 +215,7 @@ function applyEvent(state: PanelState, event: RunEvent, eventMs: number): PanelS
         iterations: event.iterations,
         perWorkerBatch: event.perWorkerBatch,
         reason: event.reason,
+        ...(event.backend ? { backend: event.backend } : {}),
       };
       const before = state.config;
       const config: RunConfig = { workers: event.workers, memoryMb: event.memoryMb, sync: event.sync };

@@ -10,7 +10,7 @@ import type { Captured } from '../capture/capture.js';
 import { memoryFootprint } from '../sizing/memory.js';
 import { type BackendProfile, profileOfBackend, webgpuProfile } from '../sizing/profiles.js';
 import { type BackendName, backendInfo, initBackend, requestedBackend } from '../tf/backend.js';
-import { adapterLabel, detectGpu } from '../tf/webgpu.js';
+import { adapterLabel, detectGpu, type GpuProbe } from '../tf/webgpu.js';
 import { type Probe, probeGradientStep } from './step-probe.js';
 
 export interface BackendChoice {
@@ -42,29 +42,17 @@ export async function chooseBackend(captured: Captured, batch: number, platform:
     probe: hostProbe,
   });
 
-  if (!local) return onHost(asked === 'webgpu' ? `${platform.name} workers have no GPU (SMLT_BACKEND=webgpu applies to local runs)` : `what ${platform.name} workers run`);
-  const gpu = await detectGpu();
-  if ('reason' in gpu) return onHost(asked === 'webgpu' ? `SMLT_BACKEND=webgpu, but ${gpu.reason}` : asked ? `SMLT_BACKEND=${asked}` : 'the default (no WebGPU adapter here)');
+  const gpu = local ? await detectGpu() : { reason: 'not a local run' };
+  const stay = reasonToStayOnHost({ asked, platform: platform.name, gpu, largestTensor: hostProbe.largestTensor });
+  if (stay !== undefined || !('adapter' in gpu)) return onHost(stay ?? 'no WebGPU adapter');
   const { adapter } = gpu;
-  if (asked !== 'webgpu' && (asked !== undefined || adapter.software)) {
-    return onHost(asked ? `SMLT_BACKEND=${asked}` : `the default (the WebGPU adapter here, ${adapter.description}, is software: used only with SMLT_BACKEND=webgpu)`);
-  }
-
-  // The model's tensors must fit the adapter's binding limit at the smallest per-worker batch.
   const { spec } = captured;
-  const largest = hostProbe.largestTensor;
-  const limitMb = adapter.maxBindingBytes / 2 ** 20;
-  const largestMb = (4 * Math.max(largest.weightValues, largest.activationValuesPerSample)) / 2 ** 20;
-  if (largestMb > limitMb) {
-    return onHost(`the model's largest tensor (${largestMb.toFixed(0)} MB) is larger than ${adapter.description} can bind (${limitMb.toFixed(0)} MB)`);
-  }
 
   const rssBefore = process.memoryUsage().rss;
   const gpuProbe = await probeGradientStep(captured, batch, 'webgpu').catch((err: unknown) => err as Error);
   const runtimeGrowthMb = Math.max(0, (process.memoryUsage().rss - rssBefore) / 2 ** 20);
-  await initBackend(host);
+  await initBackend(hostName);
   if (gpuProbe instanceof Error) return onHost(`the webgpu step failed on ${adapter.description} (${gpuProbe.message})`);
-  if (backendInfo().name !== hostName) await initBackend(hostName);
 
   const high = Math.max(1, Math.min(batch, captured.dataset.count));
   const speed = stepMsAt(hostProbe, high) / Math.max(stepMsAt(gpuProbe, high), 1e-6);
@@ -88,4 +76,28 @@ export async function chooseBackend(captured: Captured, batch: number, platform:
   if (asked === 'webgpu') return onGpu(`SMLT_BACKEND=webgpu; ${measured}`);
   if (speed > 1) return onGpu(measured);
   return onHost(`webgpu on ${adapterLabel(adapter)} was slower: ${measured}`);
+}
+
+/**
+ * Why the workers stay on the host backend before WebGPU is even measured, or undefined when it
+ * is worth measuring: asked for (any adapter), or a real adapter with the default asked for, and
+ * the model's largest tensor (a weight, or one sample's layer output) within its binding limit.
+ */
+export function reasonToStayOnHost(facts: {
+  asked: BackendName | undefined;
+  platform: string;
+  gpu: GpuProbe;
+  largestTensor: { weightValues: number; activationValuesPerSample: number };
+}): string | undefined {
+  const { asked, platform, gpu } = facts;
+  if (platform !== 'local') return asked === 'webgpu' ? `${platform} workers have no GPU (SMLT_BACKEND=webgpu applies to local runs)` : `what ${platform} workers run`;
+  if (asked && asked !== 'webgpu') return `SMLT_BACKEND=${asked}`;
+  if (!('adapter' in gpu)) return asked ? `SMLT_BACKEND=webgpu, but ${gpu.reason}` : 'the default (no WebGPU adapter here)';
+  const { adapter } = gpu;
+  if (!asked && adapter.software) return `the default (the WebGPU adapter here, ${adapter.description}, is software: used only with SMLT_BACKEND=webgpu)`;
+  const { weightValues, activationValuesPerSample } = facts.largestTensor;
+  const largestMb = (4 * Math.max(weightValues, activationValuesPerSample)) / 2 ** 20;
+  const limitMb = adapter.maxBindingBytes / 2 ** 20;
+  if (largestMb > limitMb) return `the model's largest tensor (${largestMb.toFixed(0)} MB) is larger than ${adapter.description} can bind (${limitMb.toFixed(0)} MB)`;
+  return undefined;
 }
