@@ -148,7 +148,9 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
       const time = `${formatDuration(estimate.timeS.expected)} (${formatDuration(estimate.timeS.low)} to ${formatDuration(estimate.timeS.high)})`;
       const cost = `${formatUsd(estimate.costUsd.expected)} (up to ${formatUsd(estimate.costUsd.high)})`;
       const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-      const shape = `${plural(estimate.workers, 'worker')} × ${estimate.memoryMb} MB, ${plural(estimate.epochs, 'epoch')} of ${plural(estimate.iterationsPerEpoch, 'iteration')}`;
+      const shape =
+        `${plural(estimate.workers, 'worker')} × ${estimate.memoryMb} MB${estimate.backend ? ` on ${estimate.backend.name}` : ''}, ` +
+        `${plural(estimate.epochs, 'epoch')} of ${plural(estimate.iterationsPerEpoch, 'iteration')}`;
       if (estimate.feasible) {
         this.showEstimate(`Estimate: ${time}, ${costOn(cost, estimate.platform)}; ${shape}.`, 'ok');
       } else {

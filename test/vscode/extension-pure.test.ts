@@ -83,6 +83,11 @@ describe('estimate text', () => {
     assert.equal(infeasibleText(estimate), undefined);
   });
 
+  it('names the backend the workers compute on, when the estimate has one', () => {
+    const backend = { name: 'webgpu', reason: 'webgpu on NVIDIA H100: faster' };
+    assert.equal(estimateLine({ ...estimate, backend }), '≈ 25 s (15 s – 38 s), $0.0033 as if on AWS Lambda, 2 × 1769 MB on webgpu');
+  });
+
   it('says a run on local workers is free, and a run on AWS a bill', () => {
     assert.equal(estimateLine({ ...estimate, platform: 'local' }), '≈ 25 s (15 s – 38 s), free here, $0.0033 as if on AWS Lambda, 2 × 1769 MB');
     assert.equal(estimateLine({ ...estimate, platform: 'aws-lambda' }), '≈ 25 s (15 s – 38 s), $0.0033 on AWS Lambda, 2 × 1769 MB');

@@ -103,7 +103,7 @@ program
             probe: probeShown,
             constraints,
             channel: adaptive.channel,
-            backend: { name: backend.name, reason: backend.reason },
+            backend: { name: backend.name, reason: backend.reason, profile: backend.profile },
             platform,
             ...estimate,
           })}\n`,

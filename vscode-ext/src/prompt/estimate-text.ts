@@ -6,12 +6,13 @@ import type { Estimate } from '@smlt/shared/service/run-service';
 import { formatDuration, formatUsd } from '@smlt/shared/cli/parse';
 import { costOn } from '@smlt/shared/panel/format';
 
-/** "≈ 25 s (18 s – 46 s), free here, $0.0028 as if on AWS Lambda, 1 × 512 MB" */
+/** "≈ 25 s (18 s – 46 s), free here, $0.0028 as if on AWS Lambda, 1 × 512 MB on wasm" */
 export function estimateLine(estimate: Estimate): string {
   const { timeS, costUsd } = estimate;
   return (
     `≈ ${formatDuration(timeS.expected)} (${formatDuration(timeS.low)} – ${formatDuration(timeS.high)}), ` +
-    `${costOn(formatUsd(costUsd.expected), estimate.platform)}, ${estimate.workers} × ${estimate.memoryMb} MB`
+    `${costOn(formatUsd(costUsd.expected), estimate.platform)}, ${estimate.workers} × ${estimate.memoryMb} MB` +
+    (estimate.backend ? ` on ${estimate.backend.name}` : '')
   );
 }
 
