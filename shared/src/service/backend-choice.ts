@@ -34,7 +34,8 @@ export async function chooseBackend(captured: Captured, batch: number, platform:
   const host = asked && asked !== 'webgpu' ? asked : 'native';
   const hostProbe = await probeGradientStep(captured, batch, host);
   const info = backendInfo();
-  const hostName = info.name === 'webgpu' ? 'wasm' : info.name;
+  // The fallback chain from a host preference never holds webgpu (tf/backend.ts).
+  const hostName = info.name as Exclude<BackendName, 'webgpu'>;
   const hostLabel = hostName === 'wasm' ? `wasm${info.simd ? ' with SIMD' : ''}` : hostName;
   const local = platform.name === 'local';
   const onHost = (why: string) => ({
@@ -56,15 +57,17 @@ export async function chooseBackend(captured: Captured, batch: number, platform:
 
   const high = Math.max(1, Math.min(batch, captured.dataset.count));
   const speed = stepMsAt(hostProbe, high) / Math.max(stepMsAt(gpuProbe, high), 1e-6);
-  const tensorBytes = memoryFootprint({
-    model: { paramCount: spec.model.paramCount, optimizer: spec.training.optimizer, bytesPerSample: 0 },
+  // The tensor bytes sizing counts at the probe's batch (an overhead of 1), against what tfjs allocated on the device.
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const counted = memoryFootprint({
+    model: { paramCount: spec.model.paramCount, optimizer: spec.training.optimizer, bytesPerSample: 4 * (size(spec.data.xShape) + size(spec.data.yShape)) },
     profile: { ...profileOfBackend('wasm'), tensorOverhead: 1 },
     workers: 1,
     perWorkerBatch: high,
     partitionSamples: 0,
     sync: 'hierarchical',
   });
-  const countedMb = tensorBytes.weightsMb + tensorBytes.gradientsMb + tensorBytes.optimizerSlotsMb + tensorBytes.activationsMb;
+  const countedMb = counted.weightsMb + counted.gradientsMb + counted.optimizerSlotsMb + counted.activationsMb;
   const profile = webgpuProfile({
     adapter,
     relativeSpeed: speed,
