@@ -17,6 +17,7 @@ import { SmltError } from '@smlt/shared/errors';
 import { runKeys } from '@smlt/shared/run/layout';
 import type { WorkerEvent, WorkerResult } from '@smlt/shared/run/worker-protocol';
 import { backendInfo, initBackend } from '@smlt/shared/tf/backend';
+import type { GpuAdapterReport } from '@smlt/shared/tf/webgpu';
 import { type LossFn, applyGradient, computeGradients, createOptimizer, decodeState, encodeState } from '@smlt/shared/model/training';
 import { syncStrategy } from '@smlt/shared/sync/index';
 import type { SyncContext } from '@smlt/shared/sync/strategy';
@@ -43,7 +44,8 @@ export async function handler(event: WorkerEvent, context: WorkerContext): Promi
 
   const optimizer = createOptimizer(spec.training);
   try {
-    return await train(event, context, { store, channel, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore, channelBefore });
+    const { adapter } = backendInfo();
+    return await train(event, context, { store, channel, spec, model, loss, optimizer, dataset, backend, ...(adapter ? { adapter } : {}), built, downloaded, requestsBefore, channelBefore });
   } finally {
     // The model stays warm for the next invocation; the optimizer's state is per invocation.
     optimizer.dispose();
@@ -59,6 +61,7 @@ interface Prepared {
   optimizer: tf.Optimizer;
   dataset: Dataset;
   backend: string;
+  adapter?: GpuAdapterReport;
   built: boolean;
   downloaded: boolean;
   requestsBefore: RequestCounts;
@@ -145,6 +148,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
     iterationsRun: iteration - event.fromIteration,
     ...steadyTimes(computeMs, syncMs, iteration - event.fromIteration, warmup),
     backend,
+    ...(prepared.adapter ? { adapter: prepared.adapter } : {}),
     warmCache: !built && !downloaded,
     dataDownloads: downloaded ? 1 : 0,
     modelBuilds: built ? 1 : 0,

@@ -119,6 +119,8 @@ describe('runs on webgpu workers', { skip }, () => {
         assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
         const workers = run.events.filter((e) => e.type === 'worker_finished');
         assert.ok(workers.length >= 4 && workers.every((e) => e.type === 'worker_finished' && e.backend === name), `every worker computed on ${name}`);
+        const adapters = workers.map((e) => (e.type === 'worker_finished' ? e.adapter?.description : undefined));
+        assert.deepEqual(new Set(adapters), new Set([name === 'webgpu' && 'adapter' in gpu ? gpu.adapter.description : undefined]), 'a webgpu worker names its adapter');
         const plan = run.events.find((e) => e.type === 'plan');
         assert.equal(plan?.type === 'plan' ? plan.backend?.name : undefined, name, 'the plan event names the backend');
         accuracy[name] = result.metrics?.valAccuracy;

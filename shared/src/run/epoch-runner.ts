@@ -102,6 +102,7 @@ async function runRank(
         launchMs: Math.round(outcome.launchMs),
         warmCache: result.warmCache,
         backend: result.backend,
+        ...(result.adapter ? { adapter: result.adapter } : {}),
       });
       if (result.status === 'done') return;
       event = { ...event, fromIteration: result.nextIteration };

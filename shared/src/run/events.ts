@@ -6,6 +6,7 @@
 import type { CostBreakdown } from '../cost/cost.js';
 import type { SmltErrorCode } from '../errors.js';
 import type { SyncName } from '../spec/job-spec.js';
+import type { GpuAdapterReport } from '../tf/webgpu.js';
 
 export type { SyncName } from '../spec/job-spec.js';
 
@@ -73,6 +74,8 @@ export type RunEventBody =
       launchMs?: number;
       warmCache: boolean;
       backend: string;
+      /** webgpu: the adapter the worker computed on, and its buffer limits. */
+      adapter?: GpuAdapterReport;
     }
   | {
       type: 'worker_failed';

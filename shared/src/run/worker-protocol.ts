@@ -4,6 +4,7 @@
  */
 import type { RequestCounts, StoreLocation } from '../backends/ports.js';
 import type { BackendName } from '../tf/backend.js';
+import type { GpuAdapterReport } from '../tf/webgpu.js';
 import type { SyncName } from './events.js';
 
 export interface WorkerEvent {
@@ -48,6 +49,8 @@ export interface WorkerResult {
   computeMs: number;
   syncMs: number;
   backend: string;
+  /** webgpu: the adapter this worker computed on, and its buffer limits. */
+  adapter?: GpuAdapterReport;
   /** True when the model and data came from this warm container's cache. */
   warmCache: boolean;
   /** Downloads and model builds done by this invocation (0 and 0 on a warm cache hit). */
