@@ -16,6 +16,7 @@ import type { Kernel } from '@jupyterlab/services';
 import { KernelCodeError, kernelLanguage, runInKernel } from './kernel';
 import { postJSON } from './request';
 import type { NotebookPayload } from './tokens';
+import { type CellRole, hasRole, roleTag, taggedRoles, withoutMarker as bodyOf } from '../../shared/dist/capture/cell-roles.js';
 
 interface CellJson {
   cell_type: string;
@@ -23,7 +24,6 @@ interface CellJson {
   metadata?: { tags?: string[]; smlt?: { variable?: string } };
 }
 
-const MARKER = /^\s*(?:#|\/\/)\s*smlt:\s*(model|data|config)\b/i;
 const TOPOLOGY_START = '<smlt-topology>';
 const TOPOLOGY_END = '</smlt-topology>';
 
@@ -77,17 +77,15 @@ function text(cell: CellJson): string {
 }
 
 /** Replaces the cell's body; the tag keeps its role (a marker line would be read as code). */
-function setRole(cell: CellJson, role: string, source: string): void {
+function setRole(cell: CellJson, role: CellRole, source: string): void {
   cell.source = source;
   const tags = cell.metadata?.tags ?? [];
-  cell.metadata = { ...cell.metadata, tags: tags.includes(`smlt:${role}`) ? tags : [...tags, `smlt:${role}`] };
+  cell.metadata = { ...cell.metadata, tags: taggedRoles(tags).has(role) ? tags : [...tags, roleTag(role)] };
 }
 
-function roleCell(cells: CellJson[], role: string): CellJson | undefined {
-  return (
-    cells.find((c) => c.metadata?.tags?.includes(`smlt:${role}`)) ??
-    cells.find((c) => MARKER.exec(text(c).split('\n')[0] ?? '')?.[1]?.toLowerCase() === role)
-  );
+/** The cell with `role`, as the server's capture finds it (the same rules: shared/src/capture/cell-roles.ts). */
+function roleCell(cells: CellJson[], role: CellRole): CellJson | undefined {
+  return cells.find((c) => hasRole({ cellType: c.cell_type, text: text(c), tags: c.metadata?.tags }, role));
 }
 
 /** The cell's body (marker line dropped) is code, not JSON and not the path of a .json file. */
@@ -102,9 +100,7 @@ function isTfjs(cell: CellJson): boolean {
 }
 
 function withoutMarker(cell: CellJson): string {
-  const lines = text(cell).split('\n');
-  if (MARKER.test(lines[0] ?? '')) lines.shift();
-  return lines.join('\n').trim();
+  return bodyOf(cell.cell_type, text(cell)).trim();
 }
 
 /** `metadata.smlt.variable`, else `model` when the cell assigns it, else the last name assigned. */

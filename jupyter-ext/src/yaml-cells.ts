@@ -6,10 +6,8 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
+import { hasRole } from '../../shared/dist/capture/cell-roles.js';
 import { declaredLanguage, kernelLanguage } from './kernel';
-
-const MARKER = /^\s*(?:#|\/\/)\s*smlt:\s*(data|config)\b/i;
-const TAG = /^smlt:(data|config)$/i;
 
 /** Makes the notebook's SMLT YAML code cells raw cells when it runs Python; how many it changed. */
 export async function yamlCellsToRaw(panel: NotebookPanel): Promise<number> {
@@ -18,9 +16,8 @@ export async function yamlCellsToRaw(panel: NotebookPanel): Promise<number> {
   const shared = model.sharedModel;
   const indices = shared.cells.flatMap((cell, index) => {
     if (cell.cell_type !== 'code') return [];
-    const tags = (cell.getMetadata('tags') as string[] | undefined) ?? [];
-    const firstLine = cell.getSource().split('\n').find((line) => line.trim() !== '') ?? '';
-    return tags.some((t) => TAG.test(t)) || MARKER.test(firstLine) ? [index] : [];
+    const found = { cellType: 'code', text: cell.getSource(), tags: cell.getMetadata('tags') };
+    return hasRole(found, 'data') || hasRole(found, 'config') ? [index] : [];
   });
   if (indices.length === 0) return 0;
   shared.transact(() => {

@@ -1,15 +1,16 @@
 import { SmltError } from '../errors.js';
 import { readBoundedFile } from '../data/bounded-file.js';
 import { parseJsonDocument } from '../data/json-document.js';
+import { type CellRole, markerOf, roleTag, taggedRoles } from './cell-roles.js';
 
 /**
  * Finds SMLT's cells in an .ipynb (nbformat 4). A cell takes a role from a tag in
  * `metadata.tags` (`smlt:model`, `smlt:data`, `smlt:config`) or from a marker comment on its
- * first line (`// smlt: model`, `# SMLT:model`, ...), so it works in editors without tag UIs.
+ * first line (`// smlt: model`, `# SMLT:model`, ...), so it works in editors without tag UIs
+ * (the rules: cell-roles.ts, shared with the editors' extensions).
  */
 
-export const CELL_ROLES = ['model', 'data', 'config'] as const;
-export type CellRole = (typeof CELL_ROLES)[number];
+export { CELL_ROLES, type CellRole } from './cell-roles.js';
 
 export interface RoleCell {
   role: CellRole;
@@ -29,8 +30,6 @@ export interface NotebookCells {
   config?: RoleCell;
 }
 
-const MARKER = /^\s*(?:\/\/|#)\s*smlt\s*:\s*(model|data|config)\s*$/i;
-const TAG = /^smlt:(model|data|config)$/i;
 
 /**
  * Parsing costs about 3.5 times a notebook's size in memory (a 200 MB notebook of image outputs:
@@ -142,34 +141,25 @@ function notebookCells(notebook: unknown, where: string): RawCell[] {
 }
 
 function roleOf(cell: RawCell, index: number): RoleCell | undefined {
-  const text = cellText(cell, index);
-  const lines = text.split(/\r?\n/);
-  // The marker may follow blank lines; it counts only in code and raw cells, where a Markdown
-  // heading such as "# SMLT: model" cannot be mistaken for it.
-  const markerLine = lines.findIndex((line) => line.trim() !== '');
-  const marker =
-    cell.cell_type !== 'markdown' && markerLine >= 0 ? MARKER.exec(lines[markerLine])?.[1].toLowerCase() : undefined;
-  const tags = Array.isArray(cell.metadata?.tags) ? cell.metadata.tags : [];
-  const tagRoles = new Set(
-    tags.flatMap((tag) => (typeof tag === 'string' ? [TAG.exec(tag.trim())?.[1].toLowerCase()] : [])).filter(isRole),
-  );
-  const roles = new Set([...tagRoles, ...(isRole(marker) ? [marker] : [])]);
+  const lines = cellText(cell, index).split(/\r?\n/);
+  const marker = markerOf(String(cell.cell_type), lines);
+  const roles = new Set([...taggedRoles(cell.metadata?.tags), ...(marker ? [marker.role] : [])]);
   if (roles.size === 0) return undefined;
   if (roles.size > 1) {
     throw new SmltError(
       'NOTEBOOK_INVALID',
-      `Cell ${index + 1} is marked with several roles (${[...roles].map((r) => `smlt:${r}`).join(', ')}). ` +
+      `Cell ${index + 1} is marked with several roles (${[...roles].map(roleTag).join(', ')}). ` +
         `Give each cell one role.`,
     );
   }
-  const [role] = roles;
-  const body = marker ? lines.slice(markerLine + 1) : lines;
+  const [role] = roles as Set<CellRole>;
+  const body = marker ? lines.slice(marker.line + 1) : lines;
   return {
-    role,
+    role: role!,
     index,
     source: body.join('\n'),
-    firstLine: marker ? markerLine + 2 : 1,
-    label: `cell ${index + 1} (smlt:${role})`,
+    firstLine: marker ? marker.line + 2 : 1,
+    label: `cell ${index + 1} (${roleTag(role!)})`,
   };
 }
 
@@ -182,6 +172,3 @@ function cellText(cell: RawCell, index: number): string {
   throw new SmltError('NOTEBOOK_INVALID', `Cell ${index + 1} has a "source" that is neither text nor a list of lines.`);
 }
 
-function isRole(value: string | undefined): value is CellRole {
-  return (CELL_ROLES as readonly string[]).includes(value ?? '');
-}
