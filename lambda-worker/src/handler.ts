@@ -84,7 +84,7 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
   const { store, channel, spec, model, loss, optimizer, dataset, backend, built, downloaded, requestsBefore, channelBefore } = prepared;
   await restoreState(store, channel, event, model, optimizer);
 
-  const keys = runKeys(event.runId);
+  const keys = runKeys(event.runId, event.drive);
   const sync = syncStrategy(event.sync);
   const syncContext: SyncContext = {
     store: channel,
@@ -170,7 +170,7 @@ async function restoreState(
   model: LayersModel,
   optimizer: tf.Optimizer,
 ): Promise<void> {
-  const keys = runKeys(event.runId);
+  const keys = runKeys(event.runId, event.drive);
   let from = 0;
   let stateKey = event.startStateKey;
   if (event.fromIteration > 0) {

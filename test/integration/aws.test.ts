@@ -157,7 +157,7 @@ describe('the AWS backend against the Lambda and S3 emulators', () => {
     try {
       const keys = await store.list(`runs/${awsResult.runId}/`);
       assert.ok(keys.includes(runKeys(awsResult.runId).checkpoint(1)), 'the checkpoint is in S3');
-      assert.deepEqual(await store.list(`${runKeys(awsResult.runId).syncPrefix(0)}/`), [], 'no sync keys left behind');
+      assert.deepEqual(await store.list(runKeys(awsResult.runId).syncRoot), [], 'no sync keys left behind');
     } finally {
       store.close();
     }

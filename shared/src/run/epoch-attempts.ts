@@ -93,6 +93,7 @@ async function attemptEpoch(run: RunContext, data: TrainingData, watcher: RunWat
       specKey: keys.spec,
       specHash: run.specHash,
       partitionKey: datasetKeys(trainHash).partition(config.workers, rank),
+      drive: run.drive,
       epoch,
       rank,
       workers: config.workers,

@@ -8,7 +8,7 @@ import type { ObjectStore, Platform } from '../backends/ports.js';
 import type { CostMeter } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
 import type { EventLog } from './event-log.js';
-import { markerIteration, runKeys } from './layout.js';
+import { markerIteration, type RunKeys, runKeys } from './layout.js';
 import type { FailureReason } from './events.js';
 import type { WorkerEvent, WorkerResult } from './worker-protocol.js';
 
@@ -45,7 +45,8 @@ export async function runEpoch(plan: EpochPlan, deps: EpochRunnerDeps): Promise<
   deps.signal.addEventListener('abort', stopAll, { once: true });
   const counters: EpochOutcome = { invocations: 0, relaunches: 0, workerTimes: [], channelBytes: 0 };
   const { runId } = deps.eventFor(0);
-  const invocations = new Invocations(epochAbort.signal, (rank) => firstUnfinishedIteration(deps.store, runId, plan.epoch, rank));
+  const { drive } = deps.eventFor(0);
+  const invocations = new Invocations(epochAbort.signal, (rank) => firstUnfinishedIteration(deps.store, runKeys(runId, drive), plan.epoch, rank));
   try {
     const ranks = Array.from({ length: plan.workers }, (_, rank) =>
       runRank(rank, plan, deps, epochAbort.signal, counters, invocations).catch((err: unknown) => {
@@ -128,7 +129,7 @@ async function runRank(
           'The run stopped; its last checkpoint is kept: fix the cause and run `smlt resume`.',
       );
     }
-    const fromIteration = await firstUnfinishedIteration(deps.store, event.runId, plan.epoch, rank);
+    const fromIteration = await firstUnfinishedIteration(deps.store, runKeys(event.runId, event.drive), plan.epoch, rank);
     event = { ...event, fromIteration, attempt: event.attempt + 1 };
     counters.relaunches++;
     deps.log.emit({ type: 'worker_relaunched', epoch: plan.epoch, rank, attempt: event.attempt, fromIteration, why: 'failure' });
@@ -197,8 +198,8 @@ class Invocations {
 }
 
 /** The first iteration of the epoch without this rank's marker. */
-async function firstUnfinishedIteration(store: ObjectStore, runId: string, epoch: number, rank: number): Promise<number> {
-  const done = new Set((await store.list(runKeys(runId).markersOf(epoch, rank))).map(markerIteration));
+async function firstUnfinishedIteration(store: ObjectStore, keys: RunKeys, epoch: number, rank: number): Promise<number> {
+  const done = new Set((await store.list(keys.markersOf(epoch, rank))).map(markerIteration));
   let iteration = 0;
   while (done.has(iteration)) iteration++;
   return iteration;

@@ -7,8 +7,14 @@ const pad = (n: number, width: number): string => String(n).padStart(width, '0')
 
 export const runPrefix = (runId: string): string => `runs/${runId}/`;
 
-export const runKeys = (runId: string) => {
+/**
+ * `drive` scopes the exchange keys to one drive of the run (run/run-context.ts): after an
+ * orchestrator dies, workers it left running cannot write where the next drive's workers read,
+ * even when that drive plans other worker counts (their shards would otherwise mix).
+ */
+export const runKeys = (runId: string, drive?: string) => {
   const root = runPrefix(runId);
+  const sync = `${root}sync/${drive ? `d${drive}/` : ''}`;
   return {
     root,
     manifest: `${root}run.json`,
@@ -20,18 +26,18 @@ export const runKeys = (runId: string) => {
     checkpointsPrefix: `${root}checkpoints/`,
     /** State (weights + optimizer) at the start of `epoch` (0-based); e0000 is the initial model. */
     checkpoint: (epoch: number) => `${root}checkpoints/e${pad(epoch, 4)}.state`,
-    /** Every epoch's scratch space. */
+    /** Every drive's and every epoch's scratch space. */
     syncRoot: `${root}sync/`,
-    /** Per-epoch scratch space: gradient shards, markers, mid-epoch state. Deleted after the epoch. */
-    syncPrefix: (epoch: number) => `${root}sync/e${pad(epoch, 4)}`,
-    marker: (epoch: number, rank: number, iteration: number) =>
-      `${root}sync/e${pad(epoch, 4)}/markers/w${pad(rank, 4)}/i${pad(iteration, 7)}`,
-    markersOf: (epoch: number, rank: number) => `${root}sync/e${pad(epoch, 4)}/markers/w${pad(rank, 4)}/`,
-    markersPrefix: (epoch: number) => `${root}sync/e${pad(epoch, 4)}/markers/`,
-    midEpochState: (epoch: number, iteration: number) =>
-      `${root}sync/e${pad(epoch, 4)}/state/i${pad(iteration, 7)}.state`,
+    /** Per-epoch scratch space (of this drive): gradient shards, markers, mid-epoch state. Deleted after the epoch. */
+    syncPrefix: (epoch: number) => `${sync}e${pad(epoch, 4)}`,
+    marker: (epoch: number, rank: number, iteration: number) => `${sync}e${pad(epoch, 4)}/markers/w${pad(rank, 4)}/i${pad(iteration, 7)}`,
+    markersOf: (epoch: number, rank: number) => `${sync}e${pad(epoch, 4)}/markers/w${pad(rank, 4)}/`,
+    markersPrefix: (epoch: number) => `${sync}e${pad(epoch, 4)}/markers/`,
+    midEpochState: (epoch: number, iteration: number) => `${sync}e${pad(epoch, 4)}/state/i${pad(iteration, 7)}.state`,
   };
 };
+
+export type RunKeys = ReturnType<typeof runKeys>;
 
 export const datasetKeys = (hash: string) => ({
   full: `artifacts/data/${hash}/full.bin`,

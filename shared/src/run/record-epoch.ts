@@ -10,7 +10,6 @@ import { SmltError } from '../errors.js';
 import { readCheckpoint } from './checkpoints.js';
 import type { EpochRun } from './epoch-attempts.js';
 import type { EpochMetrics } from './events.js';
-import { runKeys } from './layout.js';
 import { summarizeWorkers } from './observations.js';
 import type { RunContext, TrainingData } from './run-context.js';
 import { type EpochRecord, readJson } from './run-state.js';
@@ -28,7 +27,7 @@ export interface EpochStart {
 export async function evaluateEpoch(run: RunContext, data: TrainingData, epoch: number): Promise<EpochMetrics> {
   const { store, keys } = run;
   run.log.emit({ type: 'checkpoint', epoch, key: keys.checkpoint(epoch + 1) });
-  const losses = await iterationLosses(store, run.runId, epoch);
+  const losses = await iterationLosses(store, run.keys, epoch);
   const loss = losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
   const state = await readCheckpoint(store, keys.checkpoint(epoch + 1));
   if (!state) throw new SmltError('RUN_FAILED', `Worker 0 did not write the checkpoint of epoch ${epoch + 1}.`);
@@ -65,8 +64,8 @@ export async function recordEpoch(run: RunContext, epoch: number, ran: EpochRun,
 }
 
 /** Every rank's per-iteration loss (the markers hold them), worker 0's first iteration first. */
-async function iterationLosses(store: ObjectStore, runId: string, epoch: number): Promise<number[]> {
+async function iterationLosses(store: ObjectStore, keys: RunContext['keys'], epoch: number): Promise<number[]> {
   const limit = pLimit(16);
-  const markers = await store.list(runKeys(runId).markersPrefix(epoch));
+  const markers = await store.list(keys.markersPrefix(epoch));
   return Promise.all(markers.map((key) => limit(async () => (await readJson<{ loss: number }>(store, key))?.loss ?? NaN)));
 }

@@ -3,7 +3,7 @@
  * cost meter, the abort signal (the user's or a cancel request), its clock, the data split and
  * the held-out evaluator, and how its status is saved.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ObjectStore } from '../backends/ports.js';
 import { CostMeter, requestCountsSince } from '../cost/cost.js';
 import { PRICE_TABLES } from '../cost/prices.js';
@@ -40,12 +40,14 @@ export class RunContext {
   private readonly onUserAbort = () => this.abort.abort();
   /** Workers check the spec they load against this. */
   readonly specHash: string;
+  /** This drive's token: its workers exchange under it (run/layout.ts), apart from any a dead drive left running. */
+  readonly drive = randomBytes(4).toString('hex');
 
   /** Starts the drive's clock and its request count, and listens to the user's signal. */
   constructor(readonly input: DriveInput) {
     const { manifest, status, options } = input;
     this.runId = manifest.runId;
-    this.keys = runKeys(this.runId);
+    this.keys = runKeys(this.runId, this.drive);
     this.store = options.store;
     this.log = new EventLog(this.store, this.runId, input.seq, options.onEvent ? [options.onEvent] : []);
     this.meter = new CostMeter(PRICE_TABLES[options.platform.pricing], status.cost);

@@ -16,5 +16,5 @@ export async function startRun(run: RunContext, data: TrainingData): Promise<Run
     ...(input.resumedFrom !== undefined ? { resumedFromEpoch: input.resumedFrom } : {}),
   });
   await run.saveStatus({ status: 'running' });
-  return watchRun(store, run.runId, () => run.abort.abort(), () => run.saveStatus(), run.log);
+  return watchRun(store, run.keys, () => run.abort.abort(), () => run.saveStatus(), run.log);
 }

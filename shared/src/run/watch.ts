@@ -4,7 +4,7 @@
  */
 import type { ObjectStore } from '../backends/ports.js';
 import type { EventLog } from './event-log.js';
-import { runKeys } from './layout.js';
+import type { RunKeys } from './layout.js';
 import { readJson } from './run-state.js';
 
 const HEARTBEAT_MS = 2_000;
@@ -17,8 +17,7 @@ export interface RunWatcher {
   stop(): Promise<void>;
 }
 
-export function watchRun(store: ObjectStore, runId: string, cancel: () => void, heartbeat: () => Promise<void>, log: EventLog): RunWatcher {
-  const keys = runKeys(runId);
+export function watchRun(store: ObjectStore, keys: RunKeys, cancel: () => void, heartbeat: () => Promise<void>, log: EventLog): RunWatcher {
   let epoch: number | undefined;
   let iterations = 0;
   let reported = 0;

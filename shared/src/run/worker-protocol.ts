@@ -16,6 +16,8 @@ export interface WorkerEvent {
   specHash: string;
   /** This worker's data partition (content-addressed key). */
   partitionKey: string;
+  /** The drive that invoked it: its exchange keys are scoped to it (run/layout.ts). */
+  drive?: string;
   epoch: number;
   rank: number;
   workers: number;
