@@ -6,10 +6,10 @@
  *             + runtime base + the cached data partition (PARTITION_COPIES copies)
  *
  * Tensor bytes get the profile's overhead factor (allocator slack, temporaries of the step).
- * On a `webgpu` profile of a real GPU the tensors are GPU buffers: each must fit the adapter's
- * binding limit and all of them its memory (when known), and the function only holds the
- * runtime, the data and the exchange buffers. On any webgpu profile no single tensor (a weight,
- * or a layer's activations for the batch) may pass the binding limit.
+ * On a `webgpu` profile of a real GPU the tensors are GPU buffers, which must fit its memory (when
+ * known), and the function only holds the runtime, the data and the exchange buffers. On any
+ * webgpu profile no single tensor (a weight, or a layer's activations for the batch) may pass
+ * the adapter's binding limit.
  */
 import type { SyncName } from '../spec/job-spec.js';
 import type { OptimizerName } from '../spec/job-spec.js';
