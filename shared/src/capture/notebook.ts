@@ -30,7 +30,6 @@ export interface NotebookCells {
   config?: RoleCell;
 }
 
-
 /**
  * Parsing costs about 3.5 times a notebook's size in memory (a 200 MB notebook of image outputs:
  * 700 MB), and its text must fit in one JavaScript string (512 MB).
@@ -152,7 +151,7 @@ function roleOf(cell: RawCell, index: number): RoleCell | undefined {
         `Give each cell one role.`,
     );
   }
-  const [role] = roles as Set<CellRole>;
+  const [role] = roles;
   const body = marker ? lines.slice(marker.line + 1) : lines;
   return {
     role: role!,

@@ -17,6 +17,7 @@ import { observationFromRecord } from './observations.js';
 import { type ChannelName, channelPlatform, chooseChannel } from '../scheduler/channel-choice.js';
 import type { Decision, Objective, PlannerOptions } from '../scheduler/types.js';
 import type { BackendProfile, StaticProfileName } from '../sizing/profiles.js';
+import { sampleBytes } from '../sizing/memory.js';
 import type { JobSpec } from '../spec/job-spec.js';
 import type { EpochConfig, EpochFailure, RunOptions } from './run-options.js';
 import type { EpochRecord } from './run-state.js';
@@ -81,11 +82,10 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
         : `The batch size ${batchSize} is larger than the ${input.trainSamples} training samples; choose a smaller batchSize.`,
     );
   }
-  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const options: PlannerOptions = {
     model: {
       paramCount: spec.model.paramCount,
-      bytesPerSample: 4 * (size(spec.data.xShape) + size(spec.data.yShape)),
+      bytesPerSample: sampleBytes(spec.data.xShape, spec.data.yShape),
       optimizer: spec.training.optimizer,
       computeMsPerSample: input.computeMsPerSample,
       ...(input.largestTensor ? { largestTensor: input.largestTensor } : {}),

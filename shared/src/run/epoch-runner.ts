@@ -44,8 +44,7 @@ export async function runEpoch(plan: EpochPlan, deps: EpochRunnerDeps): Promise<
   const stopAll = () => epochAbort.abort();
   deps.signal.addEventListener('abort', stopAll, { once: true });
   const counters: EpochOutcome = { invocations: 0, relaunches: 0, workerTimes: [], channelBytes: 0 };
-  const { runId } = deps.eventFor(0);
-  const { drive } = deps.eventFor(0);
+  const { runId, drive } = deps.eventFor(0);
   const invocations = new Invocations(epochAbort.signal, (rank) => firstUnfinishedIteration(deps.store, runKeys(runId, drive), plan.epoch, rank));
   try {
     const ranks = Array.from({ length: plan.workers }, (_, rank) =>

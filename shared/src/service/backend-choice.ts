@@ -7,7 +7,7 @@
  * choice comes with its one-sentence reason, and its profile is built from what was measured.
  */
 import type { Captured } from '../capture/capture.js';
-import { memoryFootprint } from '../sizing/memory.js';
+import { memoryFootprint, sampleBytes } from '../sizing/memory.js';
 import { type BackendProfile, profileOfBackend, webgpuProfile } from '../sizing/profiles.js';
 import { type BackendName, backendInfo, initBackend, requestedBackend } from '../tf/backend.js';
 import { adapterLabel, detectGpu, type GpuProbe } from '../tf/webgpu.js';
@@ -58,9 +58,8 @@ export async function chooseBackend(captured: Captured, batch: number, platform:
   const high = Math.max(1, Math.min(batch, captured.dataset.count));
   const speed = stepMsAt(hostProbe, high) / Math.max(stepMsAt(gpuProbe, high), 1e-6);
   // The tensor bytes sizing counts at the probe's batch (an overhead of 1), against what tfjs allocated on the device.
-  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const counted = memoryFootprint({
-    model: { paramCount: spec.model.paramCount, optimizer: spec.training.optimizer, bytesPerSample: 4 * (size(spec.data.xShape) + size(spec.data.yShape)) },
+    model: { paramCount: spec.model.paramCount, optimizer: spec.training.optimizer, bytesPerSample: sampleBytes(spec.data.xShape, spec.data.yShape) },
     profile: { ...profileOfBackend('wasm'), tensorOverhead: 1 },
     workers: 1,
     perWorkerBatch: high,

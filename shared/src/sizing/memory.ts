@@ -52,6 +52,12 @@ export function syncBufferParams(sync: SyncName, workers: number): number {
   return sync === 'hierarchical' ? (2 * (workers - 1)) / workers + 1 : workers;
 }
 
+/** Bytes of one training sample as a worker holds it: features and label, float32. */
+export function sampleBytes(xShape: readonly number[], yShape: readonly number[]): number {
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  return FLOAT32 * (size(xShape) + size(yShape));
+}
+
 export interface ModelFootprint {
   paramCount: number;
   optimizer: OptimizerName;
