@@ -221,9 +221,9 @@ describe('explanations and purity', () => {
 
   it('turns orchestrator records and worker events into observations', () => {
     const events = [
-      { rank: 0, computeMs: 100, syncMs: 50 },
-      { rank: 0, computeMs: 20, syncMs: 10 },
-      { rank: 1, computeMs: 80, syncMs: 70 },
+      { rank: 0, computeMs: 100, syncMs: 50, iterationsRun: 6 },
+      { rank: 0, computeMs: 20, syncMs: 10, iterationsRun: 4 },
+      { rank: 1, computeMs: 80, syncMs: 70, iterationsRun: 10 },
     ];
     assert.deepEqual(summarizeWorkers(events), { computeMs: 100, syncMs: 65 });
     const observation = observationFromRecord(

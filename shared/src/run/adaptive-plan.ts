@@ -29,6 +29,8 @@ export interface AdaptivePlanInput {
   spec: JobSpec;
   /** Training samples per epoch (after the held-out split). */
   trainSamples: number;
+  /** Held-out samples the orchestrator evaluates after each epoch (default 0). */
+  heldOutSamples?: number;
   platform: Pick<Platform, 'name' | 'pricing' | 'timeLimitMs' | 'memoryRangeMb'>;
   constraints: { deadlineS?: number; budgetUsd?: number; objective: Objective };
   /** The profiler's measurement (service/estimate.ts `probeGradientStep`): per sample, and fixed per step. */
@@ -92,7 +94,7 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
       // A measured step (setupAdaptive's probe) already includes the optimizer's update.
       ...(input.stepMs !== undefined ? { stepMs: input.stepMs, applyMsPerMillionParams: 0 } : {}),
     },
-    workload: { samplesPerEpoch: input.trainSamples, epochs: spec.training.epochs, batchSize },
+    workload: { samplesPerEpoch: input.trainSamples, heldOutSamples: input.heldOutSamples ?? 0, epochs: spec.training.epochs, batchSize },
     platform: {
       backend: input.backend ?? 'wasm-simd',
       memoryRangeMb: platform.memoryRangeMb,
@@ -131,7 +133,10 @@ export function adaptivePlanEpoch(input: AdaptivePlanInput): AdaptivePlan {
     for (; seen < previous.length; seen++) {
       const record = previous[seen]!;
       // The workers' compute/sync split lets the planner calibrate each term of its model.
-      const split = record.computeMs !== undefined && record.syncMs !== undefined ? { computeMs: record.computeMs, syncMs: record.syncMs } : {};
+      const split =
+        record.computeMs !== undefined && record.syncMs !== undefined
+          ? { computeMs: record.computeMs, syncMs: record.syncMs, ...(record.steadyShare !== undefined ? { steadyShare: record.steadyShare } : {}) }
+          : {};
       planner.observe({ ...observationFromRecord(record, batchSize), ...split });
     }
     if (failure) {

@@ -34,7 +34,7 @@ export interface EpochOutcome {
   invocations: number;
   relaunches: number;
   /** Compute and sync time of every successful invocation, for the scheduler's model. */
-  workerTimes: Array<{ rank: number; computeMs: number; syncMs: number }>;
+  workerTimes: Array<{ rank: number; computeMs: number; syncMs: number; iterationsRun: number; steadySteps?: number }>;
   /** Gradient bytes moved through a channel other than the store (as the workers counted them). */
   channelBytes: number;
 }
@@ -88,7 +88,8 @@ async function runRank(
       const result = outcome.result;
       deps.meter.addRequests(result.requests);
       counters.channelBytes += result.channelBytes ?? 0;
-      counters.workerTimes.push({ rank, computeMs: result.computeMs, syncMs: result.syncMs });
+      const { computeMs, syncMs, iterationsRun, steadySteps } = result;
+      counters.workerTimes.push({ rank, computeMs, syncMs, iterationsRun, ...(steadySteps !== undefined ? { steadySteps } : {}) });
       deps.log.emit({
         type: 'worker_finished',
         epoch: plan.epoch,
@@ -97,6 +98,7 @@ async function runRank(
         iterationsRun: result.iterationsRun,
         computeMs: result.computeMs,
         syncMs: result.syncMs,
+        ...(result.steadySteps !== undefined ? { steadySteps: result.steadySteps } : {}),
         billedMs: outcome.billedMs,
         coldStart: outcome.coldStart,
         launchMs: Math.round(outcome.launchMs),

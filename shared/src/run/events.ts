@@ -68,6 +68,8 @@ export type RunEventBody =
       /** Time in the gradient step and in gradient exchange, summed over the iterations run. */
       computeMs: number;
       syncMs: number;
+      /** Of the iterations run, those past the worker process's warm-up (its first steps run slower). */
+      steadySteps?: number;
       billedMs: number;
       coldStart: boolean;
       /** From the platform call until the handler started (container start + code load when cold). */

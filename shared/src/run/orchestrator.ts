@@ -186,12 +186,13 @@ async function drive(input: DriveInput): Promise<RunResult> {
   let end: RunEnd = { status: 'succeeded' };
   try {
     for (let epoch = status.epochsDone; epoch < spec.training.epochs; epoch++) {
+      // Deciding the epoch is part of its time.
+      const start = { atMs: Date.now(), costUsd: run.meter.breakdown().totalUsd };
       const planned = options.planEpoch?.(epoch, status.epochs) ?? {
         workers: settings.workers,
         memoryMb: settings.memoryMb,
         reason: 'fixed configuration (--workers, --memory)',
       };
-      const start = { atMs: Date.now(), costUsd: run.meter.breakdown().totalUsd };
       const ran = await runEpochAttempts(run, data, watcher, epoch, planned);
       metrics = await evaluateEpoch(run, data, epoch);
       await recordEpoch(run, epoch, ran, start, metrics);

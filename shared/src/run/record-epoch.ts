@@ -14,7 +14,7 @@ import { summarizeWorkers } from './observations.js';
 import type { RunContext, TrainingData } from './run-context.js';
 import { type EpochRecord, readJson } from './run-state.js';
 
-/** When an epoch's first try was planned: its time and cost count from here. */
+/** When the epoch began to be planned: its time and cost count from here. */
 export interface EpochStart {
   atMs: number;
   costUsd: number;

@@ -65,6 +65,8 @@ export interface EpochRecord extends EpochMetrics {
   /** Per worker, summed over the epoch and averaged over workers: gradient steps and exchange. */
   computeMs?: number;
   syncMs?: number;
+  /** The share of the iterations those were measured on past the workers' warm-up (scheduler/types.ts). */
+  steadyShare?: number;
 }
 
 export interface RunStatusRecord {

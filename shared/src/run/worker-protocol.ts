@@ -48,8 +48,11 @@ export interface WorkerResult {
   /** Next iteration to run (equals `iterations` when done). */
   nextIteration: number;
   iterationsRun: number;
+  /** Compute and sync over the iterations run, at the pace of the steady steps (see `steadySteps`). */
   computeMs: number;
   syncMs: number;
+  /** Iterations run past the process's warm-up (its first steps run slower): 0 when all were warm-up. */
+  steadySteps?: number;
   backend: string;
   /** webgpu: the adapter this worker computed on, and its buffer limits. */
   adapter?: GpuAdapterReport;

@@ -9,14 +9,17 @@
  *               average, floored by the store's request rate (S3: 3,500 PUT / 5,500 GET per
  *               second per partitioned prefix)
  *   epoch     = launch + start state + iterations × iteration + checkpoint
- *               (+ cold start and data download when the configuration changed,
- *                + a state save and reload per time-limit continuation)
+ *               + epoch end (the orchestrator reads every marker, clears the exchange, evaluates
+ *                 the held-out split)
+ *               (+ cold start, the fresh workers' warm-up and data download when the
+ *                  configuration changed, + a state save and reload per time-limit continuation)
  *
  * Figures are CALIBRATION.md's medians. Observations calibrate it: one factor each for compute,
- * sync and per-epoch overhead, from the compute and sync times workers report (`worker_finished`).
+ * sync, the per-epoch overhead and the start of new workers, from the compute and sync times
+ * workers report (`worker_finished`).
  */
-import type { SyncName } from '../spec/job-spec.js';
-import type { OptimizerName } from '../spec/job-spec.js';
+import { epochEndKeys } from '../cost/epoch-cost.js';
+import type { OptimizerName, SyncName } from '../spec/job-spec.js';
 import { optimizerSlots } from '../sizing/memory.js';
 import { type BackendProfile, computeSpeedup } from '../sizing/profiles.js';
 import { normalQuantile } from './stats.js';
@@ -50,6 +53,15 @@ export interface StoreNetworkModel {
   launchS: number;
   coldStartS: number;
   warmStartS: number;
+  /**
+   * A fresh worker's first steps run slower while V8 compiles the hot paths (lambda-worker's
+   * handler: about 40 steps): the extra seconds, paid with each cold start.
+   */
+  workerWarmupS: number;
+  /** Keys one list page returns and one batch delete removes (S3: 1,000). */
+  keysPerRequest: number;
+  /** The orchestrator's own time per key it reads or deletes after an epoch, ms (client and file-system work). */
+  orchestratorMsPerKey: number;
   /** CPU time to encode, decode and average gradients, ns per byte moved, at one vCPU. */
   cpuNsPerSyncByte: number;
   /**
@@ -76,6 +88,10 @@ export const DEFAULT_NETWORK: StoreNetworkModel = {
   launchS: 0.2,
   coldStartS: 0.5,
   warmStartS: 0.03,
+  // CALIBRATION.md's cold starts are measured to the handler; nothing measured the JIT warm-up on Lambda.
+  workerWarmupS: 0,
+  keysPerRequest: 1000,
+  orchestratorMsPerKey: 0.02,
   cpuNsPerSyncByte: 1,
 };
 
@@ -108,9 +124,10 @@ export const REDIS_NETWORK: Partial<StoreNetworkModel> = {
  * (Node, the worker bundle and tfjs, the wasm backend and the data); runs plan with the starts
  * this machine last showed (`backends/local/worker-starts.ts`), and before the first with 0.7 s,
  * the middle of that range on a log scale (the reported interval carries the fixed costs' spread).
- * A worker is kept warm between epochs. The per-epoch figures (launch, warm start) stand for more
- * than their names: a warm epoch of a tiny model costs about 12 ms besides its iterations, but its
- * iterations take about twice what this model gives them, and these figures carry the difference.
+ * A worker is kept warm between epochs; a fresh one's first ~40 steps take 4-5 times their steady
+ * time (0.18 s extra for a 99-parameter MLP, 0.29 s for a 101,770-parameter one). Deciding and
+ * launching a warm epoch costs about 20 ms (the planner, the status and events, the invocation); after it, the orchestrator reads each marker and deletes each exchange
+ * key in about 0.1 ms (125 iterations of one worker: ≈ 20 ms reading, ≈ 40 ms clearing).
  */
 export const FOLDER_STORE_NETWORK: Partial<StoreNetworkModel> = {
   getLatencyMs: 0.8,
@@ -125,10 +142,12 @@ export const FOLDER_STORE_NETWORK: Partial<StoreNetworkModel> = {
   getsPerS: 40_000,
   pollsPerSyncS: 0,
   cpuNsPerSyncByte: 5,
-  launchSPerWorker: 0.01,
-  launchS: 0.02,
+  launchSPerWorker: 0.003,
+  launchS: 0.015,
   coldStartS: 0.7,
-  warmStartS: 0.01,
+  warmStartS: 0.005,
+  workerWarmupS: 0.2,
+  orchestratorMsPerKey: 0.1,
 };
 
 export interface ModelFacts {
@@ -141,6 +160,8 @@ export interface ModelFacts {
   stepMs?: number;
   /** Optimizer update at one vCPU, ms per million parameters. */
   applyMsPerMillionParams: number;
+  /** Samples the orchestrator evaluates after each epoch (the held-out split; default 0). */
+  heldOutSamples?: number;
 }
 
 export interface Config {
@@ -167,9 +188,11 @@ export interface Calibration {
   polls: number;
   /** Observed epoch cost over the cost model's at the observed duration. */
   cost: number;
+  /** Observed start of new workers (cold start, warm-up, data) over the model's. */
+  start: number;
 }
 
-export const UNCALIBRATED: Calibration = { compute: 1, sync: 1, overhead: 1, polls: 1, cost: 1 };
+export const UNCALIBRATED: Calibration = { compute: 1, sync: 1, overhead: 1, polls: 1, cost: 1, start: 1 };
 
 export class AnalyticalModel {
   /**
@@ -255,22 +278,41 @@ export class AnalyticalModel {
     return { computeS: computeS * calibration.compute, syncS: this.syncS(config, computeS) * calibration.sync };
   }
 
-  /** Seconds one epoch spends outside its iterations, and how many continuations the time limit forces. */
+  /**
+   * Seconds one epoch spends outside its iterations — `steadyS` every epoch pays, `startS` only one
+   * that starts new workers — and how many continuations the time limit forces.
+   */
   epochOverhead(
     config: Config,
     runS: number,
-    options: { switched: boolean; partitionBytes: number; timeLimitS: number; safetyMarginS: number },
+    options: { switched: boolean; partitionBytes: number; timeLimitS: number; safetyMarginS: number; iterations: number },
     calibration: Calibration = UNCALIBRATED,
-  ): { overheadS: number; continuations: number; launchS: number } {
+  ): { overheadS: number; steadyS: number; startS: number; epochEndS: number; continuations: number; launchS: number } {
     const net = this.network;
     const state = this.stateBytes / net.bandwidthBytesPerS + net.getLatencyMs / 1000;
     const launchS = net.launchS + net.launchSPerWorker * config.workers;
     const usable = Math.max(options.timeLimitS - options.safetyMarginS, 1);
     const continuations = Math.max(0, Math.ceil((runS + state) / usable) - 1);
-    let overheadS = launchS + net.warmStartS + state + this.stateBytes / net.bandwidthBytesPerS;
-    if (options.switched) overheadS += net.coldStartS + options.partitionBytes / net.bandwidthBytesPerS;
-    overheadS += continuations * (2 * state + net.warmStartS);
-    return { overheadS: overheadS * calibration.overhead, continuations, launchS };
+    const epochEndS = this.epochEndS(config, options.iterations) * calibration.overhead;
+    const steadyS =
+      (launchS + net.warmStartS + state + this.stateBytes / net.bandwidthBytesPerS + continuations * (2 * state + net.warmStartS)) * calibration.overhead + epochEndS;
+    const startS = options.switched ? (net.coldStartS + net.workerWarmupS + options.partitionBytes / net.bandwidthBytesPerS) * calibration.start : 0;
+    return { overheadS: steadyS + startS, steadyS, startS, epochEndS, continuations, launchS };
+  }
+
+  /**
+   * The orchestrator's work after an epoch, in its own process: read every rank's marker of every
+   * iteration (the training loss), list and delete the epoch's exchange keys, and evaluate the
+   * held-out split (a forward pass: a third of the gradient step's cost per sample).
+   */
+  epochEndS(config: Config, iterations: number): number {
+    const net = this.network;
+    const { markers, keys } = epochEndKeys(config.sync, config.workers, iterations);
+    const pages = (k: number) => Math.ceil(k / net.keysPerRequest);
+    const readsS = ((Math.ceil(markers / net.requestsInFlight) + pages(markers) + pages(keys)) * net.getLatencyMs) / 1000;
+    const deletesS = (pages(keys) * net.putLatencyMs) / 1000;
+    const evaluateS = ((this.facts.heldOutSamples ?? 0) * this.facts.computeMsPerSample) / 3 / 1000;
+    return readsS + deletesS + ((markers + keys) * net.orchestratorMsPerKey) / 1000 + evaluateS;
   }
 
   /** Billed polls per iteration, all workers. */

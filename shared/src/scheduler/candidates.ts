@@ -1,6 +1,7 @@
 /**
  * The search space: for a batch size, every (workers, memory, sync) whose model and data fit a
- * worker (sizing/memory.ts), less what an out-of-memory failure has ruled out.
+ * worker (sizing/memory.ts), less what an out-of-memory failure has ruled out; for processes on
+ * one machine only the smallest memory of each worker count.
  */
 import { memoryFootprint, usefulMemorySizesMb } from '../sizing/memory.js';
 import type { Config } from './analytical.js';
@@ -20,10 +21,11 @@ export class Candidates {
       configs = this.enumerate(batchSize);
       this.cache.set(cacheKey, configs);
     }
-    if (failures.length === 0) return configs;
-    return configs.filter(
+    const left = configs.filter(
       (c) => !failures.some((f) => f.sync === c.sync && c.memoryMb <= f.memoryMb && batchSize / c.workers >= f.batchSize / f.workers),
     );
+    // Processes on one machine: memory buys no CPU, only room, so the smallest size that fits is the choice.
+    return this.setting.options.platform.sharedCores === undefined ? left : smallestPerShape(left);
   }
 
   private enumerate(batchSize: number): Config[] {
@@ -58,6 +60,17 @@ export class Candidates {
     }
     return configs;
   }
+}
+
+/** Of each (workers, sync), the configuration with the least memory. */
+function smallestPerShape(configs: Config[]): Config[] {
+  const smallest = new Map<string, Config>();
+  for (const c of configs) {
+    const key = `${c.workers}:${c.sync}`;
+    const seen = smallest.get(key);
+    if (!seen || c.memoryMb < seen.memoryMb) smallest.set(key, c);
+  }
+  return [...smallest.values()];
 }
 
 /** Iterations of an epoch as the orchestrator counts them: floor(floor(samples / n) / (batch / n)). */

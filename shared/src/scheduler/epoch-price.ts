@@ -12,6 +12,8 @@ export interface EpochBill {
   durationS: number;
   /** The launch ramp of the epoch's workers. */
   launchS: number;
+  /** The orchestrator's work after the workers finished (not billed as theirs). */
+  epochEndS: number;
   /** Re-invocations before the time limit, per worker. */
   continuations: number;
   /** A new configuration: every worker downloads its partition. */
@@ -21,16 +23,16 @@ export interface EpochBill {
 }
 
 export function epochCostUsd(setting: Setting, epoch: EpochBill, calibration: Calibration): number {
-  const { config, iterations, durationS, launchS, continuations, switched, syncS } = epoch;
+  const { config, iterations, durationS, launchS, epochEndS, continuations, switched, syncS } = epoch;
   const { model, prices } = setting;
   // Workers start over the launch ramp: on average each is billed half of it less.
-  const billedS = Math.max(durationS - launchS / 2, 0);
+  const billedS = Math.max(durationS - epochEndS - launchS / 2, 0);
   const channel = setting.options.platform.channel;
   // Through a channel the store keeps only each rank's marker per iteration; the channel bills bytes and time.
   const perIteration = channel
     ? { put: config.workers, get: 0, list: 0, delete: 0 }
     : iterationRequests(config.sync, config.workers, model.pollGets(config, syncS, calibration));
-  const book = epochBookkeepingRequests(config.workers, { partitionDownloads: switched ? config.workers : 0, continuations });
+  const book = epochBookkeepingRequests(config.workers, { partitionDownloads: switched ? config.workers : 0, continuations, markers: config.workers * iterations });
   const requests = {
     put: perIteration.put * iterations + book.put,
     get: perIteration.get * iterations + book.get,

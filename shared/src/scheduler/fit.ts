@@ -8,7 +8,7 @@ import type { SyncName } from '../spec/job-spec.js';
 import { type Calibration, type Config, configKey, type IterationParts, UNCALIBRATED } from './analytical.js';
 import { epochCostUsd } from './epoch-price.js';
 import { GaussianProcess, type GpPoint } from './gp.js';
-import { configOf, type History, iterationSeconds, observedParts } from './history.js';
+import { configOf, type History, observedParts, steadyIterationSeconds } from './history.js';
 import { overheadContext, type Setting } from './setting.js';
 
 /** Noise added to observations made before a detected drift (log scale): they still inform, weakly. */
@@ -53,7 +53,10 @@ export class FittedModel {
     const usable = history.all
       .map((o, index) => ({ o, index, stale: index < history.staleBefore }))
       .filter(({ o }) => !o.outOfMemory && o.iterations > 0);
-    const ratios = { compute: [] as Weighted[], sync: [] as Weighted[], overhead: [] as Weighted[], polls: [] as Weighted[], cost: [] as Weighted[] };
+    const ratios = { compute: [] as Weighted[], sync: [] as Weighted[], polls: [] as Weighted[], cost: [] as Weighted[] };
+    // The fixed costs are told apart: epochs on workers already running show the per-epoch
+    // overhead; epochs that started workers show that plus the start, calibrated after it.
+    const fixed: Array<{ observedS: number; steadyS: number; startS: number; switched: boolean; weight: number }> = [];
     let previous: Config | undefined;
     for (const { o, stale } of usable) {
       const weight = stale ? STALE_WEIGHT : 1;
@@ -62,41 +65,54 @@ export class FittedModel {
       const compute = model.computeS(config, b);
       const sync = model.syncS(config, compute);
       const parts = observedParts(o, model, compute, sync);
-      ratios.compute.push({ value: parts.computeS / compute, weight });
-      ratios.sync.push({ value: parts.syncS / sync, weight });
+      // Times measured during the workers' warm-up say little of the pace to come.
+      const steady = o.steadyShare ?? 1;
+      if (steady > 0) {
+        ratios.compute.push({ value: parts.computeS / compute, weight: weight * steady });
+        ratios.sync.push({ value: parts.syncS / sync, weight: weight * steady });
+      }
       const runS = o.iterations * (parts.computeS + parts.syncS);
       const switched = previous === undefined || configKey(previous) !== configKey(config);
-      const overhead = model.epochOverhead(config, runS, overheadContext(setting, config, switched));
-      const observedOverhead = o.durationS - runS;
-      if (observedOverhead > 0) ratios.overhead.push({ value: observedOverhead / overhead.overheadS, weight });
+      const overhead = model.epochOverhead(config, runS, overheadContext(setting, config, switched, o.iterations));
+      fixed.push({ observedS: o.durationS - runS, steadyS: overhead.steadyS, startS: overhead.startS, switched, weight });
       if (o.requests) {
         const base = iterationRequests(config.sync, config.workers, 0);
-        const book = epochBookkeepingRequests(config.workers, { partitionDownloads: switched ? config.workers : 0, continuations: overhead.continuations });
+        const book = epochBookkeepingRequests(config.workers, {
+          partitionDownloads: switched ? config.workers : 0,
+          continuations: overhead.continuations,
+          markers: config.workers * o.iterations,
+        });
         const polls = o.requests.get - base.get * o.iterations - book.get;
         const modelPolls = model.pollGets(config, parts.syncS) * o.iterations;
         if (modelPolls > 0) ratios.polls.push({ value: Math.max(polls, 0.05 * modelPolls) / modelPolls, weight });
       }
       const modelCost = epochCostUsd(
         setting,
-        { config, iterations: o.iterations, durationS: o.durationS, launchS: overhead.launchS, continuations: overhead.continuations, switched, syncS: parts.syncS },
+        { config, iterations: o.iterations, durationS: o.durationS, launchS: overhead.launchS, epochEndS: overhead.epochEndS, continuations: overhead.continuations, switched, syncS: parts.syncS },
         UNCALIBRATED,
       );
       if (modelCost > 0 && o.costUsd > 0) ratios.cost.push({ value: o.costUsd / modelCost, weight });
       previous = config;
     }
+    const overheadRatios = fixed.filter((f) => !f.switched && f.observedS > 0).map((f) => ({ value: f.observedS / f.steadyS, weight: f.weight }));
+    const overheadFactor = shrunkRatio(overheadRatios, 0.25, 4);
+    const startRatios = fixed
+      .filter((f) => f.switched && f.startS > 0)
+      .map((f) => ({ value: Math.max(f.observedS - f.steadyS * overheadFactor, 0) / f.startS, weight: f.weight }));
     const calibration: Calibration = {
       compute: shrunkRatio(ratios.compute, 0.05, 20),
       sync: shrunkRatio(ratios.sync, 0.05, 20),
-      overhead: shrunkRatio(ratios.overhead, 0.25, 4),
+      overhead: overheadFactor,
       polls: shrunkRatio(ratios.polls, 0.05, 20),
       cost: shrunkRatio(ratios.cost, 0.5, 2),
+      start: shrunkRatio(startRatios, 0.25, 4),
     };
     const gps = new Map<SyncName, GaussianProcess>();
     for (const sync of setting.strategies) {
       const points: GpPoint[] = [];
       for (const { o, stale } of usable) {
         if (o.sync !== sync) continue;
-        const observedS = iterationSeconds(o, model);
+        const observedS = steadyIterationSeconds(o, model);
         if (observedS === undefined || !(observedS > 0)) continue;
         const config = configOf(o);
         const parts = model.iteration(config, o.batchSize / o.workers, calibration);
@@ -111,14 +127,14 @@ export class FittedModel {
     const seen = new Set<string>();
     for (const o of history.all) {
       const key = configKey(configOf(o));
-      const observedS = o.outOfMemory ? undefined : iterationSeconds(o, model);
+      const observedS = o.outOfMemory ? undefined : steadyIterationSeconds(o, model);
       if (seen.has(key) && o.predictedIterationS !== undefined && observedS !== undefined) {
         squares += Math.log(observedS / o.predictedIterationS) ** 2;
         count++;
       }
       seen.add(key);
     }
-    return new FittedModel(setting, calibration, gps, Math.sqrt(squares / count), spreadOf(ratios.overhead, calibration.overhead, OVERHEAD_PRIOR_SD));
+    return new FittedModel(setting, calibration, gps, Math.sqrt(squares / count), spreadOf([{ ratios: overheadRatios, factor: calibration.overhead }, { ratios: startRatios, factor: calibration.start }], OVERHEAD_PRIOR_SD));
   }
 
   /** The mean iteration time the fit predicts for a configuration, and the GP's sd (log scale). */
@@ -146,7 +162,7 @@ export class FittedModel {
     const scale = Math.exp(r);
     const iterationS = shape.modelS * scale;
     const runS = shape.iterations * iterationS;
-    const overhead = model.epochOverhead(shape.config, runS, overheadContext(this.setting, shape.config, shape.switched), this.calibration);
+    const overhead = model.epochOverhead(shape.config, runS, overheadContext(this.setting, shape.config, shape.switched, shape.iterations), this.calibration);
     const timeS = runS + overhead.overheadS * overheadScale;
     const costUsd = epochCostUsd(
       this.setting,
@@ -155,6 +171,7 @@ export class FittedModel {
         iterations: shape.iterations,
         durationS: timeS,
         launchS: overhead.launchS,
+        epochEndS: overhead.epochEndS,
         continuations: overhead.continuations,
         switched: shape.switched,
         syncS: shape.parts.syncS * scale,
@@ -188,16 +205,18 @@ interface Weighted {
 }
 
 /**
- * Log-sd of ratios around their fitted factor, with `priorSd` counted as two observations: wide
+ * Log-sd of ratios around their fitted factors, with `priorSd` counted as two observations: wide
  * before anything is seen, the observed spread once epochs are.
  */
-function spreadOf(ratios: Weighted[], factor: number, priorSd: number): number {
+function spreadOf(groups: Array<{ ratios: Weighted[]; factor: number }>, priorSd: number): number {
   let squares = 2 * priorSd ** 2;
   let weights = 2;
-  for (const { value, weight } of ratios) {
-    if (!(value > 0) || !Number.isFinite(value)) continue;
-    squares += weight * Math.log(value / factor) ** 2;
-    weights += weight;
+  for (const { ratios, factor } of groups) {
+    for (const { value, weight } of ratios) {
+      if (!(value > 0) || !Number.isFinite(value)) continue;
+      squares += weight * Math.log(value / factor) ** 2;
+      weights += weight;
+    }
   }
   return Math.sqrt(squares / weights);
 }

@@ -93,6 +93,7 @@ export function iterationSeconds(o: StoredObservation, model: AnalyticalModel): 
   const parts = model.iteration(config, o.batchSize / o.workers);
   const overhead = model.epochOverhead(config, o.iterations * (parts.computeS + parts.syncS), {
     switched: false,
+    iterations: o.iterations,
     partitionBytes: 0,
     timeLimitS: Infinity,
     safetyMarginS: 0,
@@ -100,8 +101,20 @@ export function iterationSeconds(o: StoredObservation, model: AnalyticalModel): 
   return Math.max(o.durationS - overhead, 0.5 * o.durationS) / o.iterations;
 }
 
-/** Compute and sync seconds per iteration an observation shows (split like the model when not reported). */
+/**
+ * Mean iteration seconds at the workers' steady pace: undefined when every iteration was measured
+ * during their warm-up (then the times say nothing of the pace to come).
+ */
+export function steadyIterationSeconds(o: StoredObservation, model: AnalyticalModel): number | undefined {
+  return o.steadyShare === 0 ? undefined : iterationSeconds(o, model);
+}
+
+/**
+ * Compute and sync seconds per iteration an observation shows at the steady pace (split like the
+ * model when not reported; the model's own when only warm-up was measured).
+ */
 export function observedParts(o: StoredObservation, model: AnalyticalModel, computeS: number, syncS: number): IterationParts {
+  if (o.steadyShare === 0) return { computeS, syncS };
   if (o.computeMs !== undefined && o.syncMs !== undefined && o.computeMs + o.syncMs > 0) {
     return { computeS: o.computeMs / 1000 / o.iterations, syncS: o.syncMs / 1000 / o.iterations };
   }

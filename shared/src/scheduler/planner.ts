@@ -11,7 +11,7 @@ import { guardNextEpoch, left, planningBudget } from './constraints.js';
 import { configPrediction, epochInterval, gpViews, iterationInterval, planInterval, reasonFor, runnerUp, segments, shift, widen } from './explain.js';
 import { FittedModel } from './fit.js';
 import { CONVERGED, type Group, planGroups } from './groups.js';
-import { History, iterationSeconds, type StoredObservation } from './history.js';
+import { History, steadyIterationSeconds, type StoredObservation } from './history.js';
 import { bestProbe, type ProbeState } from './probe.js';
 import { feasible, optimise, search, type SearchResult } from './search.js';
 import { batchSizeOf, plannerSetting, type Setting } from './setting.js';
@@ -57,7 +57,7 @@ class BayesianPlanner implements Planner {
       batchSize: observation.batchSize ?? batchSizeOf(this.setting, observation.epoch),
     };
     const before = this.fit();
-    const observedS = iterationSeconds(stored, this.setting.model);
+    const observedS = steadyIterationSeconds(stored, this.setting.model);
     if (!stored.outOfMemory && observedS !== undefined) {
       const predicted = before.predictIteration(stored, stored.batchSize);
       stored.predictedIterationS = predicted.meanS;

@@ -38,6 +38,7 @@ export function plannerSetting(options: PlannerOptions): Setting {
       computeMsPerSample: model.computeMsPerSample,
       stepMs: model.stepMs ?? 0,
       applyMsPerMillionParams: model.applyMsPerMillionParams ?? 6,
+      heldOutSamples: options.workload.heldOutSamples ?? 0,
     },
     profile,
     { ...DEFAULT_NETWORK, ...platform.network },
@@ -76,9 +77,10 @@ export function batchSizeOf(setting: Setting, epoch: number): number {
 }
 
 /** What the analytical model needs to know of an epoch's setting to price its overheads. */
-export function overheadContext(setting: Setting, config: Config, switched: boolean) {
+export function overheadContext(setting: Setting, config: Config, switched: boolean, iterations: number) {
   return {
     switched,
+    iterations,
     partitionBytes: (setting.options.workload.samplesPerEpoch / config.workers) * setting.options.model.bytesPerSample,
     timeLimitS: setting.timeLimitS,
     safetyMarginS: setting.safetyMarginS,

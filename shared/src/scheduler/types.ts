@@ -38,6 +38,8 @@ export interface PlannerOptions {
   workload: {
     /** Training samples per epoch (after the held-out split). */
     samplesPerEpoch: number;
+    /** Samples the orchestrator evaluates after each epoch (default 0). */
+    heldOutSamples?: number;
     epochs: number;
     /** Global batch size of an epoch: a number, or a schedule (e.g. a batch that grows mid-training). */
     batchSize: number | ((epoch: number) => number);
@@ -109,6 +111,11 @@ export interface EpochObservation {
   costUsd: number;
   computeMs?: number;
   syncMs?: number;
+  /**
+   * The share of the iterations `computeMs`/`syncMs` were measured on at the workers' steady pace
+   * (past a fresh process's warm-up); 0: all were warm-up, they calibrate nothing. Default 1.
+   */
+  steadyShare?: number;
   /** Store requests of the epoch, all workers (the cost meter's counts). */
   requests?: RequestCounts;
   /** A worker ran out of memory at this size: the planner sizes up. */

@@ -41,7 +41,7 @@ export interface AdaptiveSetup {
  */
 export async function setupAdaptive(captured: Captured, input: AdaptiveInput): Promise<AdaptiveSetup> {
   const { spec, dataset } = captured;
-  const { train } = splitHoldout(dataset, spec.training.validationSplit);
+  const { train, holdout } = splitHoldout(dataset, spec.training.validationSplit);
   // At the largest per-worker batch the run can have (and a quarter of it, inside the probe).
   const batch = Math.max(1, Math.floor(spec.training.batchSize / (input.workers ?? 1)));
   const { choice: backend, probe } = await chooseBackend(captured, batch, input.platform);
@@ -49,6 +49,7 @@ export async function setupAdaptive(captured: Captured, input: AdaptiveInput): P
   const adaptive = adaptivePlanEpoch({
     spec,
     trainSamples: train.count,
+    heldOutSamples: holdout.count,
     platform: input.platform,
     constraints: input.constraints,
     computeMsPerSample,
