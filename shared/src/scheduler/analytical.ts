@@ -58,6 +58,8 @@ export interface StoreNetworkModel {
    * handler: about 40 steps): the extra seconds, paid with each cold start.
    */
   workerWarmupS: number;
+  /** A worker's CPU to decode its data partition, ns per byte (on top of the download). */
+  partitionNsPerByte: number;
   /** Keys one list page returns and one batch delete removes (S3: 1,000). */
   keysPerRequest: number;
   /** The orchestrator's own time per key it reads or deletes after an epoch, ms (client and file-system work). */
@@ -88,8 +90,10 @@ export const DEFAULT_NETWORK: StoreNetworkModel = {
   launchS: 0.2,
   coldStartS: 0.5,
   warmStartS: 0.03,
-  // CALIBRATION.md's cold starts are measured to the handler; nothing measured the JIT warm-up on Lambda.
+  // CALIBRATION.md's cold starts are measured to the handler; nothing measured the JIT warm-up or
+  // the partition's decoding on Lambda (the simulator has neither).
   workerWarmupS: 0,
+  partitionNsPerByte: 0,
   keysPerRequest: 1000,
   orchestratorMsPerKey: 0.02,
   cpuNsPerSyncByte: 1,
@@ -125,9 +129,11 @@ export const REDIS_NETWORK: Partial<StoreNetworkModel> = {
  * this machine last showed (`backends/local/worker-starts.ts`), and before the first with 0.7 s,
  * the middle of that range on a log scale (the reported interval carries the fixed costs' spread).
  * A worker is kept warm between epochs; a fresh one's first ~40 steps take 4-5 times their steady
- * time (0.18 s extra for a 99-parameter MLP, 0.29 s for a 101,770-parameter one). Deciding and
- * launching a warm epoch costs about 20 ms (the planner, the status and events, the invocation); after it, the orchestrator reads each marker and deletes each exchange
- * key in about 0.1 ms (125 iterations of one worker: ≈ 20 ms reading, ≈ 40 ms clearing).
+ * time (0.18 s extra for a 99-parameter MLP, 0.29 s for a 101,770-parameter one), and it decodes
+ * its data partition at about 10 ns a byte (MNIST's 25 MB: 0.26 s). Deciding and launching a
+ * warm epoch costs about 20 ms (the planner, the status and events, the invocation); after it,
+ * the orchestrator reads each marker and deletes each exchange key in about 0.1 ms (125
+ * iterations of one worker: ≈ 20 ms reading, ≈ 40 ms clearing).
  */
 export const FOLDER_STORE_NETWORK: Partial<StoreNetworkModel> = {
   getLatencyMs: 0.8,
@@ -147,6 +153,7 @@ export const FOLDER_STORE_NETWORK: Partial<StoreNetworkModel> = {
   coldStartS: 0.7,
   warmStartS: 0.005,
   workerWarmupS: 0.2,
+  partitionNsPerByte: 10,
   orchestratorMsPerKey: 0.1,
 };
 
@@ -296,7 +303,8 @@ export class AnalyticalModel {
     const epochEndS = this.epochEndS(config, options.iterations) * calibration.overhead;
     const steadyS =
       (launchS + net.warmStartS + state + this.stateBytes / net.bandwidthBytesPerS + continuations * (2 * state + net.warmStartS)) * calibration.overhead + epochEndS;
-    const startS = options.switched ? (net.coldStartS + net.workerWarmupS + options.partitionBytes / net.bandwidthBytesPerS) * calibration.start : 0;
+    const dataS = options.partitionBytes / net.bandwidthBytesPerS + (options.partitionBytes * net.partitionNsPerByte) / 1e9;
+    const startS = options.switched ? (net.coldStartS + net.workerWarmupS + dataS) * calibration.start : 0;
     return { overheadS: steadyS + startS, steadyS, startS, epochEndS, continuations, launchS };
   }
 
