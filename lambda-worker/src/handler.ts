@@ -14,7 +14,7 @@ import type { Dataset } from '@smlt/shared/data/dataset';
 import type { JobSpec } from '@smlt/shared/spec/job-spec';
 import { requestCountsSince } from '@smlt/shared/cost/cost';
 import { SmltError } from '@smlt/shared/errors';
-import { runKeys } from '@smlt/shared/run/layout';
+import { runKeys, stateIteration } from '@smlt/shared/run/layout';
 import type { WorkerEvent, WorkerResult } from '@smlt/shared/run/worker-protocol';
 import { backendInfo, initBackend } from '@smlt/shared/tf/backend';
 import type { GpuAdapterReport } from '@smlt/shared/tf/webgpu';
@@ -193,8 +193,8 @@ async function restoreState(
   let from = 0;
   let stateKey = event.startStateKey;
   if (event.fromIteration > 0) {
-    const saved = (await store.list(`${keys.syncPrefix(event.epoch)}/state/`))
-      .map((key) => ({ key, iteration: Number(key.match(/\/i(\d+)\.state$/)?.[1] ?? NaN) }))
+    const saved = (await store.list(keys.statesPrefix(event.epoch)))
+      .map((key) => ({ key, iteration: stateIteration(key) }))
       .filter((s) => s.iteration <= event.fromIteration)
       .sort((a, b) => b.iteration - a.iteration)[0];
     if (saved) ({ key: stateKey, iteration: from } = saved);

@@ -3,6 +3,9 @@
  * killed mid-iteration is relaunched on the iteration it had not finished, and workers that reach
  * the platform's time limit checkpoint and continue; either way the epoch's weights are the same,
  * bit for bit, as an uninterrupted run's (examples/mnist.ipynb, 1 epoch, 4 workers, same seed).
+ * A lone worker exchanges nothing, so it has no averages to replay: killed, it starts the epoch
+ * again (or from the state it saved at a time limit), with the same weights as a lone worker's
+ * uninterrupted epoch.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +21,7 @@ const notebook = fileURLToPath(new URL('../../examples/mnist.ipynb', import.meta
 describe('relaunched workers', () => {
   let oneEpoch: Captured;
   let reference: { run: LocalRun; weights: Float32Array[] };
+  let alone: { run: LocalRun; weights: Float32Array[] };
 
   before(async () => {
     await initBackend();
@@ -26,8 +30,51 @@ describe('relaunched workers', () => {
     const result = await run.train(oneEpoch, { workers: 4 });
     assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
     reference = { run, weights: await weightsAfter(run.store, oneEpoch, result.runId, 1) };
+    const lone = await localRun();
+    const single = await lone.train(oneEpoch, { workers: 1 });
+    assert.equal(single.status, 'succeeded', JSON.stringify(single.error));
+    alone = { run: lone, weights: await weightsAfter(lone.store, oneEpoch, single.runId, 1) };
   });
-  after(() => reference?.run.dispose());
+  after(async () => {
+    await reference?.run.dispose();
+    await alone?.run.dispose();
+  });
+
+  it('starts a killed lone worker again from the epoch\'s start (no averages to replay), with the same result', async () => {
+    const run = await localRun();
+    try {
+      let killed = 0;
+      const result = await run.train(oneEpoch, {
+        workers: 1,
+        onEvent: (e) => {
+          run.events.push(e);
+          if (e.type === 'progress' && e.iteration > 5 && killed === 0) killed = run.platform.killRunning(() => true);
+        },
+      });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      assert.equal(killed, 1);
+      const relaunched = run.events.find((e) => e.type === 'worker_relaunched' && e.why === 'failure');
+      assert.ok(relaunched?.type === 'worker_relaunched' && relaunched.fromIteration === 0, JSON.stringify(relaunched));
+      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      assert.equal(maxDifference(weights, alone.weights), 0, 'the same weights, bit for bit');
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('continues a lone worker at the time limit from the state it saved, with the same result', async () => {
+    const run = await localRun({ timeLimitMs: 3000 });
+    try {
+      const result = await run.train(oneEpoch, { workers: 1, safetyMarginMs: 2200 });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      const continued = run.events.filter((e) => e.type === 'worker_relaunched' && e.why === 'time-limit');
+      assert.ok(continued.length >= 1 && continued.every((e) => e.type === 'worker_relaunched' && e.fromIteration > 0), JSON.stringify(continued));
+      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      assert.equal(maxDifference(weights, alone.weights), 0, 'the same weights, bit for bit');
+    } finally {
+      await run.dispose();
+    }
+  });
 
   it('relaunches a killed worker on the iteration it had not finished, with the same result', async () => {
     const run = await localRun();

@@ -264,3 +264,17 @@ describe('syncStrategy', () => {
     await assert.rejects(syncStrategy('flat').allReduce(ctx, -1, new Float32Array(4)), (err) => isSmltError(err, 'OPTION_INVALID'));
   });
 });
+
+describe('a lone worker', () => {
+  for (const name of STRATEGIES) {
+    it(`${name}: takes its own gradient as the mean and writes nothing; there is no average to replay`, async () => {
+      const folder = freshFolder();
+      const [gradient] = gradients(1, 37, 11);
+      const [{ average, stats }] = await allReduce(name, folder, 1, everyone([gradient!]));
+      assert.equal(average, gradient);
+      assert.deepEqual(stats, { bytesWritten: 0, bytesRead: 0, puts: 0, gets: 0, waitMs: 0 });
+      assert.deepEqual(await new FolderStore(folder).list(`${PREFIX}/`), []);
+      await assert.rejects(syncStrategy(name).readAverage(context(folder, 1, 0), 0), (err) => isSmltError(err, 'RUN_FAILED') && /restart it from a saved state/.test(String(err)));
+    });
+  }
+});

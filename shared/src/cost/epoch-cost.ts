@@ -20,9 +20,11 @@ import type { ChannelPrices, PriceTable, RequestCounts } from './prices.js';
  *   n-1 shards for its mean and the n-1 other means (2(n-1) GETs): n² PUTs, 2n(n-1) GETs.
  * flat (sync/flat.ts): each non-aggregator writes its gradient and reads the mean; the aggregator
  *   reads n-1 gradients and writes the mean: n PUTs, 2(n-1) GETs.
+ * A lone worker exchanges nothing (sync/index.ts).
  */
 export function syncRequestsPerIteration(sync: SyncName, workers: number): RequestCounts {
   const n = workers;
+  if (n === 1) return { put: 0, get: 0, list: 0, delete: 0 };
   return sync === 'hierarchical'
     ? { put: n * n, get: 2 * n * (n - 1), list: 0, delete: 0 }
     : { put: n, get: 2 * (n - 1), list: 0, delete: 0 };
@@ -31,10 +33,11 @@ export function syncRequestsPerIteration(sync: SyncName, workers: number): Reque
 /**
  * Gradient bytes one iteration's all-reduce moves through the store, over all workers (payload,
  * without the codec's small headers). Both strategies write n gradients' worth and read 2(n-1):
- * hierarchical as n shards per rank, flat as whole gradients through one aggregator.
+ * hierarchical as n shards per rank, flat as whole gradients through one aggregator; a lone
+ * worker moves nothing.
  */
 export function syncBytesPerIteration(workers: number, gradientBytes: number): number {
-  return (3 * workers - 2) * gradientBytes;
+  return workers === 1 ? 0 : (3 * workers - 2) * gradientBytes;
 }
 
 /** What a gradient channel (not the store) costs for `bytesMoved` over `seconds` of a run. */

@@ -8,7 +8,7 @@ import type { ObjectStore, Platform } from '../backends/ports.js';
 import type { CostMeter } from '../cost/cost.js';
 import { SmltError, isSmltError } from '../errors.js';
 import type { EventLog } from './event-log.js';
-import { markerIteration, type RunKeys, runKeys } from './layout.js';
+import { markerIteration, type RunKeys, runKeys, stateIteration } from './layout.js';
 import type { FailureReason } from './events.js';
 import type { WorkerEvent, WorkerResult } from './worker-protocol.js';
 
@@ -130,7 +130,7 @@ async function runRank(
           'The run stopped; its last checkpoint is kept: fix the cause and run `smlt resume`.',
       );
     }
-    const fromIteration = await firstUnfinishedIteration(deps.store, runKeys(event.runId, event.drive), plan.epoch, rank);
+    const fromIteration = await relaunchPoint(deps.store, runKeys(event.runId, event.drive), plan.epoch, rank, plan.workers);
     event = { ...event, fromIteration, attempt: event.attempt + 1 };
     counters.relaunches++;
     deps.log.emit({ type: 'worker_relaunched', epoch: plan.epoch, rank, attempt: event.attempt, fromIteration, why: 'failure' });
@@ -196,6 +196,19 @@ class Invocations {
     });
     return this.scan.catch(() => undefined); // a failed scan only means no straggler is abandoned this time
   }
+}
+
+/**
+ * Where a failed worker starts again: the first iteration it did not finish, whose state it
+ * rebuilds by replaying the averages the others published since a saved state. A lone worker
+ * publishes none (sync/index.ts): it starts again from the latest state saved at or before that
+ * iteration (a time-limit continuation's), else from the epoch's start.
+ */
+async function relaunchPoint(store: ObjectStore, keys: RunKeys, epoch: number, rank: number, workers: number): Promise<number> {
+  const unfinished = await firstUnfinishedIteration(store, keys, epoch, rank);
+  if (workers > 1) return unfinished;
+  const saved = (await store.list(keys.statesPrefix(epoch))).map(stateIteration).filter((i) => i <= unfinished);
+  return Math.max(0, ...saved);
 }
 
 /** The first iteration of the epoch without this rank's marker. */

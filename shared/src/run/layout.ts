@@ -34,6 +34,7 @@ export const runKeys = (runId: string, drive?: string) => {
     markersOf: (epoch: number, rank: number) => `${sync}e${pad(epoch, 4)}/markers/w${pad(rank, 4)}/`,
     markersPrefix: (epoch: number) => `${sync}e${pad(epoch, 4)}/markers/`,
     midEpochState: (epoch: number, iteration: number) => `${sync}e${pad(epoch, 4)}/state/i${pad(iteration, 7)}.state`,
+    statesPrefix: (epoch: number) => `${sync}e${pad(epoch, 4)}/state/`,
   };
 };
 
@@ -48,4 +49,9 @@ export const datasetKeys = (hash: string) => ({
 /** Iteration number from a marker key (the last path segment is `i<iteration>`). */
 export function markerIteration(key: string): number {
   return Number(key.slice(key.lastIndexOf('/i') + 2));
+}
+
+/** Iteration number from a mid-epoch state key (`…/state/i<iteration>.state`); NaN for any other key. */
+export function stateIteration(key: string): number {
+  return Number(key.match(/\/i(\d+)\.state$/)?.[1] ?? NaN);
 }

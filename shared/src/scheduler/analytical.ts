@@ -238,6 +238,8 @@ export class AnalyticalModel {
   /** Sync seconds of one iteration; `computeS` (the worker's idle network time) refills the burst bucket. */
   syncS(config: Config, computeS = 0): number {
     const n = config.workers;
+    // A lone worker exchanges nothing (sync/index.ts).
+    if (n === 1) return 0;
     const net = this.network;
     const g = this.gradientBytes;
     const bucket = Math.min(net.burstBucketBytes, net.bandwidthBytesPerS * computeS);
@@ -257,7 +259,6 @@ export class AnalyticalModel {
     const requests = config.sync === 'hierarchical' ? n * n + 2 * n * (n - 1) : 3 * n - 2;
     // Any request in the long tail holds up the barrier.
     const tail = (1 - (1 - net.tailProbability) ** requests) * net.tailMeanS;
-    if (n === 1) return wave(1, net.putLatencyMs) + transfer(g) + (g * net.cpuNsPerSyncByte) / 1e9 / cpuShare + tail;
     if (config.sync === 'flat') {
       const latency = wave(n - 1, net.putLatencyMs) + waves(n - 1, net.getLatencyMs) + 2 * wave(1, net.putLatencyMs) + wave(n - 1, net.getLatencyMs);
       const bytes = transfer(g) + transfer((n - 1) * g) + (2 * g) / net.bandwidthBytesPerS;

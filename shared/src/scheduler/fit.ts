@@ -69,7 +69,7 @@ export class FittedModel {
       const steady = o.steadyShare ?? 1;
       if (steady > 0) {
         ratios.compute.push({ value: parts.computeS / compute, weight: weight * steady });
-        ratios.sync.push({ value: parts.syncS / sync, weight: weight * steady });
+        if (sync > 0) ratios.sync.push({ value: parts.syncS / sync, weight: weight * steady });
       }
       const runS = o.iterations * (parts.computeS + parts.syncS);
       const switched = previous === undefined || configKey(previous) !== configKey(config);

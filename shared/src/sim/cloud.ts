@@ -266,7 +266,7 @@ export class SimulatedCloud {
     const computeMaxS = computeBaseS * jitter.mean;
     const bytesS = this.syncBytesS(n, sync, g, bandwidth, computeBaseS);
     const cpuShare = Math.max(Math.min(m / 1769, 1), 0.05);
-    const cpuS = ((sync === 'hierarchical' ? 3 * g : (n + 2) * g) * p.cpuNsPerSyncByte) / 1e9 / cpuShare;
+    const cpuS = n === 1 ? 0 : ((sync === 'hierarchical' ? 3 * g : (n + 2) * g) * p.cpuNsPerSyncByte) / 1e9 / cpuShare;
     const latencyS = latency.mean * latencyScale + (n > 1 ? 2 * p.pollGranularityS : 0);
     let syncS = bytesS + cpuS + latencyS;
     const puts = sync === 'hierarchical' ? n * n : n;
@@ -363,7 +363,7 @@ export class SimulatedCloud {
   private syncBytesS(n: number, sync: SyncName, g: number, bandwidth: number, computeS: number): number {
     const p = this.params;
     const bucket = Math.min(p.burstBucketBytes, bandwidth * computeS);
-    if (n === 1) return this.transferS(g, bandwidth, bucket);
+    if (n === 1) return 0; // a lone worker exchanges nothing (sync/index.ts)
     if (sync === 'flat') {
       return this.transferS(g, bandwidth, bucket) + this.transferS((n - 1) * g, bandwidth, bucket) + 2 * this.transferS(g, bandwidth, 0);
     }
@@ -405,7 +405,7 @@ export class SimulatedCloud {
    * the mean's PUT → one GET each.
    */
   private latencyProfile(n: number, sync: SyncName): Profile {
-    if (n === 1) return { mean: this.params.putMedianMs / 1000, sd: 0.3 * (this.params.putMedianMs / 1000) };
+    if (n === 1) return { mean: 0, sd: 0 };
     const rng = new Rng(0x85ebca6b ^ (n * 2 + (sync === 'flat' ? 1 : 0)));
     const p = this.params;
     const samples = n > 100 ? 48 : 96;
