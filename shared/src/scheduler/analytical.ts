@@ -229,10 +229,15 @@ export class AnalyticalModel {
     return 4 * this.facts.paramCount * (1 + optimizerSlots(this.facts.optimizer));
   }
 
+  /**
+   * A worker's own time in one iteration: the step, or its progress marker's PUT when that is
+   * longer — the marker is written while the next iteration runs, one at a time, so an iteration
+   * shorter than a PUT waits for it (a lone worker's, which exchanges nothing, on S3: 40 ms).
+   */
   computeS(config: Config, perWorkerBatch: number): number {
     const { computeMsPerSample, stepMs, applyMsPerMillionParams, paramCount } = this.facts;
     const ms = (stepMs ?? 0) + perWorkerBatch * computeMsPerSample + (applyMsPerMillionParams * paramCount) / 1e6;
-    return ms / 1000 / this.speed(config);
+    return Math.max(ms / 1000 / this.speed(config), this.network.putLatencyMs / 1000);
   }
 
   /** Sync seconds of one iteration; `computeS` (the worker's idle network time) refills the burst bucket. */

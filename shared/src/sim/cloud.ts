@@ -278,7 +278,8 @@ export class SimulatedCloud {
     const serverFloorS = p.channel ? syncBytesPerIteration(n, g) / p.channel.serverBytesPerS : 0;
     const floorS = putFloorS + getFloorS + serverFloorS;
     if (floorS > syncS) syncS = floorS + (floorS - syncS) * p.throttleRetryPenalty;
-    const iterationMeanS = computeMaxS + syncS;
+    // The progress marker is written while the next iteration runs, one at a time: an iteration waits for a slower PUT.
+    const iterationMeanS = Math.max(computeMaxS + syncS, (p.putMedianMs * latencyScale) / 1000);
     const iterationSd = Math.hypot(computeBaseS * jitter.sd, latency.sd * latencyScale);
     const runNoise = noiseNormal(this.seed, epoch, 'iterations');
     const runS = Math.max(iterations * iterationMeanS + Math.sqrt(iterations) * iterationSd * runNoise, 0.5 * iterations * iterationMeanS);
