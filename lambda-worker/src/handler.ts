@@ -74,6 +74,8 @@ interface Prepared {
  * MLP): steps before this many in the process's life are its warm-up.
  */
 const WARMUP_STEPS = 50;
+/** How often a lone worker saves its state mid-epoch (at most; a tenth of its time limit when less): a crash redoes no more. */
+const LONE_SAVE_INTERVAL_MS = 60_000;
 /** Steps this process has run, over all its invocations (module scope: the warm container). */
 let processSteps = 0;
 
@@ -118,11 +120,18 @@ async function train(event: WorkerEvent, context: WorkerContext, prepared: Prepa
   let lastIterationMs = 0;
   let iteration = event.fromIteration;
   let marker: Promise<void> = Promise.resolve();
+  let savedAtMs = performance.now();
+  const saveEveryMs = Math.min(LONE_SAVE_INTERVAL_MS, context.getRemainingTimeInMillis() / 10);
   for (; iteration < event.iterations; iteration++) {
     const mustStop = context.getRemainingTimeInMillis() < event.safetyMarginMs + 2 * lastIterationMs;
     if (mustStop && iteration > event.fromIteration) {
       await putOnce(store, keys.midEpochState(event.epoch, iteration), () => encodeState(model, optimizer), true);
       break;
+    }
+    // A lone worker publishes no averages to replay: its saved states bound what a crash loses.
+    if (event.workers === 1 && iteration > event.fromIteration && performance.now() - savedAtMs > saveEveryMs) {
+      await putOnce(store, keys.midEpochState(event.epoch, iteration), () => encodeState(model, optimizer), true);
+      savedAtMs = performance.now();
     }
     const started = performance.now();
     const { x, y } = sampler.batch(iteration);

@@ -15,12 +15,14 @@ import type { Captured } from '@smlt/shared/run/orchestrator';
 import { initBackend } from '@smlt/shared/tf/backend';
 import { type LocalRun, localRun, withEpochs } from '../helpers/local-run.js';
 import { maxDifference, weightsAfter } from '../helpers/weights.js';
+import { stateIteration } from '@smlt/shared/run/layout';
 
 const notebook = fileURLToPath(new URL('../../examples/mnist.ipynb', import.meta.url));
 
 describe('relaunched workers', () => {
   let oneEpoch: Captured;
   let reference: { run: LocalRun; weights: Float32Array[] };
+  let small: Captured;
   let alone: { run: LocalRun; weights: Float32Array[] };
 
   before(async () => {
@@ -30,10 +32,12 @@ describe('relaunched workers', () => {
     const result = await run.train(oneEpoch, { workers: 4 });
     assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
     reference = { run, weights: await weightsAfter(run.store, oneEpoch, result.runId, 1) };
+    // A lone worker's epoch at batch 16: 500 iterations, long enough to strike mid-epoch.
+    small = { ...oneEpoch, spec: { ...oneEpoch.spec, training: { ...oneEpoch.spec.training, batchSize: 16 } } };
     const lone = await localRun();
-    const single = await lone.train(oneEpoch, { workers: 1 });
+    const single = await lone.train(small, { workers: 1 });
     assert.equal(single.status, 'succeeded', JSON.stringify(single.error));
-    alone = { run: lone, weights: await weightsAfter(lone.store, oneEpoch, single.runId, 1) };
+    alone = { run: lone, weights: await weightsAfter(lone.store, small, single.runId, 1) };
   });
   after(async () => {
     await reference?.run.dispose();
@@ -44,7 +48,7 @@ describe('relaunched workers', () => {
     const run = await localRun();
     try {
       let killed = 0;
-      const result = await run.train(oneEpoch, {
+      const result = await run.train(small, {
         workers: 1,
         onEvent: (e) => {
           run.events.push(e);
@@ -55,7 +59,39 @@ describe('relaunched workers', () => {
       assert.equal(killed, 1);
       const relaunched = run.events.find((e) => e.type === 'worker_relaunched' && e.why === 'failure');
       assert.ok(relaunched?.type === 'worker_relaunched' && relaunched.fromIteration === 0, JSON.stringify(relaunched));
-      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      const weights = await weightsAfter(run.store, small, result.runId, 1);
+      assert.equal(maxDifference(weights, alone.weights), 0, 'the same weights, bit for bit');
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it('starts a killed lone worker again from the state it saved last (every tenth of its time limit), with the same result', async () => {
+    // A 5 s limit: the lone worker saves its state every 0.5 s and continues only after 4.5 s;
+    // it is killed as soon as a saved state is in the store.
+    const run = await localRun({ timeLimitMs: 5000 });
+    try {
+      let killed = 0;
+      let savedAt: number | undefined;
+      const killOnceSaved = async () => {
+        const saved = (await run.store.list('runs/')).filter((key) => /\/state\/i\d+\.state$/.test(key));
+        if (saved.length === 0 || killed > 0) return;
+        savedAt = Math.max(...saved.map(stateIteration));
+        killed = run.platform.killRunning(() => true);
+      };
+      const result = await run.train(small, {
+        workers: 1,
+        onEvent: (e) => {
+          run.events.push(e);
+          if (e.type === 'progress' && killed === 0) void killOnceSaved();
+        },
+      });
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
+      assert.equal(killed, 1, 'killed once a state was saved');
+      assert.ok(!run.events.some((e) => e.type === 'worker_relaunched' && e.why === 'time-limit' && run.events.indexOf(e) < run.events.findIndex((f) => f.type === 'worker_failed')), 'no time-limit continuation before the kill');
+      const relaunched = run.events.find((e) => e.type === 'worker_relaunched' && e.why === 'failure');
+      assert.ok(relaunched?.type === 'worker_relaunched' && relaunched.fromIteration > 0 && relaunched.fromIteration >= savedAt!, `${JSON.stringify(relaunched)}, saved at ${savedAt}`);
+      const weights = await weightsAfter(run.store, small, result.runId, 1);
       assert.equal(maxDifference(weights, alone.weights), 0, 'the same weights, bit for bit');
     } finally {
       await run.dispose();
@@ -65,11 +101,11 @@ describe('relaunched workers', () => {
   it('continues a lone worker at the time limit from the state it saved, with the same result', async () => {
     const run = await localRun({ timeLimitMs: 3000 });
     try {
-      const result = await run.train(oneEpoch, { workers: 1, safetyMarginMs: 2200 });
+      const result = await run.train(small, { workers: 1, safetyMarginMs: 2200 });
       assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
       const continued = run.events.filter((e) => e.type === 'worker_relaunched' && e.why === 'time-limit');
       assert.ok(continued.length >= 1 && continued.every((e) => e.type === 'worker_relaunched' && e.fromIteration > 0), JSON.stringify(continued));
-      const weights = await weightsAfter(run.store, oneEpoch, result.runId, 1);
+      const weights = await weightsAfter(run.store, small, result.runId, 1);
       assert.equal(maxDifference(weights, alone.weights), 0, 'the same weights, bit for bit');
     } finally {
       await run.dispose();
