@@ -32,8 +32,8 @@ describe('relaunched workers', () => {
     const result = await run.train(oneEpoch, { workers: 4 });
     assert.equal(result.status, 'succeeded', JSON.stringify(result.error));
     reference = { run, weights: await weightsAfter(run.store, oneEpoch, result.runId, 1) };
-    // A lone worker's epoch at batch 16: 500 iterations, long enough to strike mid-epoch.
-    small = { ...oneEpoch, spec: { ...oneEpoch.spec, training: { ...oneEpoch.spec.training, batchSize: 16 } } };
+    // A lone worker's epoch at batch 8: 1,000 iterations, seconds long: room to strike mid-epoch.
+    small = { ...oneEpoch, spec: { ...oneEpoch.spec, training: { ...oneEpoch.spec.training, batchSize: 8 } } };
     const lone = await localRun();
     const single = await lone.train(small, { workers: 1 });
     assert.equal(single.status, 'succeeded', JSON.stringify(single.error));
