@@ -52,27 +52,39 @@ export function iterationRequests(sync: SyncName, workers: number, pollGetsPerIt
 }
 
 /**
- * What the orchestrator reads and clears after an epoch: every rank's marker of every iteration
- * (they hold the training loss), and every key the epoch's exchange wrote (markers included).
+ * What the orchestrator does with the store after an epoch, in rounds of requests: it lists and
+ * reads every rank's marker of every iteration (they hold the training loss), `inFlight` at a
+ * time, then lists and batch-deletes every key the epoch's exchange wrote (markers included), in
+ * pages of `keysPerRequest`. `keys` is how many keys it handles in all.
  */
-export function epochEndKeys(sync: SyncName, workers: number, iterations: number): { markers: number; keys: number } {
-  return { markers: workers * iterations, keys: iterationRequests(sync, workers).put * iterations };
+export function epochEndRounds(
+  sync: SyncName,
+  workers: number,
+  iterations: number,
+  store: { inFlight: number; keysPerRequest: number },
+): { getRounds: number; putRounds: number; keys: number } {
+  const markers = workers * iterations;
+  const written = iterationRequests(sync, workers).put * iterations;
+  const pages = (k: number) => Math.ceil(k / store.keysPerRequest);
+  return { getRounds: Math.ceil(markers / store.inFlight) + pages(markers) + pages(written), putRounds: pages(written), keys: markers + written };
 }
 
 /**
  * Requests of one epoch outside its iterations: each rank reads the start state and (when not
  * cached) its data partition; rank 0 writes the checkpoint; the orchestrator lists the sync
- * prefix and the markers, reads every marker, and deletes the epoch's keys (DELETE is free). A
- * time-limit continuation writes one mid-epoch state and re-reads it.
+ * prefix and the markers, reads every marker (one per worker and iteration), and deletes the
+ * epoch's keys (DELETE is free). A time-limit continuation writes one mid-epoch state and
+ * re-reads it.
  */
 export function epochBookkeepingRequests(
   workers: number,
-  opts: { partitionDownloads?: number; continuations?: number; markers?: number } = {},
+  iterations: number,
+  opts: { partitionDownloads?: number; continuations?: number } = {},
 ): RequestCounts {
   const continuations = opts.continuations ?? 0;
   return {
     put: 1 + continuations,
-    get: workers + (opts.partitionDownloads ?? 0) + continuations * workers + (opts.markers ?? 0),
+    get: workers + (opts.partitionDownloads ?? 0) + continuations * workers + workers * iterations,
     list: 3,
     delete: 0,
   };
@@ -114,7 +126,7 @@ export interface EpochCost {
 /** What one epoch of a configuration costs; every term is written out above. */
 export function epochCost(input: EpochCostInput, prices: PriceTable): EpochCost {
   const perIteration = iterationRequests(input.sync, input.workers, input.pollGetsPerIteration ?? 0);
-  const bookkeeping = epochBookkeepingRequests(input.workers, { ...input, markers: input.workers * input.iterations });
+  const bookkeeping = epochBookkeepingRequests(input.workers, input.iterations, input);
   const requests: RequestCounts = {
     put: perIteration.put * input.iterations + bookkeeping.put,
     get: perIteration.get * input.iterations + bookkeeping.get,

@@ -18,7 +18,7 @@
  * sync, the per-epoch overhead and the start of new workers, from the compute and sync times
  * workers report (`worker_finished`).
  */
-import { epochEndKeys } from '../cost/epoch-cost.js';
+import { epochEndRounds } from '../cost/epoch-cost.js';
 import type { OptimizerName, SyncName } from '../spec/job-spec.js';
 import { optimizerSlots } from '../sizing/memory.js';
 import { type BackendProfile, computeSpeedup } from '../sizing/profiles.js';
@@ -321,12 +321,10 @@ export class AnalyticalModel {
    */
   epochEndS(config: Config, iterations: number): number {
     const net = this.network;
-    const { markers, keys } = epochEndKeys(config.sync, config.workers, iterations);
-    const pages = (k: number) => Math.ceil(k / net.keysPerRequest);
-    const readsS = ((Math.ceil(markers / net.requestsInFlight) + pages(markers) + pages(keys)) * net.getLatencyMs) / 1000;
-    const deletesS = (pages(keys) * net.putLatencyMs) / 1000;
+    const end = epochEndRounds(config.sync, config.workers, iterations, { inFlight: net.requestsInFlight, keysPerRequest: net.keysPerRequest });
+    const requestsS = (end.getRounds * net.getLatencyMs + end.putRounds * net.putLatencyMs) / 1000;
     const evaluateS = ((this.facts.heldOutSamples ?? 0) * this.facts.computeMsPerSample) / 3 / 1000;
-    return readsS + deletesS + ((markers + keys) * net.orchestratorMsPerKey) / 1000 + evaluateS;
+    return requestsS + (end.keys * net.orchestratorMsPerKey) / 1000 + evaluateS;
   }
 
   /** Billed polls per iteration, all workers. */

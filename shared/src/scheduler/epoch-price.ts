@@ -32,7 +32,7 @@ export function epochCostUsd(setting: Setting, epoch: EpochBill, calibration: Ca
   const perIteration = channel
     ? { put: config.workers, get: 0, list: 0, delete: 0 }
     : iterationRequests(config.sync, config.workers, model.pollGets(config, syncS, calibration));
-  const book = epochBookkeepingRequests(config.workers, { partitionDownloads: switched ? config.workers : 0, continuations, markers: config.workers * iterations });
+  const book = epochBookkeepingRequests(config.workers, iterations, { partitionDownloads: switched ? config.workers : 0, continuations });
   const requests = {
     put: perIteration.put * iterations + book.put,
     get: perIteration.get * iterations + book.get,

@@ -77,11 +77,7 @@ export class FittedModel {
       fixed.push({ observedS: o.durationS - runS, steadyS: overhead.steadyS, startS: overhead.startS, switched, weight });
       if (o.requests) {
         const base = iterationRequests(config.sync, config.workers, 0);
-        const book = epochBookkeepingRequests(config.workers, {
-          partitionDownloads: switched ? config.workers : 0,
-          continuations: overhead.continuations,
-          markers: config.workers * o.iterations,
-        });
+        const book = epochBookkeepingRequests(config.workers, o.iterations, { partitionDownloads: switched ? config.workers : 0, continuations: overhead.continuations });
         const polls = o.requests.get - base.get * o.iterations - book.get;
         const modelPolls = model.pollGets(config, parts.syncS) * o.iterations;
         if (modelPolls > 0) ratios.polls.push({ value: Math.max(polls, 0.05 * modelPolls) / modelPolls, weight });

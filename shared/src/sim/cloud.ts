@@ -21,7 +21,7 @@
  * fixed internal seed); a run's seed picks the epoch-level noise through `noiseUniform`, so every
  * configuration run with the same seed sees the same weather, failures and drift.
  */
-import { channelCostUsd, epochBookkeepingRequests, epochEndKeys, iterationRequests, requestsCostUsd, durationCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
+import { channelCostUsd, epochBookkeepingRequests, epochEndRounds, iterationRequests, requestsCostUsd, durationCostUsd, syncBytesPerIteration } from '../cost/epoch-cost.js';
 import { type ChannelPrices, PRICE_TABLES, type PriceTable, REDIS_CHANNEL_PRICES } from '../cost/prices.js';
 import type { RequestCounts } from '../backends/ports.js';
 import type { SyncName } from '../spec/job-spec.js';
@@ -293,17 +293,16 @@ export class SimulatedCloud {
     const continuations = Math.max(0, Math.ceil((stateLoadS + runS + 2 * iterationMeanS) / usableS) - 1);
     const continuationS = continuations * (2 * this.transferS(stateBytes, bandwidth, 0) + p.warmStartS + ((p.putMedianMs + p.getMedianMs) * latencyScale) / 1000);
     const checkpointS = this.transferS(stateBytes, bandwidth, 0) + (p.putMedianMs * latencyScale) / 1000;
-    // After the workers: the orchestrator reads every marker (16 at a time) and clears the exchange, in pages of 1,000 keys.
-    const { markers, keys } = epochEndKeys(sync, n, iterations);
-    const pages = (k: number) => Math.ceil(k / 1000);
-    const epochEndS = (((Math.ceil(markers / p.requestsInFlight) + pages(markers) + pages(keys)) * p.getMedianMs + pages(keys) * p.putMedianMs) * latencyScale) / 1000;
+    // After the workers: the orchestrator reads every marker and clears the exchange (S3 pages of 1,000 keys).
+    const end = epochEndRounds(sync, n, iterations, { inFlight: p.requestsInFlight, keysPerRequest: 1000 });
+    const epochEndS = ((end.getRounds * p.getMedianMs + end.putRounds * p.putMedianMs) * latencyScale) / 1000;
     const durationS = startS + runS + failures * relaunchS + continuationS + checkpointS + epochEndS;
 
     // Bill: every worker from its start to the checkpoint (the launch ramp staggers starts), plus relaunches.
     const billedS = durationS - epochEndS - launchS / 2;
     // Through a channel, S3 keeps only each rank's progress marker per iteration.
     const perIteration = p.channel ? { put: n, get: 0, list: 0, delete: 0 } : iterationRequests(sync, n, Math.round(pollsPerIteration));
-    const book = epochBookkeepingRequests(n, { partitionDownloads: download ? n : 0, continuations, markers: n * iterations });
+    const book = epochBookkeepingRequests(n, iterations, { partitionDownloads: download ? n : 0, continuations });
     const requests: RequestCounts = {
       put: perIteration.put * iterations + book.put,
       get: perIteration.get * iterations + book.get,
