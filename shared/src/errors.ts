@@ -24,6 +24,8 @@ export type SmltErrorCode =
   | 'UNKNOWN_OPTIMIZER'
   | 'UNKNOWN_METRIC'
   | 'OPTION_INVALID'
+  /** A sweep cell's space or settings (sweep/space.ts). */
+  | 'SWEEP_INVALID'
   // Python notebooks run to their Keras model.fit (capture/python-cells.ts)
   | 'PYTHON_NOT_FOUND'
   | 'PYTHON_CELL_FAILED'

@@ -1,5 +1,6 @@
 import type { Dataset } from '../data/dataset.js';
 import type { JobSpec, TrainingConfig } from '../spec/job-spec.js';
+import type { Param } from '../sweep/space.js';
 
 /** What capture takes and gives (capture.ts for tagged notebooks, keras-fit.ts for Keras ones). */
 
@@ -9,6 +10,8 @@ export interface Captured {
   dataset: Dataset;
   /** Present when freshly captured (not for a run read back from its store). */
   notes?: CaptureNotes;
+  /** What a tfjs model cell declared with `hp` (sweep/hp.ts): the parameters a sweep may vary. */
+  hyperParameters?: Param[];
 }
 
 /** What was found, for a user to check before anything starts (the prompt, `smlt plan`). */

@@ -12,6 +12,7 @@ import { captureKerasFit } from './keras-fit.js';
 import { captureModel } from './model-cell.js';
 import { type RoleCell, isPythonNotebook, readNotebookFile, requireRoleCells, roleCellsOf } from './notebook.js';
 import { fitDataToModel } from './shapes.js';
+import type { Param } from '../sweep/space.js';
 
 export type { CaptureNotes, CaptureOptions, Captured } from './capture-types.js';
 
@@ -44,7 +45,7 @@ export async function captureNotebookJson(notebook: unknown, options: CaptureOpt
   await initBackend();
   if (!roles.model && !roles.data && isPythonNotebook(notebook)) return captureKerasNotebook(notebook, roles.config, options);
   const cells = requireRoleCells(roles, where);
-  const { model, compileConfig } = await captureModel(cells.model, { notebookDir: options.notebookDir });
+  const { model, compileConfig, hyperParameters } = await captureModel(cells.model, { notebookDir: options.notebookDir });
   const warnings: string[] = [];
   const training = trainingConfig(cells.config, options.overrides, compiledBase(compileConfig, cells, warnings));
   refuseTooLarge(model, training, cells.model.label);
@@ -67,6 +68,7 @@ export async function captureNotebookJson(notebook: unknown, options: CaptureOpt
     source: request.source,
     dataset: shuffleDataset(fitted, training.seed),
     notes: { summary, warnings },
+    ...(hyperParameters ? { hyperParameters } : {}),
   });
 }
 
@@ -139,6 +141,7 @@ function finish(input: {
   source: string;
   dataset: Dataset;
   notes: CaptureNotes;
+  hyperParameters?: Param[];
 }): Captured {
   const { options, dataset } = input;
   const spec = {
@@ -165,7 +168,7 @@ function finish(input: {
     const issue = result.error.issues[0];
     throw new SmltError('CONFIG_INVALID', `The job spec is invalid at ${issue.path.join('.')}: ${issue.message}.`);
   }
-  return { spec: result.data, dataset, notes: input.notes };
+  return { spec: result.data, dataset, notes: input.notes, ...(input.hyperParameters ? { hyperParameters: input.hyperParameters } : {}) };
 }
 
 /** Prefixes the cell to errors about its content (file and line alone do not say which cell). */

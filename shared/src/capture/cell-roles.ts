@@ -1,16 +1,16 @@
 /**
  * How a notebook cell says which SMLT role it has: a tag in `metadata.tags` (`smlt:model`,
- * `smlt:data`, `smlt:config`, any case) or a marker comment alone on its first non-blank line
+ * `smlt:data`, `smlt:config`, `smlt:sweep`, any case) or a marker comment alone on its first non-blank line
  * (`// smlt: model`, `# SMLT:model`) in a code or raw cell — never in Markdown, where
  * "# SMLT: model" is a heading. One definition for the capture here and for the editors'
  * extensions, so a cell one of them takes for the model cell is the one the other trains.
  * Browser-safe: no Node imports (the JupyterLab extension bundles it).
  */
-export const CELL_ROLES = ['model', 'data', 'config'] as const;
+export const CELL_ROLES = ['model', 'data', 'config', 'sweep'] as const;
 export type CellRole = (typeof CELL_ROLES)[number];
 
-const MARKER = /^\s*(?:\/\/|#)\s*smlt\s*:\s*(model|data|config)\s*$/i;
-const TAG = /^smlt:(model|data|config)$/i;
+const MARKER = /^\s*(?:\/\/|#)\s*smlt\s*:\s*(model|data|config|sweep)\s*$/i;
+const TAG = /^smlt:(model|data|config|sweep)$/i;
 
 /** The tag that gives a cell `role`. */
 export function roleTag(role: CellRole): string {

@@ -11,6 +11,8 @@ import { type ModelDocument, modelDocument } from './keras.js';
 import type { RoleCell } from './notebook.js';
 import { resolveInNotebookDir } from './paths.js';
 import { SandboxLimitError, runSandboxed } from './sandbox.js';
+import { type HyperParameters, hyperParameters } from '../sweep/hp.js';
+import type { Param, Values } from '../sweep/space.js';
 
 /**
  * Captures the model cell. It holds one of: TensorFlow.js code that builds a model, Keras /
@@ -25,6 +27,8 @@ export interface ModelCellOptions {
   timeoutMs?: number;
   /** Memory the sandbox that builds the model may use (default 1024 MB). */
   memoryMb?: number;
+  /** What the cell's `hp.choice(...)`, `hp.float(...)`, `hp.int(...)` return (a sweep's trial); default their defaults. */
+  hp?: Values;
 }
 
 export const DEFAULT_MODEL_TIMEOUT_MS = 5000;
@@ -36,7 +40,7 @@ const SANDBOX_START_MS = 60_000;
 
 /** What the sandbox evaluates: the cell's code, or a topology read from JSON here. */
 export type ModelRequest =
-  | { kind: 'code'; cell: RoleCell; timeoutMs: number }
+  | { kind: 'code'; cell: RoleCell; timeoutMs: number; hp?: Values }
   | { kind: 'topology'; cell: RoleCell; topology: Record<string, unknown>; origin: ModelSpec['origin'] };
 
 export async function captureModelCell(cell: RoleCell, options: ModelCellOptions): Promise<ModelSpec> {
@@ -47,7 +51,12 @@ export interface CapturedModel {
   model: ModelSpec;
   /** A Keras 3 JSON model's `compile_config` (its loss, optimizer and metrics), when it has one. */
   compileConfig?: unknown;
+  /** The hyper-parameters the cell's code declared with `hp`, in the order it declared them. */
+  hyperParameters?: Param[];
 }
+
+/** The sandbox's answer: the model, and what its code declared with `hp`. */
+type DescribedModel = ModelSpec & { hyperParameters?: Param[] };
 
 export async function captureModel(cell: RoleCell, options: ModelCellOptions): Promise<CapturedModel> {
   const text = cell.source.trim();
@@ -64,26 +73,33 @@ export async function captureModel(cell: RoleCell, options: ModelCellOptions): P
   } else {
     // A single line naming a .json file (quotes allowed, as users copy paths from code).
     const path = /^(['"]?)([^\n'"]+\.json)\1$/i.exec(text)?.[2];
-    request = path ? topologyRequest(await readModelFile(path, options.notebookDir, cell)) : { kind: 'code', cell: cellData, timeoutMs };
+    request = path
+      ? topologyRequest(await readModelFile(path, options.notebookDir, cell))
+      : { kind: 'code', cell: cellData, timeoutMs, ...(options.hp ? { hp: options.hp } : {}) };
   }
   // Code and topologies are both untrusted: code can do anything, and a topology can ask for
   // gigabytes of weights. Both are built in the sandbox (sandbox.ts), never in this process.
   const memoryMb = options.memoryMb ?? DEFAULT_MODEL_MEMORY_MB;
   try {
-    const model = await runSandboxed<ModelSpec>(request, { wallMs: timeoutMs + SANDBOX_START_MS, memoryMb });
-    return compileConfig === undefined ? { model } : { model, compileConfig };
+    const { hyperParameters: declared, ...model } = await runSandboxed<DescribedModel>(request, { wallMs: timeoutMs + SANDBOX_START_MS, memoryMb });
+    return {
+      model,
+      ...(compileConfig === undefined ? {} : { compileConfig }),
+      ...(declared && declared.length > 0 ? { hyperParameters: declared } : {}),
+    };
   } catch (err) {
     throw sandboxError(err, cell, memoryMb);
   }
 }
 
 /** Runs in the sandbox: the model cell's code (or a topology) → the ModelSpec. */
-export async function describeModelRequest(request: ModelRequest): Promise<ModelSpec> {
+export async function describeModelRequest(request: ModelRequest): Promise<DescribedModel> {
   // Shapes only: the size is read without allocating weights, so a huge model is refused by its count.
   return withoutWeights(async () => {
     if (request.kind === 'topology') return describeModel(request.topology, request.origin, request.cell);
-    const topology = evaluateModelCode(request.cell, request.timeoutMs);
-    return describeModel(topology, 'tfjs-code', request.cell);
+    const hp = hyperParameters(request.hp ?? {}, request.cell.label);
+    const topology = evaluateModelCode(request.cell, request.timeoutMs, hp);
+    return { ...(await describeModel(topology, 'tfjs-code', request.cell)), hyperParameters: hp.declared };
   });
 }
 
@@ -125,18 +141,18 @@ const TFJS_IMPORT =
   /^\s*(?:import\s+\*\s+as\s+tf\s+from\s*['"]@tensorflow\/tfjs[\w-]*['"]|(?:const|let|var)\s+tf\s*=\s*require\(\s*['"]@tensorflow\/tfjs[\w-]*['"]\s*\))\s*;?\s*$/;
 
 /**
- * Runs the code in a fresh vm context whose only global is `tf`. This is not a security
+ * Runs the code in a fresh vm context whose only globals are `tf` and `hp` (hyper-parameters, sweep/hp.ts). This is not a security
  * boundary (see DESIGN.md); it keeps the cell from seeing SMLT's globals by accident and lets
  * `timeout` stop an endless loop. The boundary is the sandbox process this runs in (sandbox.ts).
  */
-function evaluateModelCode(cell: RoleCell, timeoutMs: number): Record<string, unknown> {
+function evaluateModelCode(cell: RoleCell, timeoutMs: number, hp: HyperParameters): Record<string, unknown> {
   const code = cell.source
     .split('\n')
     .map((line) => (TFJS_IMPORT.test(line) ? '' : line))
     .join('\n');
   const filename = `cell${cell.index + 1}.js`;
   // Microtasks (promise callbacks) run inside the timeout, so an endless async loop stops too.
-  const context = vm.createContext({ tf: tfNamespace() }, { microtaskMode: 'afterEvaluate' });
+  const context = vm.createContext({ tf: tfNamespace(), hp: hp.api }, { microtaskMode: 'afterEvaluate' });
   let model: unknown;
   try {
     const completion: unknown = new vm.Script(code, { filename, lineOffset: cell.firstLine - 1 }).runInContext(context, {
@@ -149,8 +165,10 @@ function evaluateModelCode(cell: RoleCell, timeoutMs: number): Record<string, un
     });
     model = isLayersModel(named) ? named : completion;
   } catch (err) {
-    throw codeError(err, cell, filename, timeoutMs);
+    // A bad `hp` declaration says so itself, naming the parameter (the cell may have caught it).
+    throw hp.error ?? codeError(err, cell, filename, timeoutMs);
   }
+  if (hp.error) throw hp.error;
   if (!isLayersModel(model)) {
     throw new SmltError(
       'MODEL_NOT_RETURNED',

@@ -28,6 +28,8 @@ export interface NotebookCells {
   model: RoleCell;
   data: RoleCell;
   config?: RoleCell;
+  /** A design sweep's search space and settings (sweep/sweep-cell.ts). */
+  sweep?: RoleCell;
 }
 
 /**
@@ -91,13 +93,13 @@ export function requireRoleCells(found: Partial<NotebookCells>, where: string): 
         `holding e.g. "source: builtin:mnist".`,
     );
   }
-  return { model: found.model, data: found.data, config: found.config };
+  return { model: found.model, data: found.data, config: found.config, sweep: found.sweep };
 }
 
-/** The code cells in order, with their text (for running a Python notebook's cells). */
+/** The code cells in order, with their text (for running a Python notebook's cells); a sweep cell is YAML, not code. */
 export function codeCells(notebook: unknown, where = 'The notebook'): { index: number; source: string }[] {
   return notebookCells(notebook, where).flatMap((cell, index) =>
-    cell.cell_type === 'code' ? [{ index, source: cellText(cell, index) }] : [],
+    cell.cell_type === 'code' && roleOf(cell, index)?.role !== 'sweep' ? [{ index, source: cellText(cell, index) }] : [],
   );
 }
 

@@ -10,7 +10,6 @@ import { SmltError, isSmltError } from '../errors.js';
 import { costOn } from '../panel/format.js';
 import { panelStateFromEvents, renderReportPage } from '../panel/index.js';
 import type { RunEventOf } from '../run/events.js';
-import { loadCellSource } from '../run/load-cell.js';
 import type { RunReport } from '../run/outputs.js';
 import { RunServiceClient } from '../serve/client.js';
 import { startServer } from '../serve/server.js';
@@ -22,6 +21,9 @@ import { DEFAULT_MEMORY_MB, LocalRunService } from '../service/local-run-service
 import type { RunRequest, RunService } from '../service/run-service.js';
 import { backendName, channelSpec, formatDuration, formatUsd, parseDuration, parseObjective, parseUsd, parseWorkers, positiveInt, syncName } from './parse.js';
 import { addAwsCommands } from './aws-commands.js';
+import { printKerasLoad } from './keras-load.js';
+import { addSweepCommands, cancelSweepCommand, reportSweep, resumeSweepCommand, sweepListLines } from './sweep-commands.js';
+import { isSweepId } from '../sweep/sweep-store.js';
 import { type OutputMode, outputMode, progressPrinter } from './progress.js';
 
 const program = new Command()
@@ -144,12 +146,13 @@ program
 program
   .command('resume')
   .description('Continue a run that stopped (crash, failure, cancel) from its last checkpoint')
-  .argument('<run>', 'run id (see `smlt runs`)')
+  .argument('<run>', 'run or sweep id (see `smlt runs`)')
   .option('--time-limit <s>', 'per-invocation time limit in seconds', positiveInt('--time-limit'), 900)
   .option('--force', "take over even if the run's orchestrator seems alive (it crashed moments ago)")
   .option('--json', 'print one JSON object per line; the last is the result')
   .action(async (runId: string, opts: { timeLimit: number; force?: boolean; json?: boolean }) => {
     await withService(opts.timeLimit, async (service) => {
+      if (isSweepId(runId)) return resumeSweepCommand(service, runId, Boolean(opts.json));
       const { fromSeq } = await service.resume(runId, { force: Boolean(opts.force) });
       await follow(service, runId, outputMode(Boolean(opts.json)), fromSeq);
     });
@@ -158,8 +161,9 @@ program
 program
   .command('cancel')
   .description('Stop a run; it keeps its last checkpoint and report')
-  .argument('<run>', 'run id')
+  .argument('<run>', 'run or sweep id')
   .action(async (runId: string) => {
+    if (isSweepId(runId)) return cancelSweepCommand(runId);
     await withService(900, async (service) => {
       const { outcome } = await service.cancel(runId);
       const messages = {
@@ -182,6 +186,8 @@ program
         process.stdout.write(`${JSON.stringify(runs)}\n`);
         return;
       }
+      const sweeps = await sweepListLines();
+      if (sweeps.length > 0) process.stdout.write(`${sweeps.join('\n')}\n`);
       if (runs.length === 0) process.stdout.write('No runs yet. Start one with `smlt train <notebook>`.\n');
       for (const r of runs) {
         const accuracy = r.metrics?.valAccuracy !== undefined ? `${(r.metrics.valAccuracy * 100).toFixed(1)}%` : '-';
@@ -231,9 +237,10 @@ program
 program
   .command('report')
   .description("Summarize a run; with --html, write its panel as a self-contained page to share")
-  .argument('<run>', 'run id')
+  .argument('<run>', 'run or sweep id')
   .option('--html <file>', 'write the report page here')
   .action(async (runId: string, opts: { html?: string }) => {
+    if (isSweepId(runId) && !opts.html) return reportSweep(runId);
     await withService(900, async (service) => {
       const state = panelStateFromEvents(await service.history(runId));
       const { reportPath } = await service.artifacts(runId);
@@ -372,15 +379,8 @@ async function follow(service: RunService, runId: string, mode: OutputMode, from
   process.exitCode = finished.status === 'succeeded' ? 0 : 1;
 }
 
-/** After a Keras notebook's run: the lines that put its weights into the notebook's model. */
-async function printKerasLoad(service: RunService, runId: string): Promise<void> {
-  const artifacts = await service.artifacts(runId);
-  if (!artifacts.modelVariable || !artifacts.modelPath) return;
-  const cell = loadCellSource({ language: 'python', modelDir: dirname(artifacts.modelPath), runId, modelVariable: artifacts.modelVariable });
-  process.stdout.write(`into Keras (in the notebook, after its cells ran):\n${cell.replace(/^/gm, '  ')}\n`);
-}
-
 addAwsCommands(program);
+addSweepCommands(program, withService);
 
 try {
   await program.parseAsync(process.argv);

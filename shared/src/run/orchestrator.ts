@@ -103,8 +103,14 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   const keys = runKeys(runId);
   const eventKeys = await store.list(keys.eventsPrefix);
   const last = eventKeys.length > 0 ? await readJson<RunEvent>(store, eventKeys.at(-1)!) : undefined;
-  // A run killed while it was finishing has its final status but no run_finished: finish it.
-  if (status.status === 'succeeded' && last?.type === 'run_finished') {
+  const captured = await readRunInputs(store, runId);
+  const { spec, dataset } = captured;
+  if (options.extendTo !== undefined) {
+    if (options.extendTo <= spec.training.epochs) {
+      throw new SmltError('OPTION_INVALID', `Run ${runId} trains ${spec.training.epochs} epochs already; extend it to more (got ${options.extendTo}).`);
+    }
+  } else if (status.status === 'succeeded' && last?.type === 'run_finished') {
+    // A run killed while it was finishing has its final status but no run_finished: finish it.
     throw new SmltError('RUN_BUSY', `Run ${runId} already succeeded; its model is in ${manifest.outDir}.`);
   }
   if (!options.force && status.status === 'running' && Date.now() - Date.parse(status.heartbeatAt) < HEARTBEAT_STALE_MS) {
@@ -114,8 +120,10 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
         `cancel it with \`smlt cancel ${runId}\`, or pass --force if that process is dead.`,
     );
   }
-  const captured = await readRunInputs(store, runId);
-  const { spec, dataset } = captured;
+  if (options.extendTo !== undefined) {
+    spec.training.epochs = options.extendTo;
+    await store.put(keys.spec, JSON.stringify(spec));
+  }
   const lastCheckpoint = await lastIntactCheckpoint(store, runId, (await store.list(runKeys(runId).checkpointsPrefix)).length - 1);
   // Epochs past the last checkpoint are redone; forget their records.
   status.epochsDone = Math.min(status.epochsDone, lastCheckpoint);
@@ -128,6 +136,7 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
     ...manifest.settings,
     workers: options.workers ?? manifest.settings.workers,
     memoryMb: options.memoryMb ?? manifest.settings.memoryMb,
+    ...(manifest.settings.adaptive && options.replan ? { adaptive: { ...manifest.settings.adaptive, ...options.replan } } : {}),
   };
   validateBatch(spec, manifest.settings.workers);
   const planEpoch = await options.planFor?.(captured, manifest.settings);

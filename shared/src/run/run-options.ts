@@ -54,6 +54,10 @@ export type ResumeOptions = Omit<RunOptions, 'workers' | 'memoryMb' | 'storeLoca
   Partial<Pick<RunOptions, 'workers' | 'memoryMb'>> & {
     /** Take over even if the run's orchestrator sent a heartbeat recently (it is known to be dead). */
     force?: boolean;
+    /** Train a finished run further, to this many epochs in all (a sweep's promotion). */
+    extendTo?: number;
+    /** Replaces these of the run's adaptive settings (the budget and deadline of an extension). */
+    replan?: Partial<AdaptiveSettings>;
     /** Chooses each epoch's configuration from the run's stored inputs (an adaptive run re-plans). */
     planFor?: (captured: Captured, settings: RunSettings) => Promise<RunOptions['planEpoch']>;
   };

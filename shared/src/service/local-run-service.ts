@@ -59,7 +59,8 @@ export class LocalRunService implements RunService {
     this.onCapture = options.onCapture;
   }
 
-  private async capture(request: RunRequest): Promise<Captured> {
+  /** Captures the request's notebook (a sweep captures once, then varies the job per trial). */
+  async capture(request: RunRequest): Promise<Captured> {
     const captured = await capture(request, this.onCapture?.progress);
     if (captured.notes) this.onCapture?.found?.(captured.notes);
     return captured;
@@ -67,7 +68,11 @@ export class LocalRunService implements RunService {
 
   async estimate(request: RunRequest): Promise<Estimate> {
     checkRequestOptions(request);
-    const captured = await this.capture(request);
+    return this.estimateCaptured(await this.capture(request), request);
+  }
+
+  /** The planner's prediction for a job captured already (a sweep's trial). */
+  async estimateCaptured(captured: Captured, request: RunRequest): Promise<Estimate> {
     validateRunShape(captured, request.workers);
     const backend = await this.backends.forNotebook(request.backend, notebookDirOf(request.source));
     const setup = await this.adaptive(backend, captured, request);
@@ -77,7 +82,12 @@ export class LocalRunService implements RunService {
 
   async start(request: RunRequest): Promise<{ runId: string }> {
     checkRequestOptions(request);
-    const captured = await this.capture(request);
+    return this.startCaptured(await this.capture(request), request);
+  }
+
+  /** Starts a run of a job captured already (a sweep's trial: the notebook with the trial's settings). */
+  async startCaptured(captured: Captured, request: RunRequest): Promise<{ runId: string }> {
+    checkRequestOptions(request);
     validateRunShape(captured, request.workers);
     const notebookDir = notebookDirOf(request.source);
     const backend = await this.backends.forNotebook(request.backend, notebookDir);
@@ -146,7 +156,27 @@ export class LocalRunService implements RunService {
     });
   }
 
-  async resume(runId: string, options: { force?: boolean } = {}): Promise<{ runId: string; fromSeq: number }> {
+  /**
+   * Trains a finished run further, to `epochs` in all, from its last checkpoint (a sweep promoting a
+   * trial). `budgetUsd` and `deadlineS`, when given, bound the added epochs; the planner plans them.
+   */
+  async extend(runId: string, extension: { epochs: number; budgetUsd?: number; deadlineS?: number }): Promise<{ runId: string; fromSeq: number }> {
+    const status = await readStatus(storeOfRun(await indexedRun(runId)), runId);
+    const spentUsd = status ? costBreakdown(status.cost).totalUsd : 0;
+    const elapsedS = status ? status.epochs.reduce((s, e) => s + e.durationS, 0) : 0;
+    return this.resume(runId, {
+      extendTo: extension.epochs,
+      replan: {
+        ...(extension.budgetUsd !== undefined ? { budgetUsd: spentUsd + extension.budgetUsd } : {}),
+        ...(extension.deadlineS !== undefined ? { deadlineS: elapsedS + extension.deadlineS } : {}),
+      },
+    });
+  }
+
+  async resume(
+    runId: string,
+    options: { force?: boolean; extendTo?: number; replan?: Partial<AdaptiveSettings> } = {},
+  ): Promise<{ runId: string; fromSeq: number }> {
     if (this.active.has(runId)) throw new SmltError('RUN_BUSY', `Run ${runId} is already running in this process.`);
     const run = await indexedRun(runId);
     if (run.creating && !isProcessAlive(run.creating.pid)) {
@@ -165,6 +195,8 @@ export class LocalRunService implements RunService {
       store,
       signal: abort.signal,
       force: options.force,
+      ...(options.extendTo !== undefined ? { extendTo: options.extendTo } : {}),
+      ...(options.replan ? { replan: options.replan } : {}),
       // An adaptive run is planned again, with its deadline and budget, from the epochs it has done.
       planFor: async (captured, { adaptive }) => (adaptive ? (await this.adaptive(backend, captured, adaptive)).adaptive.planEpoch : undefined),
     });

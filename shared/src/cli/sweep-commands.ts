@@ -1,0 +1,178 @@
+/**
+ * `smlt sweep <notebook>`: a design sweep under one budget and deadline (shared/src/sweep), shown
+ * as one line per decision and trial, then the leaderboard; `--json` prints its events and a
+ * result. `runs`, `report`, `cancel` and `resume` take a sweep's id too (main.ts routes them here).
+ */
+import type { Command } from 'commander';
+import { formatDuration, formatPercent, formatUsd } from '../panel/format.js';
+import type { LocalRunService } from '../service/local-run-service.js';
+import { cancelSweep, resumeSweep, runSweep, type SweepHooks, type SweepResult, trialTable } from '../sweep/run-sweep.js';
+import { describeValues } from '../sweep/space.js';
+import type { SweepEvent } from '../sweep/sweep-events.js';
+import { listSweeps, readSweep } from '../sweep/sweep-store.js';
+import { printKerasLoad } from './keras-load.js';
+import { backendName, parseDuration, parseUsd, positiveInt } from './parse.js';
+
+type WithService = (timeLimitS: number, use: (service: LocalRunService) => Promise<void>) => Promise<void>;
+
+export function addSweepCommands(program: Command, withService: WithService): void {
+  program
+    .command('sweep')
+    .description('Search hyper-parameters and model variants (an smlt:sweep cell, hp in the model cell) under one budget and deadline; brings back the best model')
+    .argument('<notebook>', '.ipynb file')
+    .option('--trials <n>', "how many configurations to try (default: the sweep cell's trials, else 12)", positiveInt('--trials'))
+    .option('--deadline <duration>', 'finish the whole sweep within this long: 90s, 20m, 1h or seconds', (v) => parseDuration(v, '--deadline'))
+    .option('--budget <usd>', 'spend at most this many US dollars on all trials together (as if on AWS Lambda)', (v) => parseUsd(v, '--budget'))
+    .option('--backend <name>', 'where workers run: local processes, or aws (Lambda + S3, after `smlt deploy`)', backendName, 'local')
+    .option('--time-limit <s>', 'per-invocation time limit in seconds (Lambda: 900)', positiveInt('--time-limit'), 900)
+    .option('--out <dir>', 'output folder (default: .smlt/sweeps/<id> next to the notebook)')
+    .option('--python <path>', "the Python (with Keras) that runs a Keras notebook's cells up to model.fit")
+    .option('--json', 'print one JSON object per line; the last is the result')
+    .action(async (notebook: string, opts: SweepOptions) => {
+      await withService(opts.timeLimit, async (service) => {
+        const result = await followSweep(Boolean(opts.json), (hooks) =>
+          runSweep(service, {
+            notebook,
+            ...(opts.trials !== undefined ? { trials: opts.trials } : {}),
+            ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
+            ...(opts.deadline !== undefined ? { deadlineS: opts.deadline } : {}),
+            backend: opts.backend,
+            ...(opts.out ? { outDir: opts.out } : {}),
+            ...(opts.python ? { python: opts.python } : {}),
+          }, hooks),
+        );
+        await printBestLoad(service, result, Boolean(opts.json));
+      });
+    });
+}
+
+interface SweepOptions {
+  trials?: number;
+  deadline?: number;
+  budget?: number;
+  backend: 'local' | 'aws';
+  timeLimit: number;
+  out?: string;
+  python?: string;
+  json?: boolean;
+}
+
+export async function resumeSweepCommand(service: LocalRunService, sweepId: string, json: boolean): Promise<void> {
+  const result = await followSweep(json, (hooks) => resumeSweep(service, sweepId, hooks));
+  await printBestLoad(service, result, json);
+}
+
+export async function cancelSweepCommand(sweepId: string): Promise<void> {
+  const outcome = await cancelSweep(sweepId);
+  const messages = {
+    requested: `Cancel requested; sweep ${sweepId} stops its trials within a few seconds (each keeps its checkpoint).`,
+    cancelled: `Sweep ${sweepId} had no live driver; it is now marked cancelled.`,
+    finished: `Sweep ${sweepId} has already finished.`,
+  };
+  process.stdout.write(`${messages[outcome]}\n`);
+}
+
+/** Lines for `smlt runs`: each sweep with its best trial. */
+export async function sweepListLines(): Promise<string[]> {
+  return (await listSweeps()).map((s) => {
+    const best = trialTable(s).find((t) => t.status === 'best');
+    const metric = best?.metric !== undefined ? `${s.definition.objective.metric} ${formatMetric(best.metric, s.definition.objective.metric)}` : 'no trial done';
+    return `${s.sweepId}  ${s.status.padEnd(9)}  ${s.values.length} trials  best ${metric}${best ? ` (${describeValues(best.values)})` : ''}  $${s.spentUsd.toFixed(4)}  ${s.notebook}`;
+  });
+}
+
+/** `smlt report <sweep>`: the leaderboard. */
+export async function reportSweep(sweepId: string): Promise<void> {
+  const state = await readSweep(sweepId);
+  const { metric } = state.definition.objective;
+  process.stdout.write(
+    `sweep ${sweepId} (${state.name}): ${state.status}, ${state.values.length} trials, ${formatDuration(state.elapsedS)}, ` +
+      `${formatUsd(state.spentUsd)} as if on AWS Lambda${state.constraints.budgetUsd !== undefined ? ` of a ${formatUsd(state.constraints.budgetUsd)} budget` : ''}\n`,
+  );
+  printTable(trialTable(state), metric);
+}
+
+async function followSweep(json: boolean, start: (hooks: SweepHooks) => Promise<SweepResult>): Promise<SweepResult> {
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  let metric: 'accuracy' | 'loss' = 'accuracy';
+  try {
+    const result = await start({
+      signal: abort.signal,
+      onEvent: (event) => {
+        if (event.type === 'sweep_started') metric = event.objective.metric;
+        if (json) process.stdout.write(`${JSON.stringify(event)}\n`);
+        else printEvent(event, metric);
+      },
+    });
+    if (json) process.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
+    else printTable(trialTable(await readSweep(result.sweepId)), metric);
+    process.exitCode = result.status === 'succeeded' || result.status.startsWith('stopped') ? 0 : 1;
+    return result;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function printEvent(event: SweepEvent, metric: 'accuracy' | 'loss'): void {
+  const out = (text: string) => process.stderr.write(`${text}\n`);
+  switch (event.type) {
+    case 'sweep_started': {
+      const f = event.forecast;
+      out(
+        `sweep ${event.sweepId}${event.resumed ? ' (resumed)' : ''}: ${event.trials.length} trials of ${event.name}, rungs of ${event.rungs.join(', ')} epochs, ` +
+          `the best 1/${event.eta} go on; ${event.objective.direction} val_${event.objective.metric}`,
+      );
+      out(
+        `  predicted ${formatDuration(f.timeS.expected)} (up to ${formatDuration(f.timeS.high)}), ${formatUsd(f.costUsd.expected)} (up to ${formatUsd(f.costUsd.high)}) ` +
+          `as if on Lambda, ${f.concurrency} trial${f.concurrency === 1 ? '' : 's'} at a time`,
+      );
+      break;
+    }
+    case 'trial_started':
+      out(`  ${event.reason}`);
+      break;
+    case 'decision':
+      out(`  ${event.reason}`);
+      break;
+    case 'trial_finished': {
+      const result = event.metric !== undefined ? `val_${metric} ${formatMetric(event.metric, metric)}` : event.error ? `failed: ${event.error}` : 'stopped';
+      out(`  trial ${event.trial + 1}: ${event.epochs} epoch${event.epochs === 1 ? '' : 's'}, ${result}, ${formatUsd(event.costUsd)}, ${event.durationS.toFixed(1)} s`);
+      break;
+    }
+    case 'sweep_finished':
+      out(
+        `sweep ${event.status} (${event.reason}): ${formatUsd(event.costUsd)}, ${formatDuration(event.durationS)}` +
+          (event.best ? `; best trial ${event.best.trial + 1} (${describeValues(event.best.values)}) val_${metric} ${formatMetric(event.best.metric, metric)}` : ''),
+      );
+      if (event.settingsPath) out(`  its settings, to paste into the notebook: ${event.settingsPath}`);
+      if (event.modelPath) out(`  its model: ${event.modelPath}`);
+      break;
+  }
+}
+
+function printTable(trials: ReturnType<typeof trialTable>, metric: 'accuracy' | 'loss'): void {
+  const ranked = [...trials].sort((a, b) => (b.metric ?? -Infinity) * (metric === 'loss' ? -1 : 1) - (a.metric ?? -Infinity) * (metric === 'loss' ? -1 : 1) || a.trial - b.trial);
+  const rows = ranked.map((t) => [
+    String(t.trial + 1),
+    describeValues(t.values),
+    String(t.epochs),
+    t.metric !== undefined ? formatMetric(t.metric, metric) : '-',
+    formatUsd(t.costUsd),
+    t.status,
+  ]);
+  const header = ['trial', 'settings', 'epochs', `val_${metric}`, 'cost', 'status'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
+}
+
+function formatMetric(value: number, metric: 'accuracy' | 'loss'): string {
+  return metric === 'accuracy' ? formatPercent(value, 2) : value.toFixed(4);
+}
+
+/** After a Keras notebook's sweep: the lines that put the best trial's weights into the notebook's model. */
+async function printBestLoad(service: LocalRunService, result: SweepResult, json: boolean): Promise<void> {
+  if (!json && result.best) await printKerasLoad(service, result.best.runId);
+}
