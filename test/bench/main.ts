@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   channels: async () => (await import('./channels.js')).main(process.argv.slice(3)),
   estimate: async () => (await import('./estimate.js')).main(process.argv.slice(3)),
   'serve-memory': async () => (await import('./serve-memory.js')).main(process.argv.slice(3)),
+  sweep: async () => (await import('./sweep.js')).main(process.argv.slice(3)),
 };
 
 const name = process.argv[2];

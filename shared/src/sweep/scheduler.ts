@@ -152,12 +152,18 @@ export function forecastSweep(options: SweepSchedulerOptions): SweepForecast {
   const mean = (f: (p: EpochPrice) => number) => prices.reduce((s, p) => s + f(p), 0) / Math.max(prices.length, 1);
   const epochS = mean((p) => p.timeS);
   const epochUsd = mean((p) => p.costUsd);
+  const slowestEpochS = Math.max(...prices.map((p) => p.timeS), 0);
   const highRatio = Math.max(...prices.map((p) => p.highRatio), 1);
   const forTrials = (trials: number, concurrency: number) => {
     const trialEpochs = expectedTrialEpochs({ ...asha, trials });
     const jobs = trialsPerRung(trials, asha.rungs.length, asha.eta).reduce((a, b) => a + b, 0);
-    const longest = asha.rungs.at(-1)! * epochS + asha.rungs.length * jobOverheadS;
-    const timeS = Math.max((trialEpochs * epochS + jobs * jobOverheadS) / concurrency, longest);
+    // The slowest trial's rungs one after another: the best trial may be the slowest (a larger model).
+    const longest = asha.rungs.at(-1)! * slowestEpochS + asha.rungs.length * jobOverheadS;
+    // Graham's bound for greedy list scheduling: the work spread over the slots, plus the longest
+    // chain less the share of it overlapped. max(work / slots, chain) is only the lower bound: the
+    // last promotions start after most of the rungs below them have run.
+    const work = trialEpochs * epochS + jobs * jobOverheadS;
+    const timeS = Math.max(work / concurrency + longest * (1 - 1 / concurrency), longest);
     return { trialEpochs, timeS, costUsd: trialEpochs * epochUsd };
   };
   const deadline = constraints.deadlineS;
