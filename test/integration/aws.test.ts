@@ -257,6 +257,21 @@ describe('the AWS backend against the Lambda and S3 emulators', () => {
     }
   });
 
+  it('smlt sweep --backend aws trains its trials on the functions, within one budget, and brings the best model back', async () => {
+    await copyFile(join(root, 'examples/mnist-sweep.ipynb'), join(project, 'mnist-sweep.ipynb'));
+    const swept = await smlt(['sweep', 'mnist-sweep.ipynb', '--backend', 'aws', '--trials', '3', '--epochs', '3', '--budget', '1', '--json']);
+    assert.equal(swept.code, 0, swept.stderr);
+    const result = lastJson(swept.stdout) as { status: string; costUsd: number; best: { runId: string; metric: number }; outDir: string };
+    assert.equal(result.status, 'succeeded');
+    assert.ok(result.costUsd > 0 && result.costUsd <= 1, `spent ${result.costUsd}`);
+    assert.ok(result.best.metric >= 0.85, `best held-out accuracy ${result.best.metric}`);
+    assert.ok(existsSync(join(result.outDir, 'best-model', 'model.json')));
+    // Its trials ran on the worker functions, their state in S3.
+    const rungs = swept.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; outcome?: string; runId?: string }).filter((e) => e.type === 'trial_finished' && e.outcome === 'rung');
+    assert.equal(rungs.length, 3 + 1, 'three first rungs and one promotion to 3 epochs');
+    assert.ok(await runStore().has(runKeys(result.best.runId).manifest), 'the best trial is a run in S3');
+  });
+
   it('smlt destroy deletes the worker functions, and with --data the run data', async () => {
     const before = lambda.functions().filter((f) => f.name.startsWith('smlt-worker-'));
     assert.ok(before.length >= 1, 'there are functions to delete');

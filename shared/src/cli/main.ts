@@ -240,7 +240,7 @@ program
   .argument('<run>', 'run or sweep id')
   .option('--html <file>', 'write the report page here')
   .action(async (runId: string, opts: { html?: string }) => {
-    if (isSweepId(runId) && !opts.html) return reportSweep(runId);
+    if (isSweepId(runId)) return reportSweep(runId, opts.html);
     await withService(900, async (service) => {
       const state = panelStateFromEvents(await service.history(runId));
       const { reportPath } = await service.artifacts(runId);

@@ -3,13 +3,16 @@
  * as one line per decision and trial, then the leaderboard; `--json` prints its events and a
  * result. `runs`, `report`, `cancel` and `resume` take a sweep's id too (main.ts routes them here).
  */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatDuration, formatPercent, formatUsd } from '../panel/format.js';
 import type { LocalRunService } from '../service/local-run-service.js';
 import { cancelSweep, resumeSweep, runSweep, type SweepHooks, type SweepResult, trialTable } from '../sweep/run-sweep.js';
 import { describeValues } from '../sweep/space.js';
 import type { SweepEvent } from '../sweep/sweep-events.js';
-import { listSweeps, readSweep } from '../sweep/sweep-store.js';
+import { listSweeps, readSweep, readSweepEvents } from '../sweep/sweep-store.js';
+import { renderSweepReportPage, sweepStateFromEvents } from '../panel/sweep.js';
 import { printKerasLoad } from './keras-load.js';
 import { backendName, parseDuration, parseUsd, positiveInt } from './parse.js';
 
@@ -21,6 +24,7 @@ export function addSweepCommands(program: Command, withService: WithService): vo
     .description('Search hyper-parameters and model variants (an smlt:sweep cell, hp in the model cell) under one budget and deadline; brings back the best model')
     .argument('<notebook>', '.ipynb file')
     .option('--trials <n>', "how many configurations to try (default: the sweep cell's trials, else 12)", positiveInt('--trials'))
+    .option('--epochs <n>', "the most epochs a trial trains (default: the sweep cell's epochs, else the notebook's)", positiveInt('--epochs'))
     .option('--deadline <duration>', 'finish the whole sweep within this long: 90s, 20m, 1h or seconds', (v) => parseDuration(v, '--deadline'))
     .option('--budget <usd>', 'spend at most this many US dollars on all trials together (as if on AWS Lambda)', (v) => parseUsd(v, '--budget'))
     .option('--backend <name>', 'where workers run: local processes, or aws (Lambda + S3, after `smlt deploy`)', backendName, 'local')
@@ -34,6 +38,7 @@ export function addSweepCommands(program: Command, withService: WithService): vo
           runSweep(service, {
             notebook,
             ...(opts.trials !== undefined ? { trials: opts.trials } : {}),
+            ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}),
             ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
             ...(opts.deadline !== undefined ? { deadlineS: opts.deadline } : {}),
             backend: opts.backend,
@@ -48,6 +53,7 @@ export function addSweepCommands(program: Command, withService: WithService): vo
 
 interface SweepOptions {
   trials?: number;
+  epochs?: number;
   deadline?: number;
   budget?: number;
   backend: 'local' | 'aws';
@@ -81,9 +87,14 @@ export async function sweepListLines(): Promise<string[]> {
   });
 }
 
-/** `smlt report <sweep>`: the leaderboard. */
-export async function reportSweep(sweepId: string): Promise<void> {
+/** `smlt report <sweep>`: the leaderboard; with `html`, the sweep's panel as a page to share. */
+export async function reportSweep(sweepId: string, htmlFile?: string): Promise<void> {
   const state = await readSweep(sweepId);
+  if (htmlFile) {
+    await writeFile(resolve(htmlFile), renderSweepReportPage(sweepStateFromEvents(await readSweepEvents(sweepId))));
+    process.stdout.write(`Report of sweep ${sweepId} written to ${resolve(htmlFile)}\n`);
+    return;
+  }
   const { metric } = state.definition.objective;
   process.stdout.write(
     `sweep ${sweepId} (${state.name}): ${state.status}, ${state.values.length} trials, ${formatDuration(state.elapsedS)}, ` +

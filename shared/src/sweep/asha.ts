@@ -1,7 +1,8 @@
 /**
  * Asynchronous successive halving (ASHA, Li et al. 2020): every trial trains to the first rung;
  * whenever a trial is among the best 1/eta of those that finished a rung, it is promoted to the
- * next, without waiting for the rest of the rung. Rungs are measured in epochs (1, 3, 9 with
+ * next, without waiting for the rest of the rung. Once every trial has run, the rungs finish as
+ * synchronous halving would (at least one trial reaches the last rung). Rungs are measured in epochs (1, 3, 9 with
  * eta 3). Pure and serializable: the sweep runner (run-sweep.ts) and the simulator benchmark drive
  * the same policy, and a resumed sweep continues from its saved state.
  */
@@ -156,7 +157,12 @@ export class Asha {
       .map((t, trial) => ({ t, trial }))
       .filter(({ t }) => t.metrics.length > k && t.failed === undefined)
       .sort((a, b) => (this.better(a.t.metrics[k]!, b.t.metrics[k]!) ? -1 : this.better(b.t.metrics[k]!, a.t.metrics[k]!) ? 1 : a.trial - b.trial));
-    const top = finished.slice(0, Math.floor(finished.length / this.options.eta));
+    // Once no trial is left to start and none is training, the rungs are complete: each promotes
+    // its best 1/eta, at least one, as synchronous halving does, so a small sweep still trains a
+    // trial to the last rung instead of stopping where floor(n / eta) is 0.
+    const settled = this.trials.every((t) => !t.running && (t.metrics.length > 0 || t.failed !== undefined));
+    const share = finished.length / this.options.eta;
+    const top = finished.slice(0, settled ? Math.max(1, Math.floor(share)) : Math.floor(share));
     return top.find(({ t }) => t.metrics.length === k + 1 && !t.running && !t.promoted)?.trial;
   }
 }

@@ -28,8 +28,9 @@ export interface SweepRequest {
   notebook: string;
   budgetUsd?: number;
   deadlineS?: number;
-  /** Overrides the sweep cell's `trials`. */
+  /** Override the sweep cell's `trials` and `epochs` (the most a trial trains). */
   trials?: number;
+  epochs?: number;
   backend?: 'local' | 'aws';
   python?: string;
   pythonTimeoutS?: number;
@@ -63,7 +64,10 @@ export async function runSweep(service: LocalRunService, request: SweepRequest, 
   const path = resolve(request.notebook);
   const base = await service.capture(runRequest(path, request));
   const roles = roleCellsOf(await readNotebookFile(path), path);
-  const definition = sweepDefinition(roles.sweep, base, request.trials !== undefined ? { trials: request.trials } : {});
+  const definition = sweepDefinition(roles.sweep, base, {
+    ...(request.trials !== undefined ? { trials: request.trials } : {}),
+    ...(request.epochs !== undefined ? { epochs: request.epochs } : {}),
+  });
   const values = sampleTrials(definition.params, definition.trials, definition.seed);
   const backend = request.backend ?? 'local';
   const sweepId = newSweepId();
@@ -169,6 +173,7 @@ class SweepDriver {
   private readonly abort = new AbortController();
   private readonly running = new Map<number, Promise<void>>();
   private startedAtMs = Date.now();
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly service: LocalRunService,
@@ -344,6 +349,7 @@ class SweepDriver {
     state.elapsedS = durationS;
     state.status = end.status;
     delete state.driver;
+    await this.saving;
     const best = this.scheduler.asha.best();
     const bestRun = best ? state.trials[best.trial]?.runId : undefined;
     let outputs: { modelPath?: string; settingsPath?: string } = {};
@@ -407,10 +413,14 @@ class SweepDriver {
     await this.save().catch(() => undefined);
   }
 
-  private async save(): Promise<void> {
+  /** Saves the state as it is now; saves run one after another (the heartbeat's and the jobs'), so the last written is the newest. */
+  private save(): Promise<void> {
     this.state.asha = this.scheduler.asha.state();
     this.state.driver = { pid: process.pid, heartbeatAt: new Date().toISOString() };
-    await saveSweep({ ...this.state, elapsedS: this.state.status === 'running' ? this.elapsedS() : this.state.elapsedS });
+    const snapshot = structuredClone({ ...this.state, elapsedS: this.state.status === 'running' ? this.elapsedS() : this.state.elapsedS });
+    const saved = this.saving.then(() => saveSweep(snapshot));
+    this.saving = saved.catch(() => undefined);
+    return saved;
   }
 
   private async emit(body: DistributiveOmit<SweepEvent, 'seq' | 'at'>): Promise<void> {

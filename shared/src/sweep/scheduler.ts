@@ -143,8 +143,8 @@ export class SweepScheduler {
 
 /**
  * The whole sweep's predicted time and cost before launch, and how many trials train at once: the
- * fewest that meet the deadline (fewer at once means ASHA promotes on more evidence), all it may
- * without one locally only when the trials leave cores idle. Not feasible: says what to change.
+ * fewest that meet the deadline (fewer at once means ASHA promotes on more evidence), one without
+ * a deadline. Not feasible: says what to change.
  */
 export function forecastSweep(options: SweepSchedulerOptions): SweepForecast {
   const { asha, constraints, maxConcurrency, jobOverheadS } = options;

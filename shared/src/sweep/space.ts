@@ -1,11 +1,11 @@
 /**
  * A sweep's search space: named parameters, each a choice, a float range or an int range (linear
- * or log scale), and how trials are drawn from it (a shifted Halton sequence: quasi-random, so a
- * dozen trials cover every dimension evenly; or a full grid, for the benchmark's baseline).
+ * or log scale), and how trials are drawn from it (a Latin hypercube: stratified, so a dozen
+ * trials cover every parameter's range evenly; or a full grid, for the benchmark's baseline).
  * Browser-safe and pure: the sweep cell (sweep-cell.ts) and a model cell's `hp` both give these.
  */
 import { SmltError, quoted } from '../errors.js';
-import { mulberry32 } from '../data/order.js';
+import { mulberry32, permutation } from '../data/order.js';
 
 export type ParamValue = string | number | boolean;
 
@@ -114,39 +114,29 @@ export function defaultValue(domain: Domain): ParamValue {
   return domain.kind === 'choice' ? domain.values[0]! : domain.min;
 }
 
-const PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71];
-
-function halton(index: number, base: number): number {
-  let f = 1;
-  let r = 0;
-  for (let i = index; i > 0; i = Math.floor(i / base)) {
-    f /= base;
-    r += f * (i % base);
-  }
-  return r;
-}
-
 /**
- * `count` trials, quasi-random: the Halton sequence with a random shift per dimension (seeded),
- * so every dimension's values are spread evenly even over a few trials. Trials that land on the
- * same values (small discrete spaces) are drawn once; fewer come back when the space is smaller.
+ * `count` trials, stratified: a Latin hypercube, so each parameter's range is cut into `count`
+ * equal strata and every stratum is drawn once (a choice of k values gets each value in every k
+ * trials, whatever else varies), each parameter's strata shuffled apart (seeded). Trials that land
+ * on the same values (small discrete spaces) are drawn once, topped up with random draws; fewer
+ * come back only when the space is smaller than `count`.
  */
 export function sampleTrials(params: readonly Param[], count: number, seed: number): Values[] {
-  if (params.length > PRIMES.length) {
-    throw new SmltError('SWEEP_INVALID', `The sweep searches ${params.length} parameters; at most ${PRIMES.length} are supported.`);
-  }
   const random = mulberry32(seed);
-  const shifts = params.map(() => random());
   const size = params.reduce((n, p) => n * domainSize(p.domain), 1);
+  const wanted = Math.min(count, size);
+  const strata = params.map((_, d) => permutation(count, (seed + 7919 * (d + 1)) >>> 0));
   const trials: Values[] = [];
   const seen = new Set<string>();
-  for (let i = 1; trials.length < Math.min(count, size) && i <= count * 50; i++) {
-    const values = Object.fromEntries(params.map((p, d) => [p.name, valueAt(p.domain, (halton(i, PRIMES[d]!) + shifts[d]!) % 1)]));
+  const add = (u: (d: number) => number) => {
+    const values = Object.fromEntries(params.map((p, d) => [p.name, valueAt(p.domain, u(d))]));
     const key = JSON.stringify(values);
-    if (seen.has(key)) continue;
+    if (seen.has(key)) return;
     seen.add(key);
     trials.push(values);
-  }
+  };
+  for (let i = 0; i < count && trials.length < wanted; i++) add((d) => (strata[d]![i]! + random()) / count);
+  for (let tries = 0; trials.length < wanted && tries < count * 50; tries++) add(() => random());
   return trials;
 }
 
@@ -163,6 +153,6 @@ export function gridTrials(params: readonly Param[], pointsPerRange: number): Va
 /** `learningRate=0.003, units=128`: how events and the leaderboard name a trial's settings. */
 export function describeValues(values: Values): string {
   return Object.entries(values)
-    .map(([name, v]) => `${name}=${typeof v === 'number' ? Number(v.toPrecision(3)) : v}`)
+    .map(([name, v]) => `${name}=${typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(3)) : v}`)
     .join(', ');
 }

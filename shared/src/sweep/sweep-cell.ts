@@ -48,7 +48,7 @@ export interface SweepDefinition {
 const SETTINGS = ['trials', 'epochs', 'minEpochs', 'eta', 'objective', 'seed', 'space'];
 export const MAX_TRIALS = 200;
 
-export function sweepDefinition(cell: RoleCell | undefined, base: Captured, overrides: { trials?: number } = {}): SweepDefinition {
+export function sweepDefinition(cell: RoleCell | undefined, base: Captured, overrides: { trials?: number; epochs?: number } = {}): SweepDefinition {
   const where = cell?.label ?? 'The sweep';
   const raw = cell ? parseCellMapping(cell, 'SWEEP_INVALID') : {};
   if (typeof raw === 'string') throw new SmltError('SWEEP_INVALID', `${where} must hold "key: value" lines, e.g. "trials: 12" and a space: mapping.`);
@@ -60,7 +60,7 @@ export function sweepDefinition(cell: RoleCell | undefined, base: Captured, over
   }
   const { training } = base.spec;
   const trials = overrides.trials ?? wholeNumber(settings.trials, 12, `${where}: trials`, 1, MAX_TRIALS);
-  const maxEpochs = wholeNumber(settings.epochs, training.epochs, `${where}: epochs`, 1, 10_000);
+  const maxEpochs = overrides.epochs ?? wholeNumber(settings.epochs, training.epochs, `${where}: epochs`, 1, 10_000);
   const minEpochs = wholeNumber(settings.minEpochs, 1, `${where}: minEpochs`, 1, maxEpochs);
   const eta = wholeNumber(settings.eta, 3, `${where}: eta`, 2, 10);
   const seed = wholeNumber(settings.seed, training.seed, `${where}: seed`, 0, 2 ** 31 - 1);

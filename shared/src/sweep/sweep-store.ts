@@ -52,7 +52,7 @@ export function isSweepId(id: string): boolean {
 export async function saveSweep(state: SweepState): Promise<void> {
   const dir = folderOf(state.sweepId);
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `state.json.${process.pid}.tmp`);
+  const tmp = join(dir, `state.json.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   await writeFile(tmp, JSON.stringify(state, null, 2));
   await rename(tmp, join(dir, 'state.json'));
 }

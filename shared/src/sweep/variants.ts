@@ -87,7 +87,8 @@ export class Variants {
       return model;
     } catch (err) {
       if (!isSmltError(err)) throw err;
-      throw err.code === 'SWEEP_INVALID' || err.message.startsWith(where) ? err : new SmltError('SWEEP_INVALID', `${where}: ${err.message}`, { cause: err });
+      if (err.code === 'SWEEP_INVALID') throw err;
+      throw new SmltError('SWEEP_INVALID', err.message.startsWith(where) ? err.message : `${where}: ${err.message}`, { cause: err });
     }
   }
 }
