@@ -24,6 +24,7 @@ import { addAwsCommands } from './aws-commands.js';
 import { printKerasLoad } from './keras-load.js';
 import { addSweepCommands, cancelSweepCommand, reportSweep, resumeSweepCommand, sweepListLines } from './sweep-commands.js';
 import { isSweepId } from '../sweep/sweep-store.js';
+import { LocalSweepService } from '../sweep/sweep-service.js';
 import { type OutputMode, outputMode, progressPrinter } from './progress.js';
 
 const program = new Command()
@@ -163,8 +164,8 @@ program
   .description('Stop a run; it keeps its last checkpoint and report')
   .argument('<run>', 'run or sweep id')
   .action(async (runId: string) => {
-    if (isSweepId(runId)) return cancelSweepCommand(runId);
     await withService(900, async (service) => {
+      if (isSweepId(runId)) return cancelSweepCommand(service, runId);
       const { outcome } = await service.cancel(runId);
       const messages = {
         requested: `Cancel requested; run ${runId} stops within a few seconds and keeps its last checkpoint.`,
@@ -221,7 +222,8 @@ program
   .option('--time-limit <s>', 'per-invocation time limit in seconds', positiveInt('--time-limit'), 900)
   .action(async (opts: { port?: number; timeLimit: number }) => {
     await withService(opts.timeLimit, async (service) => {
-      const server = await startServer(service, { ...(opts.port ? { port: opts.port } : {}) });
+      const sweeps = new LocalSweepService(service);
+      const server = await startServer(service, { sweeps, ...(opts.port ? { port: opts.port } : {}) });
       // The token goes to a file only this user can read, never to the terminal or logs.
       await writeServeInfo({ url: server.url, token: server.token, pid: process.pid, startedAt: new Date().toISOString() });
       process.stdout.write(`smlt serve: ${server.url} (token in ${serveInfoPath()}); Ctrl-C stops it\n`);
@@ -231,6 +233,7 @@ program
       });
       await removeServeInfo(server.token);
       await server.close();
+      await sweeps.close();
     });
   });
 

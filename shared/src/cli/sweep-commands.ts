@@ -8,9 +8,11 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatDuration, formatPercent, formatUsd } from '../panel/format.js';
 import type { LocalRunService } from '../service/local-run-service.js';
-import { cancelSweep, resumeSweep, runSweep, type SweepHooks, type SweepResult, trialTable } from '../sweep/run-sweep.js';
+import { trialTable } from '../sweep/run-sweep.js';
+import { LocalSweepService } from '../sweep/sweep-service.js';
 import { describeValues } from '../sweep/space.js';
-import type { SweepEvent } from '../sweep/sweep-events.js';
+import type { SweepEvent, SweepEventOf } from '../sweep/sweep-events.js';
+import { SmltError } from '../errors.js';
 import { listSweeps, readSweep, readSweepEvents } from '../sweep/sweep-store.js';
 import { renderSweepReportPage, sweepStateFromEvents } from '../panel/sweep.js';
 import { printKerasLoad } from './keras-load.js';
@@ -34,19 +36,18 @@ export function addSweepCommands(program: Command, withService: WithService): vo
     .option('--json', 'print one JSON object per line; the last is the result')
     .action(async (notebook: string, opts: SweepOptions) => {
       await withService(opts.timeLimit, async (service) => {
-        const result = await followSweep(Boolean(opts.json), (hooks) =>
-          runSweep(service, {
-            notebook,
-            ...(opts.trials !== undefined ? { trials: opts.trials } : {}),
-            ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}),
-            ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
-            ...(opts.deadline !== undefined ? { deadlineS: opts.deadline } : {}),
-            backend: opts.backend,
-            ...(opts.out ? { outDir: opts.out } : {}),
-            ...(opts.python ? { python: opts.python } : {}),
-          }, hooks),
-        );
-        await printBestLoad(service, result, Boolean(opts.json));
+        const sweeps = new LocalSweepService(service);
+        const { sweepId } = await sweeps.start({
+          notebook,
+          ...(opts.trials !== undefined ? { trials: opts.trials } : {}),
+          ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}),
+          ...(opts.budget !== undefined ? { budgetUsd: opts.budget } : {}),
+          ...(opts.deadline !== undefined ? { deadlineS: opts.deadline } : {}),
+          backend: opts.backend,
+          ...(opts.out ? { outDir: opts.out } : {}),
+          ...(opts.python ? { python: opts.python } : {}),
+        });
+        await followSweep(service, sweeps, sweepId, Boolean(opts.json));
       });
     });
 }
@@ -64,12 +65,13 @@ interface SweepOptions {
 }
 
 export async function resumeSweepCommand(service: LocalRunService, sweepId: string, json: boolean): Promise<void> {
-  const result = await followSweep(json, (hooks) => resumeSweep(service, sweepId, hooks));
-  await printBestLoad(service, result, json);
+  const sweeps = new LocalSweepService(service);
+  const { fromSeq } = await sweeps.resume(sweepId);
+  await followSweep(service, sweeps, sweepId, json, fromSeq);
 }
 
-export async function cancelSweepCommand(sweepId: string): Promise<void> {
-  const outcome = await cancelSweep(sweepId);
+export async function cancelSweepCommand(service: LocalRunService, sweepId: string): Promise<void> {
+  const { outcome } = await new LocalSweepService(service).cancel(sweepId);
   const messages = {
     requested: `Cancel requested; sweep ${sweepId} stops its trials within a few seconds (each keeps its checkpoint).`,
     cancelled: `Sweep ${sweepId} had no live driver; it is now marked cancelled.`,
@@ -103,27 +105,30 @@ export async function reportSweep(sweepId: string, htmlFile?: string): Promise<v
   printTable(trialTable(state), metric);
 }
 
-async function followSweep(json: boolean, start: (hooks: SweepHooks) => Promise<SweepResult>): Promise<SweepResult> {
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
+/** Shows a sweep's events until it ends, then its leaderboard; Ctrl-C cancels it (its trials keep their checkpoints). */
+async function followSweep(service: LocalRunService, sweeps: LocalSweepService, sweepId: string, json: boolean, fromSeq = 0): Promise<void> {
+  const onSigint = () => void sweeps.cancel(sweepId);
   process.once('SIGINT', onSigint);
-  let metric: 'accuracy' | 'loss' = 'accuracy';
+  let metric: 'accuracy' | 'loss' = (await sweeps.get(sweepId).catch(() => undefined))?.objective.metric ?? 'accuracy';
+  let finished: SweepEventOf<'sweep_finished'> | undefined;
   try {
-    const result = await start({
-      signal: abort.signal,
-      onEvent: (event) => {
-        if (event.type === 'sweep_started') metric = event.objective.metric;
-        if (json) process.stdout.write(`${JSON.stringify(event)}\n`);
-        else printEvent(event, metric);
-      },
-    });
-    if (json) process.stdout.write(`${JSON.stringify({ type: 'result', ...result })}\n`);
-    else printTable(trialTable(await readSweep(result.sweepId)), metric);
-    process.exitCode = result.status === 'succeeded' || result.status.startsWith('stopped') ? 0 : 1;
-    return result;
+    for await (const event of sweeps.events(sweepId, { fromSeq })) {
+      if (event.type === 'sweep_started') metric = event.objective.metric;
+      if (event.type === 'sweep_finished') finished = event;
+      if (json) process.stdout.write(`${JSON.stringify(event)}\n`);
+      else printEvent(event, metric);
+    }
   } finally {
     process.off('SIGINT', onSigint);
   }
+  if (!finished) throw new SmltError('RUN_FAILED', `Sweep ${sweepId} stopped without finishing; resume it with \`smlt resume ${sweepId}\`.`);
+  const { status, costUsd, durationS, best, outDir } = finished;
+  if (json) process.stdout.write(`${JSON.stringify({ type: 'result', sweepId, status, costUsd, durationS, ...(best ? { best } : {}), outDir })}\n`);
+  else {
+    printTable(trialTable(await readSweep(sweepId)), metric);
+    if (best) await printKerasLoad(service, best.runId);
+  }
+  process.exitCode = status === 'succeeded' || status.startsWith('stopped') ? 0 : 1;
 }
 
 function printEvent(event: SweepEvent, metric: 'accuracy' | 'loss'): void {
@@ -181,9 +186,4 @@ function printTable(trials: ReturnType<typeof trialTable>, metric: 'accuracy' | 
 
 function formatMetric(value: number, metric: 'accuracy' | 'loss'): string {
   return metric === 'accuracy' ? formatPercent(value, 2) : value.toFixed(4);
-}
-
-/** After a Keras notebook's sweep: the lines that put the best trial's weights into the notebook's model. */
-async function printBestLoad(service: LocalRunService, result: SweepResult, json: boolean): Promise<void> {
-  if (!json && result.best) await printKerasLoad(service, result.best.runId);
 }

@@ -11,6 +11,8 @@ import type { Estimate, NotebookSource, RunArtifacts, RunRequest, RunService, Ru
 import { type ServeErrorCode, errorBodySchema, isSmltErrorCode } from './schemas.js';
 import { STREAM_END, STREAM_ERROR, parseSse } from './sse.js';
 import { readServeInfo } from './token-file.js';
+import type { SweepService } from '../sweep/sweep-service.js';
+import type { SweepEvent } from '../sweep/sweep-events.js';
 
 export interface RunServiceClientOptions {
   /** `http://127.0.0.1:<port>`, as `startServer` and the token file give it. */
@@ -96,12 +98,33 @@ export class RunServiceClient implements RunService {
     return this.call('GET', `${runPath(runId)}/artifacts`);
   }
 
+  /** The run's events after `fromSeq`, then live ones (see `stream`). */
+  events(runId: string, options: { fromSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
+    return this.stream<RunEvent>(runPath(runId), 'run_finished', `run ${runId}`, options);
+  }
+
+  /** The server's sweeps (its /v1/sweeps routes), over the same connection settings. */
+  readonly sweeps: SweepService = {
+    start: (request) => this.call('POST', '/v1/sweeps', { ...request, notebook: resolve(request.notebook), ...(request.outDir ? { outDir: resolve(request.outDir) } : {}) }),
+    resume: (sweepId) => this.call('POST', `${sweepPath(sweepId)}/resume`, {}),
+    cancel: (sweepId) => this.call('POST', `${sweepPath(sweepId)}/cancel`, {}),
+    list: () => this.call('GET', '/v1/sweeps'),
+    get: (sweepId) => this.call('GET', sweepPath(sweepId)),
+    events: (sweepId, options = {}) => this.stream<SweepEvent>(sweepPath(sweepId), 'sweep_finished', `sweep ${sweepId}`, options),
+  };
+
   /**
-   * The run's events after `fromSeq`, then live ones, as the service gives them. A dropped
-   * connection is resumed with `Last-Event-ID` (backing off, `retries` times in a row at most);
-   * every seq is yielded once, in order, none skipped.
+   * Events of a run or sweep at `path` after `fromSeq`, then live ones, as the service gives them. A
+   * dropped connection is resumed with `Last-Event-ID` (backing off, `retries` times in a row at
+   * most); every seq is yielded once, in order, none skipped. After `endType` the stream is read to
+   * its end and not reconnected.
    */
-  async *events(runId: string, options: { fromSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
+  private async *stream<E extends { seq: number; type: string }>(
+    path: string,
+    endType: string,
+    what: string,
+    options: { fromSeq?: number; signal?: AbortSignal },
+  ): AsyncGenerator<E> {
     const { signal } = options;
     let lastSeq = options.fromSeq ?? 0;
     let finished = false;
@@ -119,7 +142,7 @@ export class RunServiceClient implements RunService {
       };
       try {
         resetIdle();
-        const response = await this.send('GET', `${runPath(runId)}/events?fromSeq=${lastSeq}`, undefined, connection.signal, {
+        const response = await this.send('GET', `${path}/events?fromSeq=${lastSeq}`, undefined, connection.signal, {
           accept: 'text/event-stream',
           'last-event-id': String(lastSeq),
         });
@@ -133,9 +156,9 @@ export class RunServiceClient implements RunService {
             if (message.event === STREAM_END) return;
             if (message.event === STREAM_ERROR) throw errorFromBody(safeJson(message.data), response.status);
             if (finished) continue;
-            const event = safeJson(message.data) as RunEvent | undefined;
+            const event = safeJson(message.data) as E | undefined;
             if (!event || typeof event.seq !== 'number') {
-              throw new ServeError('PROTOCOL_ERROR', `The server sent an event that is not a run event: ${message.data.slice(0, 200)}`, 200);
+              throw new ServeError('PROTOCOL_ERROR', `The server sent an event that is not one of ${what}: ${message.data.slice(0, 200)}`, 200);
             }
             if (event.seq <= lastSeq) continue; // replayed after a reconnect: already yielded
             if (event.seq !== lastSeq + 1) {
@@ -148,9 +171,9 @@ export class RunServiceClient implements RunService {
             yield event;
             resetIdle();
             // Keep reading to the stream's end: the service ends it once the run's outputs are written.
-            if (event.type === 'run_finished') finished = true;
+            if (event.type === endType) finished = true;
           }
-          lastFailure ??= new ServeError('STREAM_LOST', 'The event stream closed before the run finished.');
+          lastFailure ??= new ServeError('STREAM_LOST', `The event stream closed before ${what} finished.`);
         }
       } catch (err) {
         if (signal?.aborted) return;
@@ -166,7 +189,7 @@ export class RunServiceClient implements RunService {
       failures += 1;
       if (failures > this.retries) {
         const why = `${errorMessage(lastFailure)}; ${this.retries} reconnections failed`;
-        throw new ServeError('STREAM_LOST', `Lost the event stream of run ${runId} after seq ${lastSeq} (${why}).`, undefined, { cause: lastFailure });
+        throw new ServeError('STREAM_LOST', `Lost the event stream of ${what} after seq ${lastSeq} (${why}).`, undefined, { cause: lastFailure });
       }
       lastFailure = undefined;
       await sleep(Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** (failures - 1)), signal);
@@ -210,6 +233,7 @@ function isRetryable(err: unknown): boolean {
 }
 
 const runPath = (runId: string): string => `/v1/runs/${encodeURIComponent(runId)}`;
+const sweepPath = (sweepId: string): string => `/v1/sweeps/${encodeURIComponent(sweepId)}`;
 
 /** The server resolves nothing against its own working folder: send absolute paths. */
 function absolutePaths(request: RunRequest): RunRequest {

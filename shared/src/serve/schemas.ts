@@ -9,6 +9,19 @@ import type { SmltErrorCode } from '../errors.js';
 
 export { inMemorySourceSchema, notebookSourceSchema, pathSourceSchema, runRequestSchema } from '../service/run-request-schema.js';
 
+/** A sweep of a saved notebook (sweep/run-sweep.ts SweepRequest). */
+export const sweepRequestSchema = z
+  .object({
+    notebook: z.string().min(1).refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'must be an absolute path'),
+    budgetUsd: z.number().positive().finite().optional(),
+    deadlineS: z.number().positive().finite().optional(),
+    trials: z.number().int().min(1).max(200).optional(),
+    epochs: z.number().int().min(1).max(10_000).optional(),
+    backend: z.enum(['local', 'aws']).optional(),
+    outDir: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const resumeBodySchema = z.object({ force: z.boolean().optional() }).strict();
 export const emptyBodySchema = z.object({}).strict();
 

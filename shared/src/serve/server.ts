@@ -7,7 +7,7 @@
  * `Origin`, when sent, must be ours or explicitly allowed — a web page that rebinds a DNS name
  * to 127.0.0.1 fails both. The target must be a path (no absolute-form URL naming another
  * authority), `Host` is sent once, and a request's headers and body must arrive within a bound
- * (`requestTimeoutMs`, else 408), so a client that stalls cannot hold a connection. Plain `node:http`: seven routes do not need a framework, and the
+ * (`requestTimeoutMs`, else 408), so a client that stalls cannot hold a connection. Plain `node:http`: a dozen routes do not need a framework, and the
  * stream needs the raw response anyway (backpressure, close detection).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -27,10 +27,14 @@ import {
   runIdSchema,
   runRequestSchema,
   seqSchema,
+  sweepRequestSchema,
 } from './schemas.js';
+import type { SweepService } from '../sweep/sweep-service.js';
 import { STREAM_END, STREAM_ERROR, formatSseComment, formatSseMessage } from './sse.js';
 
 export interface ServerOptions {
+  /** Design sweeps, under /v1/sweeps (absent: those routes answer 404). */
+  sweeps?: SweepService;
   /** 0 (the default) picks a free port. */
   port?: number;
   /** Default: 32 random bytes, base64url. */
@@ -85,7 +89,7 @@ export async function startServer(service: RunService, options: ServerOptions = 
     throw new SmltError('OPTION_INVALID', `The token must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces.`);
   }
   const allowedOrigins = new Set((options.allowedOrigins ?? []).map(normalizeOrigin));
-  const handler = new Handler(service, {
+  const handler = new Handler(service, options.sweeps, {
     tokenDigest: digest(token),
     allowedOrigins,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -185,8 +189,9 @@ interface HandlerConfig {
 }
 
 type Route =
-  | { name: 'estimate' | 'start' | 'list' }
-  | { name: 'get' | 'cancel' | 'resume' | 'artifacts' | 'events'; runId: string };
+  | { name: 'estimate' | 'start' | 'list' | 'sweep-start' | 'sweep-list' }
+  | { name: 'get' | 'cancel' | 'resume' | 'artifacts' | 'events'; runId: string }
+  | { name: 'sweep-get' | 'sweep-cancel' | 'sweep-resume' | 'sweep-events'; sweepId: string };
 
 class Handler {
   port = 0;
@@ -195,6 +200,7 @@ class Handler {
 
   constructor(
     private readonly service: RunService,
+    private readonly sweeps: SweepService | undefined,
     private readonly config: HandlerConfig,
   ) {}
 
@@ -251,7 +257,36 @@ class Handler {
       case 'artifacts':
         return sendJson(res, 200, await this.service.artifacts(route.runId));
       case 'events':
-        return this.stream(req, res, route.runId, url);
+        // An unknown run is a 404 before the stream opens; afterwards errors travel as stream_error.
+        await this.service.get(route.runId);
+        return this.stream(req, res, route.runId, url, (fromSeq, signal) => this.service.events(route.runId, { fromSeq, signal }));
+      default:
+        return this.routeSweep(req, res, route, url);
+    }
+  }
+
+  private async routeSweep(req: IncomingMessage, res: ServerResponse, route: Route, url: URL): Promise<void> {
+    const sweeps = this.sweeps;
+    if (!sweeps) throw new HttpError(404, 'ROUTE_NOT_FOUND', 'This smlt serve runs no sweeps.');
+    switch (route.name) {
+      case 'sweep-start': {
+        const started = await sweeps.start(await this.body(req, sweepRequestSchema));
+        res.setHeader('location', `/v1/sweeps/${encodeURIComponent(started.sweepId)}`);
+        return sendJson(res, 201, started);
+      }
+      case 'sweep-list':
+        return sendJson(res, 200, await sweeps.list());
+      case 'sweep-get':
+        return sendJson(res, 200, await sweeps.get(route.sweepId));
+      case 'sweep-cancel':
+        await this.body(req, emptyBodySchema);
+        return sendJson(res, 200, await sweeps.cancel(route.sweepId));
+      case 'sweep-resume':
+        await this.body(req, emptyBodySchema);
+        return sendJson(res, 200, await sweeps.resume(route.sweepId));
+      case 'sweep-events':
+        await sweeps.get(route.sweepId);
+        return this.stream(req, res, route.sweepId, url, (fromSeq, signal) => sweeps.events(route.sweepId, { fromSeq, signal }));
     }
   }
 
@@ -330,10 +365,15 @@ class Handler {
     return parsed.data;
   }
 
-  private async stream(req: IncomingMessage, res: ServerResponse, runId: string, url: URL): Promise<void> {
+  /** A run's or a sweep's events as Server-Sent Events, from `?fromSeq=` or `Last-Event-ID` on. */
+  private async stream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    id: string,
+    url: URL,
+    open: (fromSeq: number, signal: AbortSignal) => AsyncIterable<{ seq: number; type: string }>,
+  ): Promise<void> {
     const fromSeq = resumePoint(req, url);
-    // An unknown run is a 404 before the stream opens; afterwards errors travel as stream_error.
-    await this.service.get(runId);
 
     const abort = new AbortController();
     let ended!: () => void;
@@ -345,12 +385,12 @@ class Handler {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    res.write(`retry: 1000\n${formatSseComment(`events of ${runId} after seq ${fromSeq}`)}`);
+    res.write(`retry: 1000\n${formatSseComment(`events of ${id} after seq ${fromSeq}`)}`);
     const heartbeat = setInterval(() => {
       if (!res.destroyed && !res.writableEnded) res.write(formatSseComment('heartbeat'));
     }, this.config.heartbeatMs);
     try {
-      const events = this.service.events(runId, { fromSeq, signal: abort.signal })[Symbol.asyncIterator]();
+      const events = open(fromSeq, abort.signal)[Symbol.asyncIterator]();
       for (;;) {
         const next = await untilAborted(events.next(), abort.signal);
         if (next === 'aborted') {
@@ -362,7 +402,7 @@ class Handler {
         const event = next.value;
         await write(res, formatSseMessage({ id: event.seq, event: event.type, data: JSON.stringify(event) }), abort.signal);
       }
-      // The service ends after `run_finished` (or when it stops following an orphaned run).
+      // The service ends after `run_finished` / `sweep_finished` (or when it stops following an orphan).
       if (!abort.signal.aborted) await write(res, formatSseMessage({ event: STREAM_END, data: '{}' }), abort.signal);
     } catch (err) {
       if (!abort.signal.aborted) {
@@ -430,7 +470,20 @@ function matchRoute(method: string, pathname: string): Route {
       return { name, runId: runIdOf(parts[2]!) };
     }
   }
-  throw new HttpError(404, 'ROUTE_NOT_FOUND', `No route ${pathname}; the API is under /v1 (estimate, runs).`);
+  if (parts[0] === 'v1' && parts[1] === 'sweeps') {
+    if (parts.length === 2) {
+      allow(['GET', 'POST']);
+      return { name: method === 'GET' ? 'sweep-list' : 'sweep-start' };
+    }
+    const action = parts.length === 3 ? 'get' : parts.length === 4 ? parts[3] : undefined;
+    const methodOf = { get: 'GET', cancel: 'POST', resume: 'POST', events: 'GET' } as const;
+    if (action !== undefined && Object.hasOwn(methodOf, action)) {
+      const name = action as keyof typeof methodOf;
+      allow([methodOf[name]]);
+      return { name: `sweep-${name}`, sweepId: runIdOf(parts[2]!) };
+    }
+  }
+  throw new HttpError(404, 'ROUTE_NOT_FOUND', `No route ${pathname}; the API is under /v1 (estimate, runs, sweeps).`);
 }
 
 function runIdOf(segment: string): string {

@@ -55,12 +55,18 @@ const HEARTBEAT_MS = 2_000;
 const HEARTBEAT_STALE_MS = 15_000;
 
 export interface SweepHooks {
-  onEvent?: (event: SweepEvent) => void;
+  /** Aborting it cancels the sweep (its running trials keep their checkpoints). */
   signal?: AbortSignal;
 }
 
-/** Plans a sweep and drives it to the end. Bad input (space, settings, constraints that cannot hold) rejects before anything starts. */
-export async function runSweep(service: LocalRunService, request: SweepRequest, hooks: SweepHooks = {}): Promise<SweepResult> {
+/** A sweep checked and priced, ready to be driven (sweep-service.ts drives it in the background). */
+export interface PreparedSweep {
+  sweepId: string;
+  drive(): Promise<SweepResult>;
+}
+
+/** Plans a sweep. Bad input (space, settings, constraints that cannot hold) rejects here, before anything is written or started. */
+export async function prepareSweep(service: LocalRunService, request: SweepRequest, hooks: SweepHooks = {}): Promise<PreparedSweep> {
   const path = resolve(request.notebook);
   const base = await service.capture(runRequest(path, request));
   const roles = roleCellsOf(await readNotebookFile(path), path);
@@ -94,11 +100,13 @@ export async function runSweep(service: LocalRunService, request: SweepRequest, 
   const driver = await SweepDriver.create(service, state, base, roles.model, hooks);
   // Nothing is written before the sweep is known to be feasible.
   if (!driver.forecast.feasible) throw new SmltError('OPTION_INVALID', `The sweep cannot hold its constraints: ${driver.forecast.advice}`);
-  return driver.drive(false);
+  // Recorded before it is driven, so a client can look it up as soon as it has the id.
+  await saveSweep({ ...state, driver: { pid: process.pid, heartbeatAt: new Date().toISOString() } });
+  return { sweepId, drive: () => driver.drive(false) };
 }
 
 /** Continues a sweep that stopped (cancelled, crashed): finished rungs are kept, running trials continue from their checkpoints. */
-export async function resumeSweep(service: LocalRunService, sweepId: string, hooks: SweepHooks = {}): Promise<SweepResult> {
+export async function prepareSweepResume(service: LocalRunService, sweepId: string, hooks: SweepHooks = {}): Promise<PreparedSweep> {
   const state = await readSweep(sweepId);
   if (state.status === 'succeeded') throw new SmltError('RUN_BUSY', `Sweep ${sweepId} already finished; its best model is in ${state.outDir}.`);
   const alive = state.status === 'running' && state.driver && isProcessAlive(state.driver.pid) && state.driver.pid !== process.pid &&
@@ -107,7 +115,7 @@ export async function resumeSweep(service: LocalRunService, sweepId: string, hoo
   const base = await service.capture(runRequest(state.notebook, { backend: state.backend }));
   const roles = roleCellsOf(await readNotebookFile(state.notebook), state.notebook);
   const driver = await SweepDriver.create(service, { ...state, status: 'running' }, base, roles.model, hooks);
-  return driver.drive(true);
+  return { sweepId, drive: () => driver.drive(true) };
 }
 
 /** Asks the process driving a sweep to stop (it cancels its running trials, which keep their checkpoints). */
@@ -426,7 +434,6 @@ class SweepDriver {
   private async emit(body: DistributiveOmit<SweepEvent, 'seq' | 'at'>): Promise<void> {
     const event = { ...body, seq: ++this.seq, at: new Date().toISOString() } as SweepEvent;
     await appendSweepEvent(this.state.sweepId, event);
-    this.hooks.onEvent?.(event);
   }
 }
 
