@@ -177,7 +177,7 @@ function sweepChart(state: SweepPanelState): SafeHtml | '' {
   if (rows.length === 0) return '';
   const width = 600;
   const height = 200;
-  const pad = { left: 44, right: 12, top: 10, bottom: 24 };
+  const pad = { left: 60, right: 12, top: 10, bottom: 24 };
   const maxEpochs = Math.max(...state.rungs, ...rows.flatMap((t) => t.points.map((p) => p.epochs)), 1);
   const values = rows.flatMap((t) => t.points.map((p) => p.metric));
   const low = Math.min(...values);
