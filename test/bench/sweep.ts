@@ -46,7 +46,7 @@
  */
 import { parseArgs } from 'node:util';
 import { type SimConfig, type SimWorkload, DEFAULT_SIM_PARAMS, SimulatedCloud, WORKLOADS, noiseNormal, noiseUniform } from '@smlt/shared/sim/index';
-import { type Param, type Values, gridTrials, parseDomain, sampleTrials, valueAt } from '@smlt/shared/sweep/space';
+import { type Param, type Values, gridTrials, parseDomain, sampleTrials, valueAt } from '@smlt/shared/capture/search-space';
 import { type Job, rungsFor } from '@smlt/shared/sweep/asha';
 import { type EpochPrice, type SweepSchedulerOptions, SweepScheduler, forecastSweep } from '@smlt/shared/sweep/scheduler';
 import { mulberry32 } from '@smlt/shared/data/order';

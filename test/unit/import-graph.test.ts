@@ -21,6 +21,7 @@ const LAYERS = [
   ['backends', 'scheduler', 'capture'],
   ['sync', 'sim', 'run'],
   ['panel', 'service'],
+  ['sweep'],
   ['serve'],
   ['cli', 'index.ts'],
 ];

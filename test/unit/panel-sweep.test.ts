@@ -1,7 +1,7 @@
 /** The sweep's panel from its events: trials, best, spend and time against the constraints, escaped user text. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderSweepReportPage, sweepPanelHtml, sweepStateFromEvents } from '@smlt/shared/panel/sweep';
+import { renderSweepReportPage, sweepPanelHtml, sweepStateFromEvents } from '@smlt/shared/sweep/sweep-panel';
 import type { SweepEvent } from '@smlt/shared/sweep/sweep-events';
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mulberry32 } from '@smlt/shared/data/order';
 import { isSmltError } from '@smlt/shared/errors';
-import { type Param, floatDomain, gridTrials, intDomain, parseDomain, sampleTrials } from '@smlt/shared/sweep/space';
+import { type Param, floatDomain, gridTrials, intDomain, parseDomain, sampleTrials } from '@smlt/shared/capture/search-space';
 import { Asha, type AshaOptions, type Job, rungsFor } from '@smlt/shared/sweep/asha';
 import { type EpochPrice, type SweepSchedulerOptions, SweepScheduler, forecastSweep } from '@smlt/shared/sweep/scheduler';
 

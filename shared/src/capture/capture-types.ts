@@ -1,6 +1,6 @@
 import type { Dataset } from '../data/dataset.js';
 import type { JobSpec, TrainingConfig } from '../spec/job-spec.js';
-import type { Param } from '../sweep/space.js';
+import type { Param } from './search-space.js';
 
 /** What capture takes and gives (capture.ts for tagged notebooks, keras-fit.ts for Keras ones). */
 

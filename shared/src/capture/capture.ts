@@ -12,7 +12,7 @@ import { captureKerasFit } from './keras-fit.js';
 import { captureModel } from './model-cell.js';
 import { type RoleCell, isPythonNotebook, readNotebookFile, requireRoleCells, roleCellsOf } from './notebook.js';
 import { fitDataToModel } from './shapes.js';
-import type { Param } from '../sweep/space.js';
+import type { Param } from './search-space.js';
 
 export type { CaptureNotes, CaptureOptions, Captured } from './capture-types.js';
 

@@ -11,8 +11,8 @@ import { type ModelDocument, modelDocument } from './keras.js';
 import type { RoleCell } from './notebook.js';
 import { resolveInNotebookDir } from './paths.js';
 import { SandboxLimitError, runSandboxed } from './sandbox.js';
-import { type HyperParameters, hyperParameters } from '../sweep/hp.js';
-import type { Param, Values } from '../sweep/space.js';
+import { type HyperParameters, hyperParameters } from './hp.js';
+import type { Param, Values } from './search-space.js';
 
 /**
  * Captures the model cell. It holds one of: TensorFlow.js code that builds a model, Keras /

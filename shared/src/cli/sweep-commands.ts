@@ -10,11 +10,11 @@ import { formatDuration, formatPercent, formatUsd } from '../panel/format.js';
 import type { LocalRunService } from '../service/local-run-service.js';
 import { trialTable } from '../sweep/run-sweep.js';
 import { LocalSweepService } from '../sweep/sweep-service.js';
-import { describeValues } from '../sweep/space.js';
+import { describeValues } from '../capture/search-space.js';
 import type { SweepEvent, SweepEventOf } from '../sweep/sweep-events.js';
 import { SmltError } from '../errors.js';
 import { listSweeps, readSweep, readSweepEvents } from '../sweep/sweep-store.js';
-import { renderSweepReportPage, sweepStateFromEvents } from '../panel/sweep.js';
+import { renderSweepReportPage, sweepStateFromEvents } from '../sweep/sweep-panel.js';
 import { printKerasLoad } from './keras-load.js';
 import { backendName, parseDuration, parseUsd, positiveInt } from './parse.js';
 

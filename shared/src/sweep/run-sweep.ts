@@ -18,7 +18,7 @@ import type { LocalRunService } from '../service/local-run-service.js';
 import type { RunRequest, RunSummary } from '../service/run-service.js';
 import type { Job } from './asha.js';
 import { type EpochPrice, SweepScheduler, type SweepSchedulerOptions, forecastSweep } from './scheduler.js';
-import { describeValues, sampleTrials } from './space.js';
+import { describeValues, sampleTrials } from '../capture/search-space.js';
 import { type SweepDefinition, sweepDefinition } from './sweep-cell.js';
 import type { SweepEvent, SweepStatus, TrialSummary } from './sweep-events.js';
 import { type SweepState, appendSweepEvent, cancelRequestPath, newSweepId, readSweep, readSweepEvents, saveSweep } from './sweep-store.js';

@@ -19,7 +19,7 @@ import type { Captured } from '../capture/capture-types.js';
 import { parseCellMapping } from '../capture/cell-mapping.js';
 import type { RoleCell } from '../capture/notebook.js';
 import { rungsFor, type Direction } from './asha.js';
-import { type Param, parseDomain } from './space.js';
+import { type Param, parseDomain } from '../capture/search-space.js';
 
 export const SWEEPABLE_TRAINING = ['learningRate', 'batchSize', 'optimizer'] as const;
 type TrainingName = (typeof SWEEPABLE_TRAINING)[number];

@@ -2,7 +2,7 @@
  * What a sweep records, in order, one JSON object per line in its folder (sweep-store.ts): the
  * CLI prints them, `smlt report` and the panels replay them. Browser-safe (types only).
  */
-import type { Values } from './space.js';
+import type { Values } from '../capture/search-space.js';
 import type { SweepForecast } from './scheduler.js';
 
 export type SweepStatus = 'running' | 'succeeded' | 'stopped-budget' | 'stopped-deadline' | 'cancelled' | 'failed';

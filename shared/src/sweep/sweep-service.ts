@@ -10,7 +10,7 @@ import { isProcessAlive } from '../processes.js';
 import type { LocalRunService } from '../service/local-run-service.js';
 import { type PreparedSweep, type SweepRequest, type SweepResult, cancelSweep, prepareSweep, prepareSweepResume, trialTable } from './run-sweep.js';
 import type { SweepEvent, SweepStatus } from './sweep-events.js';
-import type { Values } from './space.js';
+import type { Values } from '../capture/search-space.js';
 import { type SweepState, listSweeps, readSweep, readSweepEvents } from './sweep-store.js';
 
 export interface SweepSummary {

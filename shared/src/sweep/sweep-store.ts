@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { SmltError } from '../errors.js';
 import { smltHome } from '../home.js';
 import type { AshaState } from './asha.js';
-import type { Values } from './space.js';
+import type { Values } from '../capture/search-space.js';
 import type { SweepDefinition } from './sweep-cell.js';
 import type { SweepEvent, SweepStatus } from './sweep-events.js';
 

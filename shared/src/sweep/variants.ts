@@ -12,7 +12,7 @@ import type { RoleCell } from '../capture/notebook.js';
 import { validateRunShape } from '../run/run-shape.js';
 import type { ModelSpec, TrainingConfig } from '../spec/job-spec.js';
 import { type SweepDefinition, topologyLayers } from './sweep-cell.js';
-import { type Values, describeValues } from './space.js';
+import { type Values, describeValues } from '../capture/search-space.js';
 
 export interface VariantSource {
   base: Captured;

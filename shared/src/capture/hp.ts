@@ -6,7 +6,7 @@
  * low end of a range. The same cell trains on its own and varies in a sweep.
  */
 import { SmltError } from '../errors.js';
-import { type Domain, type Param, type ParamValue, type Values, choiceDomain, defaultValue, floatDomain, intDomain } from './space.js';
+import { type Domain, type Param, type ParamValue, type Values, choiceDomain, defaultValue, floatDomain, intDomain } from './search-space.js';
 
 export interface HyperParameters {
   /** What the cell's code calls (put in its context as `hp`). */

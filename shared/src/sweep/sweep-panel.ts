@@ -4,12 +4,12 @@
  * every trial over its epochs (inline SVG, like the run's chart). Built from the sweep's events
  * (sweep/sweep-events.ts) so a live view and a report replay alike; browser-safe.
  */
-import type { SweepEvent, SweepEventOf, SweepStatus, TrialSummary } from '../sweep/sweep-events.js';
-import { describeValues } from '../sweep/space.js';
-import { type SafeHtml, html, raw, userText } from './escape.js';
-import { formatDuration, formatPercent, formatUsd } from './format.js';
-import { REPORT_PAGE_CSP } from './page.js';
-import { PANEL_CSS } from './styles.js';
+import type { SweepEvent, SweepEventOf, SweepStatus, TrialSummary } from './sweep-events.js';
+import { describeValues } from '../capture/search-space.js';
+import { type SafeHtml, html, raw, userText } from '../panel/escape.js';
+import { formatDuration, formatPercent, formatUsd } from '../panel/format.js';
+import { REPORT_PAGE_CSP } from '../panel/page.js';
+import { PANEL_CSS } from '../panel/styles.js';
 
 export interface SweepTrialRow extends TrialSummary {
   /** The held-out metric at each rung it finished: (epochs, metric). */
