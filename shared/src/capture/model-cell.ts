@@ -141,9 +141,9 @@ const TFJS_IMPORT =
   /^\s*(?:import\s+\*\s+as\s+tf\s+from\s*['"]@tensorflow\/tfjs[\w-]*['"]|(?:const|let|var)\s+tf\s*=\s*require\(\s*['"]@tensorflow\/tfjs[\w-]*['"]\s*\))\s*;?\s*$/;
 
 /**
- * Runs the code in a fresh vm context whose only globals are `tf` and `hp` (hyper-parameters, sweep/hp.ts). This is not a security
- * boundary (see DESIGN.md); it keeps the cell from seeing SMLT's globals by accident and lets
- * `timeout` stop an endless loop. The boundary is the sandbox process this runs in (sandbox.ts).
+ * Runs the code in a fresh vm context whose only globals are `tf` and `hp` (hyper-parameters,
+ * hp.ts). This is not a security boundary (see DESIGN.md); it keeps the cell from seeing SMLT's
+ * globals by accident and lets `timeout` stop an endless loop. The boundary is the sandbox process this runs in (sandbox.ts).
  */
 function evaluateModelCode(cell: RoleCell, timeoutMs: number, hp: HyperParameters): Record<string, unknown> {
   const code = cell.source

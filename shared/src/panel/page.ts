@@ -20,7 +20,22 @@ export function renderReportPage(state: PanelState, report?: RunReport): string 
   const name = state.name ?? report?.name ?? 'SMLT run';
   const status = STATUS_LABELS[state.status].toLowerCase();
   const epochs: readonly EpochRow[] = report?.epochs?.length ? report.epochs : state.epochRows;
-  const page = html`<!doctype html>
+  return reportPage(
+    `SMLT run ${name}: ${status}`,
+    PAGE_CSS,
+    html`${panelHtml(state, { width: 'responsive', maxLogEntries: LOG_LIMIT, maxWorkerRows: 64 })}
+<div class="smlt-report">
+${epochTable(epochs)}
+${decisionTable(state)}
+${runDetails(state, report)}
+<p class="smlt-footnote">Costs are what the run would cost on AWS Lambda (x86_64, at the configured memory) plus S3 requests. Accuracy and held-out loss are measured on data never trained on.</p>
+</div>`,
+  );
+}
+
+/** A self-contained page (a run's or a sweep's report): the locked-down CSP, the panel's styles plus `css`, `body` in the page's main. */
+export function reportPage(title: string, css: string, body: SafeHtml): string {
+  return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -28,23 +43,16 @@ export function renderReportPage(state: PanelState, report?: RunReport): string 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <meta name="generator" content="SMLT">
-<title>SMLT run ${name}: ${status}</title>
-<style>${raw(PANEL_CSS)}${raw(PAGE_CSS)}</style>
+<title>${title}</title>
+<style>${raw(PANEL_CSS)}${raw(css)}</style>
 </head>
 <body>
 <main class="smlt-page">
-${panelHtml(state, { width: 'responsive', maxLogEntries: LOG_LIMIT, maxWorkerRows: 64 })}
-<div class="smlt-report">
-${epochTable(epochs)}
-${decisionTable(state)}
-${runDetails(state, report)}
-<p class="smlt-footnote">Costs are what the run would cost on AWS Lambda (x86_64, at the configured memory) plus S3 requests. Accuracy and held-out loss are measured on data never trained on.</p>
-</div>
+${body}
 </main>
 </body>
 </html>
-`;
-  return page.value;
+`.value;
 }
 
 function epochTable(rows: readonly EpochRow[]): SafeHtml | '' {

@@ -105,12 +105,11 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   const last = eventKeys.length > 0 ? await readJson<RunEvent>(store, eventKeys.at(-1)!) : undefined;
   const captured = await readRunInputs(store, runId);
   const { spec, dataset } = captured;
-  if (options.extendTo !== undefined) {
-    if (options.extendTo <= spec.training.epochs) {
-      throw new SmltError('OPTION_INVALID', `Run ${runId} trains ${spec.training.epochs} epochs already; extend it to more (got ${options.extendTo}).`);
-    }
-  } else if (status.status === 'succeeded' && last?.type === 'run_finished') {
-    // A run killed while it was finishing has its final status but no run_finished: finish it.
+  if (options.extendTo !== undefined && options.extendTo <= spec.training.epochs) {
+    throw new SmltError('OPTION_INVALID', `Run ${runId} trains ${spec.training.epochs} epochs already; extend it to more (got ${options.extendTo}).`);
+  }
+  // A succeeded run resumes only to train further, or when it was killed while finishing (its final status but no run_finished).
+  if (options.extendTo === undefined && status.status === 'succeeded' && last?.type === 'run_finished') {
     throw new SmltError('RUN_BUSY', `Run ${runId} already succeeded; its model is in ${manifest.outDir}.`);
   }
   if (!options.force && status.status === 'running' && Date.now() - Date.parse(status.heartbeatAt) < HEARTBEAT_STALE_MS) {

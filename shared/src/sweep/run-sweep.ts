@@ -13,15 +13,14 @@ import { stringify } from 'yaml';
 import type { Captured } from '../capture/capture-types.js';
 import { type RoleCell, readNotebookFile, roleCellsOf } from '../capture/notebook.js';
 import { SmltError, errorMessage, isSmltError } from '../errors.js';
-import { isProcessAlive } from '../processes.js';
 import type { LocalRunService } from '../service/local-run-service.js';
 import type { RunRequest, RunSummary } from '../service/run-service.js';
-import type { Job } from './asha.js';
+import { Asha, type AshaOptions, type Job } from './asha.js';
 import { type EpochPrice, SweepScheduler, type SweepSchedulerOptions, forecastSweep } from './scheduler.js';
 import { describeValues, sampleTrials } from '../capture/search-space.js';
 import { type SweepDefinition, sweepDefinition } from './sweep-cell.js';
 import type { SweepEvent, SweepStatus, TrialSummary } from './sweep-events.js';
-import { type SweepState, appendSweepEvent, cancelRequestPath, newSweepId, readSweep, readSweepEvents, saveSweep } from './sweep-store.js';
+import { type SweepState, appendSweepEvent, cancelRequestPath, driverAlive, newSweepId, readSweep, readSweepEvents, saveSweep } from './sweep-store.js';
 import { Variants } from './variants.js';
 
 export interface SweepRequest {
@@ -52,7 +51,6 @@ const JOB_OVERHEAD_S = { local: 0.5, aws: 8 } as const;
 /** Trials at once: on one machine they share its cores; on Lambda up to part of the account's 1,000. */
 const MAX_CONCURRENCY = { local: 2, aws: 20 } as const;
 const HEARTBEAT_MS = 2_000;
-const HEARTBEAT_STALE_MS = 15_000;
 
 export interface SweepHooks {
   /** Aborting it cancels the sweep (its running trials keep their checkpoints). */
@@ -109,9 +107,7 @@ export async function prepareSweep(service: LocalRunService, request: SweepReque
 export async function prepareSweepResume(service: LocalRunService, sweepId: string, hooks: SweepHooks = {}): Promise<PreparedSweep> {
   const state = await readSweep(sweepId);
   if (state.status === 'succeeded') throw new SmltError('RUN_BUSY', `Sweep ${sweepId} already finished; its best model is in ${state.outDir}.`);
-  const alive = state.status === 'running' && state.driver && isProcessAlive(state.driver.pid) && state.driver.pid !== process.pid &&
-    Date.now() - Date.parse(state.driver.heartbeatAt) < HEARTBEAT_STALE_MS;
-  if (alive) throw new SmltError('RUN_BUSY', `Sweep ${sweepId} is still being driven by process ${state.driver!.pid}; cancel it with \`smlt cancel ${sweepId}\`.`);
+  if (driverAlive(state) && state.driver!.pid !== process.pid) throw new SmltError('RUN_BUSY', `Sweep ${sweepId} is still being driven by process ${state.driver!.pid}; cancel it with \`smlt cancel ${sweepId}\`.`);
   const base = await service.capture(runRequest(state.notebook, { backend: state.backend }));
   const roles = roleCellsOf(await readNotebookFile(state.notebook), state.notebook);
   const driver = await SweepDriver.create(service, { ...state, status: 'running' }, base, roles.model, hooks);
@@ -122,7 +118,7 @@ export async function prepareSweepResume(service: LocalRunService, sweepId: stri
 export async function cancelSweep(sweepId: string): Promise<'requested' | 'cancelled' | 'finished'> {
   const state = await readSweep(sweepId);
   if (state.status !== 'running') return 'finished';
-  if (state.driver && isProcessAlive(state.driver.pid) && Date.now() - Date.parse(state.driver.heartbeatAt) < HEARTBEAT_STALE_MS) {
+  if (driverAlive(state)) {
     await writeFile(cancelRequestPath(sweepId), new Date().toISOString());
     return 'requested';
   }
@@ -153,13 +149,16 @@ export function trialTable(state: SweepState): TrialSummary[] {
 }
 
 function bestTrial(state: SweepState): { trial: number; metric: number; rung: number } | undefined {
-  return new SweepScheduler(schedulerOptions(state, () => ({ timeS: 1, costUsd: 1, highRatio: 1 })), state.asha).asha.best();
+  return new Asha(ashaOptions(state), state.asha).best();
+}
+
+function ashaOptions({ definition, values }: SweepState): AshaOptions {
+  return { trials: values.length, rungs: definition.rungs, eta: definition.eta, direction: definition.objective.direction };
 }
 
 function schedulerOptions(state: SweepState, priceOf: (trial: number) => EpochPrice): SweepSchedulerOptions {
-  const { definition } = state;
   return {
-    asha: { trials: state.values.length, rungs: definition.rungs, eta: definition.eta, direction: definition.objective.direction },
+    asha: ashaOptions(state),
     constraints: state.constraints,
     priceOf,
     jobOverheadS: JOB_OVERHEAD_S[state.backend],

@@ -6,10 +6,9 @@
  */
 import type { SweepEvent, SweepEventOf, SweepStatus, TrialSummary } from './sweep-events.js';
 import { describeValues } from '../capture/search-space.js';
-import { type SafeHtml, html, raw, userText } from '../panel/escape.js';
+import { type SafeHtml, html, userText } from '../panel/escape.js';
 import { formatDuration, formatPercent, formatUsd } from '../panel/format.js';
-import { REPORT_PAGE_CSP } from '../panel/page.js';
-import { PANEL_CSS } from '../panel/styles.js';
+import { reportPage } from '../panel/page.js';
 
 export interface SweepTrialRow extends TrialSummary {
   /** The held-out metric at each rung it finished: (epochs, metric). */
@@ -130,19 +129,7 @@ export function sweepPanelHtml(state: SweepPanelState): SafeHtml {
 
 /** The sweep as one self-contained HTML file (no scripts, nothing fetched: the run report's CSP). */
 export function renderSweepReportPage(state: SweepPanelState): string {
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${raw(REPORT_PAGE_CSP)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>SMLT sweep ${state.name ?? ''}: ${STATUS_TEXT[state.status].toLowerCase()}</title>
-<style>${raw(PANEL_CSS)}${raw(SWEEP_CSS)}</style>
-</head>
-<body><main class="smlt-page">${sweepPanelHtml(state)}</main></body>
-</html>
-`.value;
+  return reportPage(`SMLT sweep ${state.name ?? ''}: ${STATUS_TEXT[state.status].toLowerCase()}`, SWEEP_CSS, sweepPanelHtml(state));
 }
 
 export const SWEEP_CSS = `

@@ -6,12 +6,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SmltError, isSmltError } from '../errors.js';
-import { isProcessAlive } from '../processes.js';
 import type { LocalRunService } from '../service/local-run-service.js';
 import { type PreparedSweep, type SweepRequest, type SweepResult, cancelSweep, prepareSweep, prepareSweepResume, trialTable } from './run-sweep.js';
 import type { SweepEvent, SweepStatus } from './sweep-events.js';
 import type { Values } from '../capture/search-space.js';
-import { type SweepState, listSweeps, readSweep, readSweepEvents } from './sweep-store.js';
+import { SWEEP_HEARTBEAT_STALE_MS, type SweepState, driverAlive, listSweeps, readSweep, readSweepEvents } from './sweep-store.js';
 
 export interface SweepSummary {
   sweepId: string;
@@ -29,7 +28,7 @@ export interface SweepSummary {
 
 const POLL_MS = 200;
 /** A sweep whose driver is gone stops being followed after this long without an event. */
-const ORPHAN_MS = 15_000;
+const ORPHAN_MS = SWEEP_HEARTBEAT_STALE_MS;
 
 /** What `smlt serve` and its client offer for sweeps (LocalSweepService here; RunServiceClient over HTTP). */
 export interface SweepService {
@@ -107,9 +106,7 @@ export class LocalSweepService implements SweepService {
 
   /** Whether a process still drives the sweep (this one, or another whose heartbeat is fresh). */
   private async driven(sweepId: string): Promise<boolean> {
-    if (this.active.has(sweepId)) return true;
-    const { status, driver } = await readSweep(sweepId);
-    return status === 'running' && driver !== undefined && isProcessAlive(driver.pid) && Date.now() - Date.parse(driver.heartbeatAt) < ORPHAN_MS;
+    return this.active.has(sweepId) || driverAlive(await readSweep(sweepId));
   }
 
   private drive(prepared: PreparedSweep, abort: AbortController): { sweepId: string } {

@@ -9,6 +9,7 @@ import { appendFile, mkdir, readFile, readdir, rename, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { SmltError } from '../errors.js';
 import { smltHome } from '../home.js';
+import { isProcessAlive } from '../processes.js';
 import type { AshaState } from './asha.js';
 import type { Values } from '../capture/search-space.js';
 import type { SweepDefinition } from './sweep-cell.js';
@@ -82,6 +83,15 @@ export async function readSweepEvents(sweepId: string): Promise<SweepEvent[]> {
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as SweepEvent);
+}
+
+/** A driver whose heartbeat is older than this is taken for dead. */
+export const SWEEP_HEARTBEAT_STALE_MS = 15_000;
+
+/** Whether a live process drives the sweep (it is running, its driver's process exists and beat recently). */
+export function driverAlive(state: SweepState): boolean {
+  const { status, driver } = state;
+  return status === 'running' && driver !== undefined && isProcessAlive(driver.pid) && Date.now() - Date.parse(driver.heartbeatAt) < SWEEP_HEARTBEAT_STALE_MS;
 }
 
 /** Where a live sweep's driver looks for a cancel request from another process. */
