@@ -4,7 +4,7 @@
  * about training (an end-to-end test drives the real service).
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -719,6 +719,28 @@ describe('smlt serve', () => {
       assert.ok(!text.includes('stream_end'), 'a closing server does not claim the run is over');
       assert.equal(own.openStreams, 0);
     });
+  });
+});
+
+describe('the client on kept-alive connections', () => {
+  it('retries a request whose pooled connection the server had just closed, and names a refused one', async () => {
+    const server = createServer((_req, res) => res.setHeader('content-type', 'application/json').end('[]'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const client = new RunServiceClient({ url: `http://127.0.0.1:${port}`, token: 't' });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await client.list();
+        // The server closes the idle connection as a keep-alive timeout does; the client's pool
+        // does not know yet when the next request picks it (undici #3141).
+        server.closeIdleConnections();
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(await client.list(), []);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await assert.rejects(client.list(), (err: ServeError) => err.code === 'SERVER_UNREACHABLE' && /ECONNREFUSED\); is it running\?$/.test(err.message));
   });
 });
 

@@ -203,8 +203,8 @@ export class RunServiceClient implements RunService {
   }
 
   private async send(method: string, path: string, body: unknown, signal?: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
-    try {
-      return await this.fetchFn(`${this.base}${path}`, {
+    const request = () =>
+      this.fetchFn(`${this.base}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
@@ -214,9 +214,19 @@ export class RunServiceClient implements RunService {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         ...(signal ? { signal } : {}),
       });
+    try {
+      try {
+        return await request();
+      } catch (err) {
+        // A kept-alive connection the server closed as it went idle: the request never reached
+        // it, and the retry opens a fresh connection (undici #3141).
+        if (signal?.aborted || !isStaleConnection(err)) throw err;
+        return await request();
+      }
     } catch (err) {
       if (signal?.aborted) throw err;
-      throw new ServeError('SERVER_UNREACHABLE', `Cannot reach smlt serve at ${this.base} (${errorMessage(err)}); is it running?`, undefined, { cause: err });
+      const cause = socketErrorCode(err);
+      throw new ServeError('SERVER_UNREACHABLE', `Cannot reach smlt serve at ${this.base} (${errorMessage(err)}${cause ? `: ${cause}` : ''}); is it running?`, undefined, { cause: err });
     }
   }
 }
@@ -230,6 +240,21 @@ function isRetryable(err: unknown): boolean {
   // An error inside a 200 stream (stream_error, nonsense) is the server's answer, not a drop.
   if (err instanceof ServeError) return err.status === undefined || err.status >= 500 || err.status === 429;
   return true;
+}
+
+/** The code of the socket error under a failed fetch (`ECONNREFUSED`, `UND_ERR_SOCKET`, ...). */
+function socketErrorCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/** Closed by the other side on a reused connection, as opposed to a server that is not there (ECONNREFUSED). */
+function isStaleConnection(err: unknown): boolean {
+  const code = socketErrorCode(err);
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 const runPath = (runId: string): string => `/v1/runs/${encodeURIComponent(runId)}`;
