@@ -102,6 +102,17 @@ describe('a run driven over HTTP', () => {
     const path = join(work, 'examples', 'iris-sweep.ipynb');
     writeFileSync(path, JSON.stringify(nb));
 
+    // The forecast first: nothing is started or recorded by it; an impossible budget gets the fix.
+    const before = (await client.sweeps.list()).length;
+    const estimate = await client.sweeps.estimate({ notebook: path });
+    assert.equal(estimate.forecast.feasible, true);
+    assert.deepEqual([estimate.trials, estimate.rungs], [3, [1, 3]]);
+    assert.ok(estimate.forecast.costUsd.expected > 0 && estimate.forecast.costUsd.high >= estimate.forecast.costUsd.expected);
+    const tooPoor = await client.sweeps.estimate({ notebook: path, budgetUsd: estimate.forecast.costUsd.expected / 100 });
+    assert.equal(tooPoor.forecast.feasible, false);
+    assert.match(tooPoor.forecast.advice ?? '', /budget of at least \$/);
+    assert.equal((await client.sweeps.list()).length, before);
+
     const { sweepId } = await client.sweeps.start({ notebook: path });
     const seen: SweepEvent[] = [];
     for await (const event of client.sweeps.events(sweepId)) {

@@ -13,6 +13,7 @@ import { STREAM_END, STREAM_ERROR, parseSse } from './sse.js';
 import { readServeInfo } from './token-file.js';
 import type { SweepService } from '../sweep/sweep-service.js';
 import type { SweepEvent } from '../sweep/sweep-events.js';
+import type { SweepRequest } from '../sweep/run-sweep.js';
 
 export interface RunServiceClientOptions {
   /** `http://127.0.0.1:<port>`, as `startServer` and the token file give it. */
@@ -105,7 +106,8 @@ export class RunServiceClient implements RunService {
 
   /** The server's sweeps (its /v1/sweeps routes), over the same connection settings. */
   readonly sweeps: SweepService = {
-    start: (request) => this.call('POST', '/v1/sweeps', { ...request, notebook: resolve(request.notebook), ...(request.outDir ? { outDir: resolve(request.outDir) } : {}) }),
+    estimate: (request) => this.call('POST', '/v1/sweeps/estimate', absoluteSweepPaths(request)),
+    start: (request) => this.call('POST', '/v1/sweeps', absoluteSweepPaths(request)),
     resume: (sweepId) => this.call('POST', `${sweepPath(sweepId)}/resume`, {}),
     cancel: (sweepId) => this.call('POST', `${sweepPath(sweepId)}/cancel`, {}),
     list: () => this.call('GET', '/v1/sweeps'),
@@ -259,6 +261,10 @@ function isStaleConnection(err: unknown): boolean {
 
 const runPath = (runId: string): string => `/v1/runs/${encodeURIComponent(runId)}`;
 const sweepPath = (sweepId: string): string => `/v1/sweeps/${encodeURIComponent(sweepId)}`;
+
+function absoluteSweepPaths(request: SweepRequest): SweepRequest {
+  return { ...request, notebook: resolve(request.notebook), ...(request.outDir ? { outDir: resolve(request.outDir) } : {}) };
+}
 
 /** The server resolves nothing against its own working folder: send absolute paths. */
 function absolutePaths(request: RunRequest): RunRequest {

@@ -18,6 +18,9 @@ export const sweepRequestSchema = z
     trials: z.number().int().min(1).max(200).optional(),
     epochs: z.number().int().min(1).max(10_000).optional(),
     backend: z.enum(['local', 'aws']).optional(),
+    /** As for a run: the interpreter that runs a Keras notebook's cells up to model.fit. */
+    python: z.string().min(1).max(4096).optional(),
+    pythonTimeoutS: z.number().positive().max(86_400).optional(),
     outDir: z.string().min(1).optional(),
   })
   .strict();

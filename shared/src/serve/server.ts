@@ -189,7 +189,7 @@ interface HandlerConfig {
 }
 
 type Route =
-  | { name: 'estimate' | 'start' | 'list' | 'sweep-start' | 'sweep-list' }
+  | { name: 'estimate' | 'start' | 'list' | 'sweep-estimate' | 'sweep-start' | 'sweep-list' }
   | { name: 'get' | 'cancel' | 'resume' | 'artifacts' | 'events'; runId: string }
   | { name: 'sweep-get' | 'sweep-cancel' | 'sweep-resume' | 'sweep-events'; sweepId: string };
 
@@ -274,6 +274,8 @@ class Handler {
         res.setHeader('location', `/v1/sweeps/${encodeURIComponent(started.sweepId)}`);
         return sendJson(res, 201, started);
       }
+      case 'sweep-estimate':
+        return sendJson(res, 200, await sweeps.estimate(await this.body(req, sweepRequestSchema)));
       case 'sweep-list':
         return sendJson(res, 200, await sweeps.list());
       case 'sweep-get':
@@ -474,6 +476,10 @@ function matchRoute(method: string, pathname: string): Route {
     if (parts.length === 2) {
       allow(['GET', 'POST']);
       return { name: method === 'GET' ? 'sweep-list' : 'sweep-start' };
+    }
+    if (parts.length === 3 && parts[2] === 'estimate') {
+      allow(['POST']);
+      return { name: 'sweep-estimate' };
     }
     const action = parts.length === 3 ? 'get' : parts.length === 4 ? parts[3] : undefined;
     const methodOf = { get: 'GET', cancel: 'POST', resume: 'POST', events: 'GET' } as const;

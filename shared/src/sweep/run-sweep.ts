@@ -16,7 +16,7 @@ import { SmltError, errorMessage, isSmltError } from '../errors.js';
 import type { LocalRunService } from '../service/local-run-service.js';
 import type { RunRequest, RunSummary } from '../service/run-service.js';
 import { Asha, type AshaOptions, type Job } from './asha.js';
-import { type EpochPrice, SweepScheduler, type SweepSchedulerOptions, forecastSweep } from './scheduler.js';
+import { type EpochPrice, type SweepForecast, SweepScheduler, type SweepSchedulerOptions, forecastSweep } from './scheduler.js';
 import { describeValues, sampleTrials } from '../capture/search-space.js';
 import { type SweepDefinition, sweepDefinition } from './sweep-cell.js';
 import type { SweepEvent, SweepStatus, TrialSummary } from './sweep-events.js';
@@ -63,8 +63,35 @@ export interface PreparedSweep {
   drive(): Promise<SweepResult>;
 }
 
+/** What a sweep would do and cost, before anything starts (the editors' prompt shows it). */
+export interface SweepEstimate {
+  name: string;
+  trials: number;
+  rungs: number[];
+  eta: number;
+  objective: SweepState['definition']['objective'];
+  constraints: SweepState['constraints'];
+  forecast: SweepForecast;
+}
+
 /** Plans a sweep. Bad input (space, settings, constraints that cannot hold) rejects here, before anything is written or started. */
 export async function prepareSweep(service: LocalRunService, request: SweepRequest, hooks: SweepHooks = {}): Promise<PreparedSweep> {
+  const { state, driver } = await planSweep(service, request, hooks);
+  // Nothing is written before the sweep is known to be feasible.
+  if (!driver.forecast.feasible) throw new SmltError('OPTION_INVALID', `The sweep cannot hold its constraints: ${driver.forecast.advice}`);
+  // Recorded before it is driven, so a client can look it up as soon as it has the id.
+  await saveSweep({ ...state, driver: { pid: process.pid, heartbeatAt: new Date().toISOString() } });
+  return { sweepId: state.sweepId, drive: () => driver.drive(false) };
+}
+
+/** The sweep's forecast, feasible or not (then with its fix); bad input rejects as for prepareSweep. Nothing is written. */
+export async function estimateSweep(service: LocalRunService, request: SweepRequest): Promise<SweepEstimate> {
+  const { state, driver } = await planSweep(service, request, {});
+  const { definition } = state;
+  return { name: state.name, trials: state.values.length, rungs: definition.rungs, eta: definition.eta, objective: definition.objective, constraints: state.constraints, forecast: driver.forecast };
+}
+
+async function planSweep(service: LocalRunService, request: SweepRequest, hooks: SweepHooks): Promise<{ state: SweepState; driver: SweepDriver }> {
   const path = resolve(request.notebook);
   const base = await service.capture(runRequest(path, request));
   const roles = roleCellsOf(await readNotebookFile(path), path);
@@ -86,6 +113,8 @@ export async function prepareSweep(service: LocalRunService, request: SweepReque
       ...(request.deadlineS !== undefined ? { deadlineS: request.deadlineS } : {}),
     },
     backend,
+    ...(request.python ? { python: request.python } : {}),
+    ...(request.pythonTimeoutS ? { pythonTimeoutS: request.pythonTimeoutS } : {}),
     definition: { ...definition, trials: values.length },
     values,
     asha: { trials: [] },
@@ -95,12 +124,7 @@ export async function prepareSweep(service: LocalRunService, request: SweepReque
     status: 'running',
     createdAt: new Date().toISOString(),
   };
-  const driver = await SweepDriver.create(service, state, base, roles.model, hooks);
-  // Nothing is written before the sweep is known to be feasible.
-  if (!driver.forecast.feasible) throw new SmltError('OPTION_INVALID', `The sweep cannot hold its constraints: ${driver.forecast.advice}`);
-  // Recorded before it is driven, so a client can look it up as soon as it has the id.
-  await saveSweep({ ...state, driver: { pid: process.pid, heartbeatAt: new Date().toISOString() } });
-  return { sweepId, drive: () => driver.drive(false) };
+  return { state, driver: await SweepDriver.create(service, state, base, roles.model, hooks) };
 }
 
 /** Continues a sweep that stopped (cancelled, crashed): finished rungs are kept, running trials continue from their checkpoints. */
@@ -108,7 +132,7 @@ export async function prepareSweepResume(service: LocalRunService, sweepId: stri
   const state = await readSweep(sweepId);
   if (state.status === 'succeeded') throw new SmltError('RUN_BUSY', `Sweep ${sweepId} already finished; its best model is in ${state.outDir}.`);
   if (driverAlive(state) && state.driver!.pid !== process.pid) throw new SmltError('RUN_BUSY', `Sweep ${sweepId} is still being driven by process ${state.driver!.pid}; cancel it with \`smlt cancel ${sweepId}\`.`);
-  const base = await service.capture(runRequest(state.notebook, { backend: state.backend }));
+  const base = await service.capture(runRequest(state.notebook, state));
   const roles = roleCellsOf(await readNotebookFile(state.notebook), state.notebook);
   const driver = await SweepDriver.create(service, { ...state, status: 'running' }, base, roles.model, hooks);
   return { sweepId, drive: () => driver.drive(true) };
@@ -187,7 +211,7 @@ class SweepDriver {
     private readonly state: SweepState,
     private readonly variants: Variants,
     private readonly scheduler: SweepScheduler,
-    readonly forecast: ReturnType<typeof forecastSweep>,
+    readonly forecast: SweepForecast,
     private readonly hooks: SweepHooks,
   ) {}
 

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SmltError, isSmltError } from '../errors.js';
 import type { LocalRunService } from '../service/local-run-service.js';
-import { type PreparedSweep, type SweepRequest, type SweepResult, cancelSweep, prepareSweep, prepareSweepResume, trialTable } from './run-sweep.js';
+import { type PreparedSweep, type SweepEstimate, type SweepRequest, type SweepResult, cancelSweep, estimateSweep, prepareSweep, prepareSweepResume, trialTable } from './run-sweep.js';
 import type { SweepEvent, SweepStatus } from './sweep-events.js';
 import type { Values } from '../capture/search-space.js';
 import { SWEEP_HEARTBEAT_STALE_MS, type SweepState, driverAlive, listSweeps, readSweep, readSweepEvents } from './sweep-store.js';
@@ -32,6 +32,8 @@ const ORPHAN_MS = SWEEP_HEARTBEAT_STALE_MS;
 
 /** What `smlt serve` and its client offer for sweeps (LocalSweepService here; RunServiceClient over HTTP). */
 export interface SweepService {
+  /** The forecast of the whole sweep (feasible or not, with the fix); starts nothing. */
+  estimate(request: SweepRequest): Promise<SweepEstimate>;
   start(request: SweepRequest): Promise<{ sweepId: string }>;
   resume(sweepId: string): Promise<{ sweepId: string; fromSeq: number }>;
   cancel(sweepId: string): Promise<{ outcome: 'requested' | 'cancelled' | 'finished' }>;
@@ -44,6 +46,10 @@ export class LocalSweepService implements SweepService {
   private readonly active = new Map<string, { abort: AbortController; done: Promise<SweepResult | undefined> }>();
 
   constructor(private readonly runs: LocalRunService) {}
+
+  estimate(request: SweepRequest): Promise<SweepEstimate> {
+    return estimateSweep(this.runs, request);
+  }
 
   async start(request: SweepRequest): Promise<{ sweepId: string }> {
     const abort = new AbortController();

@@ -25,6 +25,9 @@ export interface SweepState {
   outDir: string;
   constraints: { budgetUsd?: number; deadlineS?: number };
   backend: 'local' | 'aws';
+  /** The Python that captured a Keras notebook (a resume captures it with the same). */
+  python?: string;
+  pythonTimeoutS?: number;
   definition: SweepDefinition;
   values: Values[];
   asha: AshaState;
