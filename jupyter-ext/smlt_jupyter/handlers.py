@@ -20,6 +20,10 @@ from tornado.iostream import StreamClosedError
 from .side_process import SideProcessError
 
 _RUN_ID = r"(?P<run_id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})"
+# Sweep ids (sweep-20261208-011500-a1b2c3) follow the same rule as run ids in smlt serve.
+_SWEEP_ID = r"(?P<sweep_id>[A-Za-z0-9][A-Za-z0-9_-]{0,127})"
+# What the browser may set on a sweep; the notebook and its interpreter are the server's choice.
+_SWEEP_SETTINGS = ("budgetUsd", "deadlineS", "trials", "epochs", "backend")
 # A notebook's arrays travel base64 in JSON; 512 MiB of .npy is far beyond a notebook-sized dataset.
 _MAX_ARRAY_BYTES = 512 * 1024 * 1024
 
@@ -103,6 +107,44 @@ class SmltHandler(APIHandler):
             request["python"] = python
         return request
 
+    def sweep_request(self, body):
+        """The browser's sweep settings with its notebook made absolute for smlt serve.
+
+        A sweep reads the notebook from disk (the browser saves it first), so the kernel's
+        interpreter is found from the saved file's kernelspec, never taken from the browser."""
+        unknown = sorted(k for k in body if k not in _SWEEP_SETTINGS and k != "contentsPath")
+        if unknown:
+            allowed = ", ".join(("contentsPath",) + _SWEEP_SETTINGS)
+            raise ApiFailure(400, "OPTION_INVALID", f"{unknown[0]}: not a sweep setting here; send only {allowed}.", unknown[0])
+        path = self.notebook_file(body.get("contentsPath"), "contentsPath")
+        try:
+            with open(path, encoding="utf-8") as f:
+                notebook = json.load(f)
+        except (OSError, ValueError) as err:
+            raise ApiFailure(400, "NOTEBOOK_UNREADABLE",
+                             f"contentsPath: cannot read the saved notebook {body.get('contentsPath')!r} ({err}); save it and try again.",
+                             "contentsPath")
+        request = {k: body[k] for k in _SWEEP_SETTINGS if k in body}
+        request["notebook"] = path
+        python = self.kernel_python(notebook if isinstance(notebook, dict) else {})
+        if python:
+            request["python"] = python
+        return request
+
+    async def listed(self, path, wanted):
+        """smlt serve's list at ``path``, newest first, of the notebook at contents path ``wanted`` (all when None)."""
+        found = [self.with_contents_path(item) for item in await self.upstream("GET", path)]
+        if wanted is not None:
+            found = [item for item in found if item["contentsPath"] == wanted.strip("/")]
+        found.sort(key=lambda item: item.get("createdAt", ""), reverse=True)
+        return found
+
+    def with_contents_path(self, summary):
+        """A run's or sweep's summary with its absolute notebook as a contents path (None outside the root)."""
+        summary = dict(summary)
+        summary["contentsPath"] = self.contents_path(summary.pop("notebook", None))
+        return summary
+
     def kernel_python(self, notebook):
         """The Python of the notebook's kernel, found as Jupyter starts it: a Keras notebook without
         SMLT cells has its cells run up to model.fit by that interpreter (smlt serve does it)."""
@@ -182,14 +224,7 @@ class RunsHandler(SmltHandler):
     @_api
     async def get(self):
         wanted = self.get_query_argument("contentsPath", None)
-        runs = []
-        for run in await self.upstream("GET", "/v1/runs"):
-            run = dict(run)
-            run["contentsPath"] = self.contents_path(run.pop("notebook", None))
-            if wanted is None or run["contentsPath"] == wanted.strip("/"):
-                runs.append(run)
-        runs.sort(key=lambda r: r.get("createdAt", ""), reverse=True)
-        self.reply(200, runs)
+        self.reply(200, await self.listed("/v1/runs", wanted))
 
     @_api
     async def post(self):
@@ -200,9 +235,7 @@ class RunsHandler(SmltHandler):
 class RunHandler(SmltHandler):
     @_api
     async def get(self, run_id):
-        run = dict(await self.upstream("GET", f"/v1/runs/{run_id}"))
-        run["contentsPath"] = self.contents_path(run.pop("notebook", None))
-        self.reply(200, run)
+        self.reply(200, self.with_contents_path(await self.upstream("GET", f"/v1/runs/{run_id}")))
 
 
 class CancelHandler(SmltHandler):
@@ -258,11 +291,14 @@ class ArraysHandler(SmltHandler):
 
 
 class EventsHandler(SmltHandler):
-    """The run's Server-Sent Events, relayed as they arrive (``fromSeq`` or ``Last-Event-ID``).
+    """A run's (or, in a subclass, a sweep's) Server-Sent Events, relayed as they arrive
+    (``fromSeq`` or ``Last-Event-ID``); smlt serve frames both streams alike.
 
     A plain HTTP/1.1 connection to smlt serve rather than tornado's client, so that the upstream
     stream is closed the moment the browser leaves (tornado's client cannot be cancelled)."""
 
+    # The /v1/<collection>/<id>/events stream this handler relays.
+    collection = "runs"
     _upstream = None
 
     def on_connection_close(self):
@@ -270,7 +306,9 @@ class EventsHandler(SmltHandler):
             self._upstream.close()
 
     @_api
-    async def get(self, run_id):
+    async def get(self, **ids):
+        # One path argument: run_id or sweep_id, as the route names it.
+        (item_id,) = ids.values()
         try:
             base = await self.side.ready()
         except SideProcessError as err:
@@ -288,7 +326,7 @@ class EventsHandler(SmltHandler):
             raise ApiFailure(503, "SERVER_UNREACHABLE", f"smlt serve did not answer: {err}")
         self._upstream = writer
         try:
-            lines = [f"GET /v1/runs/{run_id}/events{query} HTTP/1.1", f"Host: {host}:{port}",
+            lines = [f"GET /v1/{self.collection}/{item_id}/events{query} HTTP/1.1", f"Host: {host}:{port}",
                      "Accept: text/event-stream", "Connection: close"]
             lines += [f"{name}: {value}" for name, value in headers.items()]
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
@@ -316,6 +354,40 @@ class EventsHandler(SmltHandler):
             writer.close()
             self._upstream = None
         self.finish()
+
+
+class SweepEventsHandler(EventsHandler):
+    collection = "sweeps"
+
+
+class SweepEstimateHandler(SmltHandler):
+    """The sweep's forecast (trials, rungs, time and cost, feasible or the fix); starts nothing."""
+
+    @_api
+    async def post(self):
+        self.reply(200, await self.upstream("POST", "/v1/sweeps/estimate", self.sweep_request(self.json_body())))
+
+
+class SweepsHandler(SmltHandler):
+    @_api
+    async def get(self):
+        self.reply(200, await self.listed("/v1/sweeps", self.get_query_argument("contentsPath", None)))
+
+    @_api
+    async def post(self):
+        self.reply(201, await self.upstream("POST", "/v1/sweeps", self.sweep_request(self.json_body())))
+
+
+class SweepHandler(SmltHandler):
+    @_api
+    async def get(self, sweep_id):
+        self.reply(200, self.with_contents_path(await self.upstream("GET", f"/v1/sweeps/{sweep_id}")))
+
+
+class SweepCancelHandler(SmltHandler):
+    @_api
+    async def post(self, sweep_id):
+        self.reply(200, await self.upstream("POST", f"/v1/sweeps/{sweep_id}/cancel"))
 
 
 async def _read_head(reader):
@@ -362,4 +434,9 @@ def setup_handlers(web_app, root_dir):
         (url_path_join(base, "runs", _RUN_ID, "artifacts"), ArtifactsHandler),
         (url_path_join(base, "runs", _RUN_ID, "report"), ReportHandler),
         (url_path_join(base, "runs", _RUN_ID, "events"), EventsHandler),
+        (url_path_join(base, "sweeps"), SweepsHandler),
+        (url_path_join(base, "sweeps", "estimate"), SweepEstimateHandler),
+        (url_path_join(base, "sweeps", _SWEEP_ID), SweepHandler),
+        (url_path_join(base, "sweeps", _SWEEP_ID, "cancel"), SweepCancelHandler),
+        (url_path_join(base, "sweeps", _SWEEP_ID, "events"), SweepEventsHandler),
     ])

@@ -1,5 +1,6 @@
 """Unit tests of the server extension's pieces that the e2e tests cannot reach: an idle event
-stream whose browser leaves, chunked decoding, and the side process's token-file checks.
+stream whose browser leaves, chunked decoding, the sweep routes' request mapping and refusals,
+and the side process's token-file checks.
 Run with Debian's python3: `/usr/bin/python3 -m unittest discover jupyter-ext/tests`."""
 import asyncio
 import json
@@ -91,6 +92,18 @@ class EventsRelayTest(testing.AsyncHTTPTestCase):
         # No event will come to make a write fail: only the close hook can end the upstream stream.
         await asyncio.wait_for(self.upstream.closed.wait(), timeout=5)
 
+    @testing.gen_test(timeout=20)
+    async def test_a_sweep_stream_is_relayed_from_the_sweep_route(self):
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.get_http_port())
+        writer.write(b"GET /smlt/sweeps/sweep-1/events?fromSeq=3 HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n\r\n" % AUTH.encode())
+        await writer.drain()
+        received = b""
+        while b"run_started" not in received:  # the fake upstream's one event
+            received += await reader.read(4096)
+        self.assertIn(b"GET /v1/sweeps/sweep-1/events?fromSeq=3 HTTP/1.1", self.upstream.request)
+        writer.close()
+        await asyncio.wait_for(self.upstream.closed.wait(), timeout=5)
+
     def test_notebook_paths_outside_the_root_are_refused(self):
         body = json.dumps({"source": {"notebook": {}, "contentsPath": "../elsewhere.ipynb"}})
         response = self.fetch("/smlt/estimate", method="POST", body=body, headers={"Authorization": f"token {JUPYTER_TOKEN}"})
@@ -98,6 +111,142 @@ class EventsRelayTest(testing.AsyncHTTPTestCase):
         error = json.loads(response.body)["error"]
         self.assertEqual(error["field"], "source.contentsPath")
         self.assertIn("outside the Jupyter root", error["message"])
+
+
+class JsonUpstream:
+    """A fake smlt serve: records each request (method, path, JSON body) and answers the next
+    queued (status, body), else 200 {}."""
+
+    def __init__(self):
+        self.requests = []
+        self.answers = []
+
+    async def start(self):
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def serve(self, reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = lines[0].split(" ", 2)
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        raw = await reader.readexactly(int(headers.get("content-length", "0")))
+        self.requests.append((method, path, json.loads(raw) if raw else None))
+        status, body = self.answers.pop(0) if self.answers else (200, {})
+        data = json.dumps(body).encode()
+        writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                     % (status, len(data), data))
+        await writer.drain()
+        writer.close()
+
+
+class FakeKernelSpecs:
+    """The kernelspecs jupyter_server would find: a venv's ipykernel, and no tslab."""
+
+    class Spec:
+        def __init__(self, language, argv):
+            self.language, self.argv = language, argv
+
+    def get_kernel_spec(self, name):
+        if name == "python3":
+            return self.Spec("python", ["/opt/kernel-venv/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+        raise KeyError(name)
+
+
+def notebook_json(kernel_name):
+    return json.dumps({"cells": [], "metadata": {"kernelspec": {"name": kernel_name, "language": "x", "display_name": kernel_name}},
+                       "nbformat": 4, "nbformat_minor": 5})
+
+
+class SweepRoutesTest(testing.AsyncHTTPTestCase):
+    """The browser sends a contents path and the limits; smlt serve gets the absolute notebook and
+    the kernel's interpreter, both chosen here."""
+
+    def get_app(self):
+        self.upstream = JsonUpstream()
+        port = self.io_loop.asyncio_loop.run_until_complete(self.upstream.start())
+        self.root = os.path.realpath(tempfile.mkdtemp())
+        os.makedirs(os.path.join(self.root, "nb"))
+        for name, kernel in (("nb/sweep.ipynb", "tslab"), ("nb/keras.ipynb", "python3")):
+            with open(os.path.join(self.root, name), "w") as f:
+                f.write(notebook_json(kernel))
+        app = web.Application(
+            base_url="/",
+            cookie_secret=os.urandom(32),
+            identity_provider=IdentityProvider(token=JUPYTER_TOKEN),
+            kernel_spec_manager=FakeKernelSpecs(),
+            smlt_serve=FakeSide(f"http://127.0.0.1:{port}"),
+        )
+        setup_handlers(app, root_dir=self.root)
+        return app
+
+    def tearDown(self):
+        self.upstream.server.close()
+        super().tearDown()
+
+    def call(self, method, path, body=None):
+        response = self.fetch(path, method=method, body=None if body is None else json.dumps(body),
+                              headers={"Authorization": f"token {JUPYTER_TOKEN}"})
+        return response.code, json.loads(response.body or b"null")
+
+    def test_estimate_sends_the_absolute_notebook_and_the_limits(self):
+        self.upstream.answers.append((200, {"trials": 4, "forecast": {"feasible": True}}))
+        code, body = self.call("POST", "/smlt/sweeps/estimate",
+                               {"contentsPath": "nb/sweep.ipynb", "budgetUsd": 0.5, "deadlineS": 600, "backend": "local"})
+        self.assertEqual((code, body["trials"]), (200, 4))
+        # A tslab notebook has no Python kernel: no interpreter is sent.
+        self.assertEqual(self.upstream.requests, [("POST", "/v1/sweeps/estimate", {
+            "notebook": os.path.join(self.root, "nb/sweep.ipynb"), "budgetUsd": 0.5, "deadlineS": 600, "backend": "local"})])
+
+    def test_start_adds_the_kernel_python_of_the_saved_notebook(self):
+        self.upstream.answers.append((201, {"sweepId": "sweep-20261208-011500-a1b2c3"}))
+        code, body = self.call("POST", "/smlt/sweeps", {"contentsPath": "/nb/keras.ipynb", "trials": 4})
+        self.assertEqual((code, body), (201, {"sweepId": "sweep-20261208-011500-a1b2c3"}))
+        self.assertEqual(self.upstream.requests, [("POST", "/v1/sweeps", {
+            "notebook": os.path.join(self.root, "nb/keras.ipynb"), "trials": 4, "python": "/opt/kernel-venv/bin/python"})])
+
+    def test_the_browser_cannot_choose_the_interpreter_or_the_output_folder(self):
+        for field in ("python", "outDir", "notebook"):
+            code, body = self.call("POST", "/smlt/sweeps", {"contentsPath": "nb/sweep.ipynb", field: "/tmp/elsewhere"})
+            self.assertEqual((code, body["error"]["field"]), (400, field))
+            self.assertIn("not a sweep setting", body["error"]["message"])
+        self.assertEqual(self.upstream.requests, [])
+
+    def test_notebooks_outside_the_root_or_unsaved_are_refused(self):
+        code, body = self.call("POST", "/smlt/sweeps/estimate", {"contentsPath": "../elsewhere.ipynb"})
+        self.assertEqual((code, body["error"]["field"]), (400, "contentsPath"))
+        self.assertIn("outside the Jupyter root", body["error"]["message"])
+        code, body = self.call("POST", "/smlt/sweeps", {"contentsPath": "nb/never-saved.ipynb"})
+        self.assertEqual((code, body["error"]["code"], body["error"]["field"]), (400, "NOTEBOOK_UNREADABLE", "contentsPath"))
+        self.assertIn("save it", body["error"]["message"])
+        code, body = self.call("POST", "/smlt/sweeps", {})
+        self.assertEqual((code, body["error"]["field"]), (400, "contentsPath"))
+        self.assertEqual(self.upstream.requests, [])
+
+    def test_errors_of_smlt_serve_keep_their_code_and_field(self):
+        self.upstream.answers.append((400, {"error": {"code": "OPTION_INVALID", "message": "budgetUsd: too small", "field": "budgetUsd"}}))
+        code, body = self.call("POST", "/smlt/sweeps", {"contentsPath": "nb/sweep.ipynb", "budgetUsd": 0.0001})
+        self.assertEqual((code, body), (400, {"error": {"code": "OPTION_INVALID", "message": "budgetUsd: too small", "field": "budgetUsd"}}))
+
+    def test_list_is_filtered_by_contents_path_newest_first(self):
+        inside = os.path.join(self.root, "nb/sweep.ipynb")
+        self.upstream.answers.append((200, [
+            {"sweepId": "sweep-old", "notebook": inside, "createdAt": "2026-12-08T01:00:00Z", "status": "succeeded"},
+            {"sweepId": "sweep-other", "notebook": "/elsewhere/x.ipynb", "createdAt": "2026-12-08T03:00:00Z", "status": "running"},
+            {"sweepId": "sweep-new", "notebook": inside, "createdAt": "2026-12-08T02:00:00Z", "status": "running"},
+        ]))
+        code, body = self.call("GET", "/smlt/sweeps?contentsPath=nb%2Fsweep.ipynb")
+        self.assertEqual(code, 200)
+        self.assertEqual([s["sweepId"] for s in body], ["sweep-new", "sweep-old"])
+        self.assertEqual({s["contentsPath"] for s in body}, {"nb/sweep.ipynb"})
+        self.assertTrue(all("notebook" not in s for s in body), "absolute paths stay on the server")
+        self.assertEqual(self.upstream.requests, [("GET", "/v1/sweeps", None)])
+
+    def test_get_and_cancel_go_to_the_sweep(self):
+        self.upstream.answers += [(200, {"sweepId": "sweep-1", "notebook": "/elsewhere/x.ipynb"}), (200, {"outcome": "requested"})]
+        self.assertEqual(self.call("GET", "/smlt/sweeps/sweep-1"), (200, {"sweepId": "sweep-1", "contentsPath": None}))
+        self.assertEqual(self.call("POST", "/smlt/sweeps/sweep-1/cancel", {}), (200, {"outcome": "requested"}))
+        self.assertEqual([r[:2] for r in self.upstream.requests], [("GET", "/v1/sweeps/sweep-1"), ("POST", "/v1/sweeps/sweep-1/cancel")])
 
 
 FAKE_SERVE = textwrap.dedent("""
