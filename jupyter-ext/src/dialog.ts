@@ -3,6 +3,10 @@
  * from the planner (refreshed as the values change) and, when the limits cannot be met, the
  * planner's explanation with its fix. Bad values are shown beside their field and keep the
  * dialog open; nothing launches until the form is valid.
+ *
+ * `LimitsForm` and `LaunchDialog` are the parts the sweep dialog (sweep-dialog.ts) shares: the
+ * deadline, budget and backend fields, the debounced estimate, errors beside their field, and a
+ * dialog that stays open while the form is invalid or the start fails.
  */
 import { Dialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
@@ -10,33 +14,49 @@ import { costOn, formatDuration, formatUsd } from '../../shared/dist/panel/forma
 import { ApiError, postJSON } from './request';
 import type { Estimate, NotebookPayload, ServerConfig, TrainSettings } from './tokens';
 
-type FieldName = 'objective' | 'deadline' | 'budget' | 'backend';
+export type FieldName = 'objective' | 'deadline' | 'budget' | 'backend';
+export type FieldErrors = Partial<Record<FieldName, string>>;
 
-/** Server-side field names (of the run request) mapped to the dialog's fields. */
+/** What every launch form collects: the limits and where to run. */
+export interface LimitSettings {
+  /** Minutes; undefined when left empty. */
+  deadlineMin?: number;
+  budgetUsd?: number;
+  backend: string;
+}
+
+/** Server-side field names (of the run and sweep requests) mapped to the dialog's fields. */
 const FIELD_OF_REQUEST: Record<string, FieldName> = {
   objective: 'objective',
   deadlineS: 'deadline',
-  budgetUsd: 'budget'
+  budgetUsd: 'budget',
+  backend: 'backend'
 };
 
 const MAX_DEADLINE_MIN = 7 * 24 * 60;
 
-export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSettings> {
+/**
+ * A form of limits with a live estimate: subclasses say which fields they have, how to read
+ * their own, how to ask for the estimate and how to put it in words. The estimate is asked for
+ * 600 ms after the last edit, and only the answer for the values now in the form is shown.
+ */
+export abstract class LimitsForm<S extends LimitSettings, E> extends Widget implements Dialog.IBodyWidget<S> {
   private _estimateSeq = 0;
   private _timer: number | undefined;
-  /** The estimate for the values now in the form (undefined while one is pending or failed). */
-  private _estimate: Estimate | undefined;
+  /** Whether the limits can be met, by the estimate for the values now in the form (undefined while pending or failed). */
+  private _feasible: boolean | undefined;
   /** The values the current (or pending) estimate is for: a blur's `change` event is not a change. */
   private _estimatedKey: string | undefined;
 
-  constructor(
-    private readonly payload: NotebookPayload,
-    private readonly config: ServerConfig,
-    initial: Partial<TrainSettings> = {}
+  protected constructor(
+    protected readonly config: ServerConfig,
+    private readonly fields: FieldName[],
+    bodyHtml: string,
+    initial: Partial<LimitSettings>
   ) {
     super();
-    this.addClass('jp-smlt-TrainForm');
-    this.node.innerHTML = FORM_HTML;
+    this.addClass('jp-smlt-LimitsForm');
+    this.node.innerHTML = bodyHtml;
     const backend = this.input('backend') as HTMLSelectElement;
     for (const b of config.backends) {
       const option = document.createElement('option');
@@ -45,30 +65,40 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
       option.disabled = !b.available;
       backend.appendChild(option);
     }
-    if (initial.objective) (this.input('objective') as HTMLSelectElement).value = initial.objective;
     if (initial.deadlineMin !== undefined) this.input('deadline').value = String(initial.deadlineMin);
     if (initial.budgetUsd !== undefined) this.input('budget').value = String(initial.budgetUsd);
     backend.value = initial.backend ?? config.backends.find((b) => b.available)?.name ?? '';
+  }
+
+  /** The values as typed, read by the subclass (its own fields, and `readLimits` for the common ones). */
+  protected abstract readSettings(errors: FieldErrors): S;
+
+  protected abstract requestEstimate(settings: S): Promise<E>;
+
+  /** The estimate in words, and whether the limits can be met. */
+  protected abstract presentEstimate(estimate: E, settings: S): { text: string; feasible: boolean };
+
+  /** Starts listening to edits and asks for the first estimate; the subclass calls it once its fields are set. */
+  protected listen(): void {
     this.node.addEventListener('input', () => this.changed());
     this.node.addEventListener('change', () => this.changed());
     this.changed(0);
   }
 
   /** The values as typed; `validate()` says whether they may be sent. */
-  getValue(): TrainSettings {
-    const { settings } = this.read();
-    return settings;
+  getValue(): S {
+    return this.read().settings;
   }
 
-  /** Shows every problem beside its field; true when the form may launch a run. */
+  /** Shows every problem beside its field; true when the form may launch. */
   validate(): boolean {
     const { errors } = this.read();
-    for (const name of ['objective', 'deadline', 'budget', 'backend'] as FieldName[]) this.showFieldError(name, errors[name]);
+    for (const name of this.fields) this.showFieldError(name, errors[name]);
     if (Object.keys(errors).length > 0) {
       this.input(Object.keys(errors)[0] as FieldName).focus();
       return false;
     }
-    if (this._estimate && !this._estimate.feasible) {
+    if (this._feasible === false) {
       this.showGeneral('Not started: change the deadline or the budget as the estimate above says.');
       return false;
     }
@@ -77,8 +107,9 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
 
   /** A failure of the start request: beside its field when it names one, else under the form. */
   showError(err: unknown): void {
-    if (err instanceof ApiError && err.field && FIELD_OF_REQUEST[err.field]) {
-      this.showFieldError(FIELD_OF_REQUEST[err.field]!, err.message);
+    const field = err instanceof ApiError && err.field ? FIELD_OF_REQUEST[err.field] : undefined;
+    if (field && this.fields.includes(field)) {
+      this.showFieldError(field, (err as Error).message);
     } else {
       this.showGeneral(err instanceof Error ? err.message : String(err));
     }
@@ -90,14 +121,12 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
     super.dispose();
   }
 
-  private input(name: FieldName): HTMLInputElement | HTMLSelectElement {
+  protected input(name: FieldName): HTMLInputElement | HTMLSelectElement {
     return this.node.querySelector(`[name="${name}"]`) as HTMLInputElement;
   }
 
-  private read(): { settings: TrainSettings; errors: Partial<Record<FieldName, string>> } {
-    const errors: Partial<Record<FieldName, string>> = {};
-    const objective = this.input('objective').value;
-    if (objective !== 'time' && objective !== 'cost') errors.objective = 'Choose time or cost.';
+  /** The deadline, budget and backend fields; problems go into `errors`. */
+  protected readLimits(errors: FieldErrors): LimitSettings {
     const number = (name: 'deadline' | 'budget', what: string, max: number, unit: string): number | undefined => {
       const text = this.input(name).value.trim();
       if (text === '') return undefined;
@@ -114,20 +143,26 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
     const backend = this.input('backend').value;
     const known = this.config.backends.find((b) => b.name === backend);
     if (!known || !known.available) errors.backend = known?.note ?? 'Choose a backend.';
-    const settings: TrainSettings = { objective: objective === 'cost' ? 'cost' : 'time', backend };
-    if (deadlineMin !== undefined && errors.deadline === undefined) settings.deadlineMin = deadlineMin;
-    if (budgetUsd !== undefined && errors.budget === undefined) settings.budgetUsd = budgetUsd;
+    const limits: LimitSettings = { backend };
+    if (deadlineMin !== undefined && errors.deadline === undefined) limits.deadlineMin = deadlineMin;
+    if (budgetUsd !== undefined && errors.budget === undefined) limits.budgetUsd = budgetUsd;
+    return limits;
+  }
+
+  private read(): { settings: S; errors: FieldErrors } {
+    const errors: FieldErrors = {};
+    const settings = this.readSettings(errors);
     return { settings, errors };
   }
 
   private changed(delayMs = 600): void {
     const { settings, errors } = this.read();
-    for (const name of ['objective', 'deadline', 'budget', 'backend'] as FieldName[]) this.showFieldError(name, errors[name]);
+    for (const name of this.fields) this.showFieldError(name, errors[name]);
     const key = JSON.stringify([settings, errors]);
     if (key === this._estimatedKey) return;
     this._estimatedKey = key;
     this.showGeneral(undefined);
-    this._estimate = undefined;
+    this._feasible = undefined;
     window.clearTimeout(this._timer);
     const seq = ++this._estimateSeq;
     if (Object.keys(errors).length > 0) {
@@ -141,24 +176,11 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
   private async estimate(seq: number): Promise<void> {
     const settings = this.getValue();
     try {
-      const estimate = await postJSON<Estimate>('estimate', runRequestBody(this.payload, settings));
+      const estimate = await this.requestEstimate(settings);
       if (seq !== this._estimateSeq || this.isDisposed) return;
-      this._estimate = estimate;
-      this.showFound(estimate.found);
-      const time = `${formatDuration(estimate.timeS.expected)} (${formatDuration(estimate.timeS.low)} to ${formatDuration(estimate.timeS.high)})`;
-      const cost = `${formatUsd(estimate.costUsd.expected)} (up to ${formatUsd(estimate.costUsd.high)})`;
-      const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-      const shape =
-        `${plural(estimate.workers, 'worker')} × ${estimate.memoryMb} MB${estimate.backend ? ` on ${estimate.backend.name}` : ''}, ` +
-        `${plural(estimate.epochs, 'epoch')} of ${plural(estimate.iterationsPerEpoch, 'iteration')}`;
-      if (estimate.feasible) {
-        this.showEstimate(`Estimate: ${time}, ${costOn(cost, estimate.platform)}; ${shape}.`, 'ok');
-      } else {
-        this.showEstimate(
-          `Cannot meet these limits: about ${time} and ${cost}. ${estimate.advice ?? 'Relax the deadline or the budget.'}`,
-          'infeasible'
-        );
-      }
+      const { text, feasible } = this.presentEstimate(estimate, settings);
+      this._feasible = feasible;
+      this.showEstimate(text, feasible ? 'ok' : 'infeasible');
     } catch (err) {
       if (seq !== this._estimateSeq || this.isDisposed) return;
       this.showEstimate('No estimate.', 'idle');
@@ -178,6 +200,49 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
     slot.hidden = !message;
   }
 
+  private showEstimate(text: string, kind: 'idle' | 'pending' | 'ok' | 'infeasible'): void {
+    const slot = this.node.querySelector('.jp-smlt-Estimate') as HTMLElement;
+    slot.textContent = text;
+    slot.dataset.kind = kind;
+  }
+}
+
+export class TrainForm extends LimitsForm<TrainSettings, Estimate> {
+  constructor(
+    private readonly payload: NotebookPayload,
+    config: ServerConfig,
+    initial: Partial<TrainSettings> = {}
+  ) {
+    super(config, ['objective', 'deadline', 'budget', 'backend'], TRAIN_FORM_HTML, initial);
+    this.addClass('jp-smlt-TrainForm');
+    if (initial.objective) (this.input('objective') as HTMLSelectElement).value = initial.objective;
+    this.listen();
+  }
+
+  protected readSettings(errors: FieldErrors): TrainSettings {
+    const objective = this.input('objective').value;
+    if (objective !== 'time' && objective !== 'cost') errors.objective = 'Choose time or cost.';
+    return { objective: objective === 'cost' ? 'cost' : 'time', ...this.readLimits(errors) };
+  }
+
+  protected requestEstimate(settings: TrainSettings): Promise<Estimate> {
+    return postJSON<Estimate>('estimate', runRequestBody(this.payload, settings));
+  }
+
+  protected presentEstimate(estimate: Estimate): { text: string; feasible: boolean } {
+    this.showFound(estimate.found);
+    const time = `${formatDuration(estimate.timeS.expected)} (${formatDuration(estimate.timeS.low)} to ${formatDuration(estimate.timeS.high)})`;
+    const cost = `${formatUsd(estimate.costUsd.expected)} (up to ${formatUsd(estimate.costUsd.high)})`;
+    const shape =
+      `${plural(estimate.workers, 'worker')} × ${estimate.memoryMb} MB${estimate.backend ? ` on ${estimate.backend.name}` : ''}, ` +
+      `${plural(estimate.epochs, 'epoch')} of ${plural(estimate.iterationsPerEpoch, 'iteration')}`;
+    if (estimate.feasible) return { text: `Estimate: ${time}, ${costOn(cost, estimate.platform)}; ${shape}.`, feasible: true };
+    return {
+      text: `Cannot meet these limits: about ${time} and ${cost}. ${estimate.advice ?? 'Relax the deadline or the budget.'}`,
+      feasible: false
+    };
+  }
+
   /** What capture found (a Keras notebook's model, data and settings), so the user can check it. */
   private showFound(found: Estimate['found']): void {
     const block = this.node.querySelector('.jp-smlt-Found') as HTMLElement;
@@ -192,33 +257,40 @@ export class TrainForm extends Widget implements Dialog.IBodyWidget<TrainSetting
       })
     );
   }
+}
 
-  private showEstimate(text: string, kind: 'idle' | 'pending' | 'ok' | 'infeasible'): void {
-    const slot = this.node.querySelector('.jp-smlt-Estimate') as HTMLElement;
-    slot.textContent = text;
-    slot.dataset.kind = kind;
-  }
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** A form `LaunchDialog` can drive: it validates, gives its value and shows a failed start. */
+export interface LaunchForm<S> extends Widget, Dialog.IBodyWidget<S> {
+  getValue(): S;
+  validate(): boolean;
+  showError(err: unknown): void;
 }
 
 /**
- * The dialog that stays open while the form is invalid and while the run starts: Train checks the
- * form, then awaits `start`; a start that fails shows its error in the form and leaves the dialog
- * open and working (Cancel, Escape, Train again), and only a start that succeeds closes it.
+ * A dialog that stays open while the form is invalid and while the launch starts: the accept
+ * button checks the form, then awaits `start`; a start that fails shows its error in the form and
+ * leaves the dialog open and working (Cancel, Escape, accept again), and only a start that
+ * succeeds closes it.
  */
-export class TrainDialog extends Dialog<TrainSettings> {
+export class LaunchDialog<S> extends Dialog<S> {
   private _starting = false;
 
   constructor(
-    private readonly form: TrainForm,
-    private readonly start: (settings: TrainSettings) => Promise<void>
+    private readonly form: LaunchForm<S>,
+    private readonly start: (settings: S) => Promise<void>,
+    private readonly labels: { title: string; accept: string; className: string; focus: string }
   ) {
     super({
-      title: 'Train on serverless',
+      title: labels.title,
       body: form,
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Train' })],
-      focusNodeSelector: 'select[name="objective"]'
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: labels.accept })],
+      focusNodeSelector: labels.focus
     });
-    this.addClass('jp-smlt-TrainDialog');
+    this.addClass(labels.className);
   }
 
   resolve(index?: number): void {
@@ -240,14 +312,20 @@ export class TrainDialog extends Dialog<TrainSettings> {
 
   private setStarting(starting: boolean): void {
     this._starting = starting;
-    const train = this.node.querySelector<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept');
-    if (train) {
+    const accept = this.node.querySelector<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept');
+    if (accept) {
       // Not `disabled`: a focused button that becomes disabled drops the focus to the page, and
-      // the dialog would no longer hear Escape. A second Train while starting is ignored above.
-      train.setAttribute('aria-disabled', String(starting));
-      const label = train.querySelector('.jp-Dialog-buttonLabel') ?? train;
-      label.textContent = starting ? 'Starting…' : 'Train';
+      // the dialog would no longer hear Escape. A second accept while starting is ignored above.
+      accept.setAttribute('aria-disabled', String(starting));
+      const label = accept.querySelector('.jp-Dialog-buttonLabel') ?? accept;
+      label.textContent = starting ? 'Starting…' : this.labels.accept;
     }
+  }
+}
+
+export class TrainDialog extends LaunchDialog<TrainSettings> {
+  constructor(form: TrainForm, start: (settings: TrainSettings) => Promise<void>) {
+    super(form, start, { title: 'Train on serverless', accept: 'Train', className: 'jp-smlt-TrainDialog', focus: 'select[name="objective"]' });
   }
 }
 
@@ -261,30 +339,40 @@ export function runRequestBody(payload: NotebookPayload, settings: TrainSettings
   };
 }
 
-const FORM_HTML = `
+/** One labelled field with its error slot; `id` is unique in the page while one dialog is up. */
+function field(name: FieldName, label: string, control: string): string {
+  return `
 <div class="jp-smlt-Field">
-  <label for="smlt-objective">Objective</label>
-  <select id="smlt-objective" name="objective">
+  <label for="smlt-${name}">${label}</label>
+  ${control}
+  <span class="jp-smlt-FieldError" data-error-for="${name}" role="alert"></span>
+</div>`;
+}
+
+const textInput = (name: FieldName) =>
+  `<input id="smlt-${name}" name="${name}" type="text" inputmode="decimal" placeholder="none" autocomplete="off">`;
+
+/** The deadline, budget and backend fields, then the estimate; the sweep dialog's body too. */
+export const LIMIT_FIELDS_HTML =
+  field('deadline', 'Deadline (minutes)', textInput('deadline')) +
+  field('budget', 'Budget (US$)', textInput('budget')) +
+  field('backend', 'Backend', '<select id="smlt-backend" name="backend"></select>') +
+  `
+<p class="jp-smlt-Estimate" aria-live="polite"></p>`;
+
+export const FORM_ERROR_HTML = `
+<p class="jp-smlt-FormError" role="alert" hidden></p>`;
+
+const TRAIN_FORM_HTML =
+  field(
+    'objective',
+    'Objective',
+    `<select id="smlt-objective" name="objective">
     <option value="time">Fastest (time)</option>
     <option value="cost">Cheapest (cost)</option>
-  </select>
-  <span class="jp-smlt-FieldError" data-error-for="objective" role="alert"></span>
-</div>
-<div class="jp-smlt-Field">
-  <label for="smlt-deadline">Deadline (minutes)</label>
-  <input id="smlt-deadline" name="deadline" type="text" inputmode="decimal" placeholder="none" autocomplete="off">
-  <span class="jp-smlt-FieldError" data-error-for="deadline" role="alert"></span>
-</div>
-<div class="jp-smlt-Field">
-  <label for="smlt-budget">Budget (US$)</label>
-  <input id="smlt-budget" name="budget" type="text" inputmode="decimal" placeholder="none" autocomplete="off">
-  <span class="jp-smlt-FieldError" data-error-for="budget" role="alert"></span>
-</div>
-<div class="jp-smlt-Field">
-  <label for="smlt-backend">Backend</label>
-  <select id="smlt-backend" name="backend"></select>
-  <span class="jp-smlt-FieldError" data-error-for="backend" role="alert"></span>
-</div>
-<p class="jp-smlt-Estimate" aria-live="polite"></p>
-<div class="jp-smlt-Found" hidden><p class="jp-smlt-FoundSummary"></p><ul class="jp-smlt-FoundWarnings"></ul></div>
-<p class="jp-smlt-FormError" role="alert" hidden></p>`;
+  </select>`
+  ) +
+  LIMIT_FIELDS_HTML +
+  `
+<div class="jp-smlt-Found" hidden><p class="jp-smlt-FoundSummary"></p><ul class="jp-smlt-FoundWarnings"></ul></div>` +
+  FORM_ERROR_HTML;

@@ -3,7 +3,7 @@
  * schema/plugin.json) and palette / context-menu commands that capture the notebook, ask for
  * the objective, deadline, budget and backend, start the run through the server extension and
  * show its progress panel inside the notebook. A notebook that is opened (or a page that is
- * reloaded) while one of its runs is going re-attaches to it.
+ * reloaded) while one of its runs is going re-attaches to it. Design sweeps: sweep.ts.
  */
 import { type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
@@ -16,6 +16,7 @@ import { RunModel } from './model';
 import { KernelCodeError, declaredLanguage, kernelLanguage, runInKernel } from './kernel';
 import { yamlCellsToRaw } from './yaml-cells';
 import { ApiError, postJSON, requestAPI } from './request';
+import { activateSweeps } from './sweep';
 import { CommandIds, PLUGIN_ID, type RunArtifacts, type RunSummary, type ServerConfig, type TrainSettings } from './tokens';
 import { ReportWidget, RunPanelWidget, ensurePanelStyles } from './widget';
 
@@ -184,6 +185,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return notebook && widget ? insertLoadCell(notebook, widget.model) : undefined;
       }
     });
+    activateSweeps(app, tracker);
     if (palette) {
       for (const command of Object.values(CommandIds)) palette.addItem({ command, category: 'SMLT' });
     }

@@ -1,30 +1,26 @@
 /**
  * The state of one run as a notebook shows it: the shared panel reducer folded over the run's
  * events, kept live from the server's event stream. No DOM and no React: widgets listen to
- * `changed` and render.
+ * `changed` and render. `FollowedModel` is the part a sweep's model (sweep-model.ts) shares.
  */
 import { type ISignal, Signal } from '@lumino/signaling';
 import { initialPanelState, reducePanel, type PanelState } from '../../shared/dist/panel/state.js';
 import { followEvents, postJSON } from './request';
 import type { RunEvent } from './tokens';
 
-export class RunModel {
-  private _state: PanelState;
+/** A state folded by `reduce` over the events at `eventsPath`, replayed from the first and then followed live. */
+export abstract class FollowedModel<S, E extends { seq: number }> {
   private _trouble: string | undefined;
   private readonly _changed = new Signal<this, void>(this);
   private readonly _abort = new AbortController();
   private _following: Promise<void> | undefined;
 
-  constructor(
-    readonly runId: string,
-    options: { name?: string; budgetUsd?: number; deadlineS?: number } = {}
-  ) {
-    const { name, ...limits } = options;
-    const initial = initialPanelState(limits);
-    this._state = name === undefined ? { ...initial, runId } : { ...initial, runId, name };
-  }
+  protected constructor(
+    private readonly eventsPath: string,
+    private _state: S
+  ) {}
 
-  get state(): PanelState {
+  get state(): S {
     return this._state;
   }
 
@@ -37,14 +33,14 @@ export class RunModel {
     return this._changed;
   }
 
-  get isFinished(): boolean {
-    return this._state.final !== undefined;
-  }
+  abstract get isFinished(): boolean;
 
-  /** Replays the run's history from its first event, then follows it live until it ends. */
+  protected abstract reduce(state: S, event: E): S;
+
+  /** Replays the history from its first event, then follows it live until it ends. */
   follow(): Promise<void> {
-    this._following ??= followEvents(
-      this.runId,
+    this._following ??= followEvents<E>(
+      this.eventsPath,
       0,
       (event) => this.apply(event),
       this._abort.signal,
@@ -62,17 +58,36 @@ export class RunModel {
     return this._following;
   }
 
-  apply(event: RunEvent): void {
-    this._state = reducePanel(this._state, event);
+  apply(event: E): void {
+    this._state = this.reduce(this._state, event);
     this._changed.emit();
-  }
-
-  async cancel(): Promise<void> {
-    await postJSON(`runs/${encodeURIComponent(this.runId)}/cancel`, {});
   }
 
   dispose(): void {
     this._abort.abort();
     Signal.clearData(this);
+  }
+}
+
+export class RunModel extends FollowedModel<PanelState, RunEvent> {
+  constructor(
+    readonly runId: string,
+    options: { name?: string; budgetUsd?: number; deadlineS?: number } = {}
+  ) {
+    const { name, ...limits } = options;
+    const initial = initialPanelState(limits);
+    super(`runs/${encodeURIComponent(runId)}/events`, name === undefined ? { ...initial, runId } : { ...initial, runId, name });
+  }
+
+  get isFinished(): boolean {
+    return this.state.final !== undefined;
+  }
+
+  protected reduce(state: PanelState, event: RunEvent): PanelState {
+    return reducePanel(state, event);
+  }
+
+  async cancel(): Promise<void> {
+    await postJSON(`runs/${encodeURIComponent(this.runId)}/cancel`, {});
   }
 }

@@ -1,11 +1,11 @@
 /**
  * The one way the frontend talks to the server extension: JSON requests through Jupyter's
  * `ServerConnection` (its token or cookie, and the XSRF header Jupyter checks on POST), and a
- * run's event stream read as Server-Sent Events from a streamed `fetch` body.
+ * run's or a sweep's event stream read as Server-Sent Events from a streamed `fetch` body.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-import { API_NAMESPACE, type ApiErrorBody, type RunEvent } from './tokens';
+import { API_NAMESPACE, type ApiErrorBody } from './tokens';
 
 /** An API failure with the server's code and, for bad input, the request field it concerns. */
 export class ApiError extends Error {
@@ -56,18 +56,19 @@ function errorFrom(status: number, body: unknown, text: string): ApiError {
   return new ApiError(status, status === 403 ? 'FORBIDDEN' : 'ERROR', message);
 }
 
-/** Why an event stream stopped: the run ended (`end`) or the caller aborted. */
+/** Why an event stream stopped: the run or sweep ended (`end`) or the caller aborted. */
 export type StreamOutcome = 'end' | 'aborted';
 
 /**
- * Follows a run's events after `fromSeq`, calling `onEvent` for each, until the run ends or
+ * Follows the events at `eventsPath` (e.g. `runs/<id>/events`, `sweeps/<id>/events`) after
+ * `fromSeq`, calling `onEvent` for each, until the stream ends (the run or sweep is over) or
  * `signal` aborts. A dropped connection is reopened after the last seq seen (1 s, then up to
  * 10 s apart), so a restart of the side process or a network blip loses nothing.
  */
-export async function followEvents(
-  runId: string,
+export async function followEvents<E extends { seq: number }>(
+  eventsPath: string,
   fromSeq: number,
-  onEvent: (event: RunEvent) => void,
+  onEvent: (event: E) => void,
   signal: AbortSignal,
   onTrouble: (message: string | undefined) => void = () => undefined
 ): Promise<StreamOutcome> {
@@ -75,7 +76,7 @@ export async function followEvents(
   let delayMs = 1000;
   while (!signal.aborted) {
     try {
-      const url = apiUrl(`runs/${encodeURIComponent(runId)}/events?fromSeq=${lastSeq}`);
+      const url = apiUrl(`${eventsPath}?fromSeq=${lastSeq}`);
       const response = await ServerConnection.makeRequest(url, { signal, headers: { Accept: 'text/event-stream' } }, settings());
       if (!response.ok) {
         const text = await response.text();
@@ -86,7 +87,7 @@ export async function followEvents(
           body = undefined;
         }
         const err = errorFrom(response.status, body, text);
-        // A run that does not exist will not appear by retrying.
+        // A run or sweep that does not exist will not appear by retrying.
         if (response.status === 404 || response.status === 400) throw err;
         onTrouble(err.message);
       } else {
@@ -99,7 +100,7 @@ export async function followEvents(
             return;
           }
           if (name === 'stream_end') return;
-          const event = JSON.parse(data) as RunEvent;
+          const event = JSON.parse(data) as E;
           if (event.seq <= lastSeq) return;
           lastSeq = event.seq;
           onEvent(event);
@@ -117,7 +118,7 @@ export async function followEvents(
   return 'aborted';
 }
 
-/** Parses an SSE body; true when the server said `stream_end` (the run is over). */
+/** Parses an SSE body; true when the server said `stream_end` (the run or sweep is over). */
 async function readSse(response: Response, signal: AbortSignal, onMessage: (event: string, data: string) => void): Promise<boolean> {
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   const cancel = () => void reader.cancel().catch(() => undefined);

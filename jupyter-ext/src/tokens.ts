@@ -4,11 +4,15 @@
  */
 import type { RunEvent } from '../../shared/dist/run/events.js';
 import type { Estimate, RunArtifacts, RunRequest, RunSummary as ServiceRunSummary } from '../../shared/dist/service/run-service.js';
+import type { SweepEstimate } from '../../shared/dist/sweep/run-sweep.js';
+import type { SweepEvent } from '../../shared/dist/sweep/sweep-events.js';
+import type { SweepSummary as ServiceSweepSummary } from '../../shared/dist/sweep/sweep-service.js';
 
 export const PLUGIN_ID = 'smlt-jupyterlab:plugin';
 
 export const CommandIds = {
   train: 'smlt:train',
+  sweep: 'smlt:sweep',
   insertLoadCell: 'smlt:insert-load-cell',
   openReport: 'smlt:open-report'
 } as const;
@@ -24,6 +28,29 @@ export interface TrainSettings {
   budgetUsd?: number;
   backend: string;
 }
+
+/** What the sweep dialog collects: the sweep's limits and where its trials run. */
+export interface SweepSettings {
+  /** Minutes; undefined when left empty. */
+  deadlineMin?: number;
+  budgetUsd?: number;
+  backend: string;
+}
+
+/**
+ * `POST /smlt/sweeps` and `/smlt/sweeps/estimate`: a sweep reads the saved notebook, so the
+ * browser names it by its contents path; the server extension adds the absolute path and the
+ * kernel's interpreter.
+ */
+export interface SweepRequestBody {
+  contentsPath: string;
+  deadlineS?: number;
+  budgetUsd?: number;
+  backend?: string;
+}
+
+/** `GET /smlt/sweeps`: the sweep service's summaries, each with its notebook as a contents path. */
+export type SweepSummary = Omit<ServiceSweepSummary, 'notebook'> & { contentsPath?: string };
 
 /**
  * The notebook as the browser sends it: its JSON (unsaved edits included) and its path in
@@ -54,4 +81,4 @@ export interface ApiErrorBody {
   error: { code: string; message: string; field?: string };
 }
 
-export type { Estimate, RunArtifacts, RunEvent };
+export type { Estimate, RunArtifacts, RunEvent, SweepEstimate, SweepEvent };

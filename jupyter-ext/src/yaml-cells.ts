@@ -1,5 +1,5 @@
 /**
- * SMLT's data and config cells hold YAML, which a Python kernel cannot run (`x: x_train.npy` is
+ * SMLT's data, config and sweep cells hold YAML, which a Python kernel cannot run (`x: x_train.npy` is
  * an annotation that fails, `fromLogits: true` a NameError), so in a Python notebook they would
  * break Run All. Raw cells are never executed and SMLT reads them as it reads code cells, so in a
  * Python notebook SMLT's YAML cells become raw cells (source, tags and id kept), and says so.
@@ -17,7 +17,7 @@ export async function yamlCellsToRaw(panel: NotebookPanel): Promise<number> {
   const indices = shared.cells.flatMap((cell, index) => {
     if (cell.cell_type !== 'code') return [];
     const found = { cellType: 'code', text: cell.getSource(), tags: cell.getMetadata('tags') };
-    return hasRole(found, 'data') || hasRole(found, 'config') ? [index] : [];
+    return hasRole(found, 'data') || hasRole(found, 'config') || hasRole(found, 'sweep') ? [index] : [];
   });
   if (indices.length === 0) return 0;
   shared.transact(() => {
@@ -29,7 +29,7 @@ export async function yamlCellsToRaw(panel: NotebookPanel): Promise<number> {
     }
   });
   Notification.info(
-    `SMLT made ${indices.length === 1 ? 'its data/config cell a Raw cell' : `its ${indices.length} data/config cells Raw cells`}: they hold YAML, which Python cannot run, and Run All now skips them. Save the notebook to keep it.`,
+    `SMLT made ${indices.length === 1 ? 'its data/config/sweep cell a Raw cell' : `its ${indices.length} data/config/sweep cells Raw cells`}: they hold YAML, which Python cannot run, and Run All now skips them. Save the notebook to keep it.`,
     { autoClose: 8000 }
   );
   return indices.length;
