@@ -10,8 +10,9 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { captureNotebookJson } from '@smlt/shared/capture/capture';
 import type { Estimate } from '@smlt/shared/service/run-service';
-import { DEFAULT_CHOICES, budgetProblem, choicesFromStored, deadlineProblem, describeChoices, requestFromChoices } from '../../vscode-ext/src/prompt/choices.js';
-import { estimateLine, foundLines, infeasibleText } from '../../vscode-ext/src/prompt/estimate-text.js';
+import type { SweepEstimate } from '@smlt/shared/sweep/run-sweep';
+import { DEFAULT_CHOICES, budgetProblem, choicesFromStored, deadlineProblem, describeChoices, requestFromChoices, sweepRequestFromChoices } from '../../vscode-ext/src/prompt/choices.js';
+import { estimateLine, foundLines, infeasibleText, runPromptEstimate, sweepPromptEstimate } from '../../vscode-ext/src/prompt/estimate-text.js';
 import { type EstimateState, LiveEstimate } from '../../vscode-ext/src/prompt/live-estimate.js';
 import { ipynbMetadata, notebookJson } from '../../vscode-ext/src/notebook-json.js';
 import { parseFromWebview, parseToWebview } from '../../vscode-ext/src/panel/protocol.js';
@@ -110,13 +111,58 @@ describe('estimate text', () => {
   });
 });
 
+describe('the sweep prompt', () => {
+  const estimate: SweepEstimate = {
+    name: 'mnist-sweep',
+    backend: 'local',
+    trials: 12,
+    rungs: [1, 3, 9],
+    eta: 3,
+    objective: { metric: 'accuracy', direction: 'maximize' },
+    constraints: {},
+    forecast: { concurrency: 2, trialEpochs: 40, timeS: { expected: 34, high: 50 }, costUsd: { expected: 0.021, high: 0.03 }, feasible: true },
+  };
+
+  it('asks for the sweep of the saved notebook: deadline, budget, backend and interpreter, no objective', () => {
+    assert.deepEqual(sweepRequestFromChoices({ objective: 'cost', deadline: '2m', budget: '0.05', backend: 'aws' }, '/work/nb/mnist-sweep.ipynb', '/venv/bin/python'), {
+      notebook: '/work/nb/mnist-sweep.ipynb',
+      python: '/venv/bin/python',
+      backend: 'aws',
+      deadlineS: 120,
+      budgetUsd: 0.05,
+    });
+    assert.deepEqual(sweepRequestFromChoices(DEFAULT_CHOICES, '/nb.ipynb'), { notebook: '/nb.ipynb', backend: 'local' });
+    assert.throws(() => sweepRequestFromChoices({ ...DEFAULT_CHOICES, budget: 'lots' }, '/nb.ipynb'), /^Error: Budget must be/);
+    assert.equal(describeChoices({ ...DEFAULT_CHOICES, deadline: '2m' }, false), 'deadline 2m, no budget, local workers');
+  });
+
+  it('shows the whole sweep: trials, rungs, time and cost with their pessimistic bound, trials at once, the objective', () => {
+    const shown = sweepPromptEstimate(estimate);
+    assert.equal(shown.line, '12 trials, rungs of 1, 3, 9 epochs: ≈ 34 s (up to 50 s), free here, $0.02 (up to $0.03) as if on AWS Lambda, 2 trials at once');
+    assert.equal(shown.problem, undefined);
+    assert.deepEqual(shown.found, [{ label: '$(target) maximize val_accuracy; the best 1/3 of each rung go on' }]);
+    assert.match(sweepPromptEstimate({ ...estimate, backend: 'aws' }).line, /\(up to \$0\.03\) on AWS Lambda, 2 trials at once$/);
+  });
+
+  it('says why a sweep cannot hold its budget, with the fix the scheduler gave', () => {
+    const advice = 'give at most 5 trials (trials: 5), or a budget of at least $0.021';
+    assert.equal(sweepPromptEstimate({ ...estimate, forecast: { ...estimate.forecast, feasible: false, advice } }).problem, advice);
+    assert.match(sweepPromptEstimate({ ...estimate, forecast: { ...estimate.forecast, feasible: false } }).problem!, /fewer trials/);
+  });
+
+  it('gives a run estimate the same three parts', () => {
+    const run = { workers: 1, memoryMb: 512, iterationsPerEpoch: 1, epochs: 1, timeS: { expected: 5, low: 4, high: 6 }, costUsd: { expected: 0.001, low: 0.001, high: 0.002 }, computeMsPerSample: 1, probe: { steps: 1, seconds: 0.1, costUsd: 0 }, feasible: false, advice: 'allow 10 s' } as Estimate;
+    assert.deepEqual(runPromptEstimate(run), { line: estimateLine(run), problem: 'allow 10 s', found: [] });
+  });
+});
+
 describe('live estimate', () => {
   const estimateFor = (deadline: string) => ({ deadline }) as unknown as Estimate;
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   it('asks once per answer set, for the latest answer only, and reports what it got', async () => {
     const asked: string[] = [];
-    const seen: EstimateState[] = [];
+    const seen: EstimateState<Estimate>[] = [];
     const live = new LiveEstimate(async (c) => {
       asked.push(c.deadline);
       return estimateFor(c.deadline);
@@ -231,12 +277,12 @@ describe('extension manifest and entry', () => {
     contributes: { commands: Array<{ command: string; title: string; category: string }>; menus: Record<string, Array<{ command: string; when?: string }>> };
   };
 
-  it('contributes the five commands, in the notebook toolbar and the .ipynb explorer menu', () => {
+  it('contributes the seven commands, training and sweeping in the notebook toolbar, training in the .ipynb explorer menu', () => {
     assert.deepEqual(
       manifest.contributes.commands.map((c) => `${c.category}: ${c.title}`),
-      ['SMLT: Train on Serverless', 'SMLT: Estimate Time and Cost', 'SMLT: Show Runs', 'SMLT: Cancel Run', 'SMLT: Open Report'],
+      ['SMLT: Train on Serverless', 'SMLT: Estimate Time and Cost', 'SMLT: Show Runs', 'SMLT: Cancel Run', 'SMLT: Open Report', 'SMLT: Sweep on Serverless', 'SMLT: Show Sweeps'],
     );
-    assert.equal(manifest.contributes.menus['notebook/toolbar']![0]!.command, 'smlt.train');
+    assert.deepEqual(manifest.contributes.menus['notebook/toolbar']!.map((m) => m.command), ['smlt.train', 'smlt.sweep']);
     assert.deepEqual(manifest.contributes.menus['explorer/context']![0], { command: 'smlt.train', when: 'resourceExtname == .ipynb', group: 'navigation@90' });
     assert.equal(manifest.main, './dist/extension.js');
   });

@@ -4,15 +4,17 @@
  */
 import * as vscode from 'vscode';
 import { registerCommands } from './commands/register';
-import { RunPanel } from './panel/run-panel';
+import { LivePanel } from './panel/live-panel';
 import { RunSessions } from './runs/run-session';
+import { SweepSessions } from './sweeps/sweep-session';
 import { RunStatusBar } from './runs/status-bar';
 import { runService } from './service-connection';
 
 export function activate(context: vscode.ExtensionContext): void {
   const sessions = new RunSessions();
-  context.subscriptions.push(sessions, new RunStatusBar(sessions), { dispose: () => RunPanel.disposeAll() });
-  registerCommands({ context, sessions, service: () => runService(context) });
+  const sweepSessions = new SweepSessions();
+  context.subscriptions.push(sessions, sweepSessions, new RunStatusBar(sessions), { dispose: () => LivePanel.disposeAll() });
+  registerCommands({ context, sessions, sweepSessions, service: () => runService(context), sweeps: async () => (await runService(context)).sweeps });
 }
 
 export function deactivate(): void {}

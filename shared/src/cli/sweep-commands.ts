@@ -14,7 +14,7 @@ import { describeValues } from '../capture/search-space.js';
 import type { SweepEvent, SweepEventOf } from '../sweep/sweep-events.js';
 import { SmltError } from '../errors.js';
 import { listSweeps, readSweep, readSweepEvents } from '../sweep/sweep-store.js';
-import { renderSweepReportPage, sweepStateFromEvents } from '../sweep/sweep-panel.js';
+import { formatSweepMetric, renderSweepReportPage, sweepOutcomeText, sweepStateFromEvents } from '../sweep/sweep-panel.js';
 import { printKerasLoad } from './keras-load.js';
 import { backendName, parseDuration, parseUsd, positiveInt } from './parse.js';
 
@@ -84,7 +84,7 @@ export async function cancelSweepCommand(service: LocalRunService, sweepId: stri
 export async function sweepListLines(): Promise<string[]> {
   return (await listSweeps()).map((s) => {
     const best = trialTable(s).find((t) => t.status === 'best');
-    const metric = best?.metric !== undefined ? `${s.definition.objective.metric} ${formatMetric(best.metric, s.definition.objective.metric)}` : 'no trial done';
+    const metric = best?.metric !== undefined ? `${s.definition.objective.metric} ${formatSweepMetric(best.metric, s.definition.objective.metric)}` : 'no trial done';
     return `${s.sweepId}  ${s.status.padEnd(9)}  ${s.values.length} trials  best ${metric}${best ? ` (${describeValues(best.values)})` : ''}  $${s.spentUsd.toFixed(4)}  ${s.notebook}`;
   });
 }
@@ -153,15 +153,12 @@ function printEvent(event: SweepEvent, metric: 'accuracy' | 'loss'): void {
       out(`  ${event.reason}`);
       break;
     case 'trial_finished': {
-      const result = event.metric !== undefined ? `val_${metric} ${formatMetric(event.metric, metric)}` : event.error ? `failed: ${event.error}` : 'stopped';
+      const result = event.metric !== undefined ? `val_${metric} ${formatSweepMetric(event.metric, metric)}` : event.error ? `failed: ${event.error}` : 'stopped';
       out(`  trial ${event.trial + 1}: ${event.epochs} epoch${event.epochs === 1 ? '' : 's'}, ${result}, ${formatUsd(event.costUsd)}, ${event.durationS.toFixed(1)} s`);
       break;
     }
     case 'sweep_finished':
-      out(
-        `sweep ${event.status} (${event.reason}): ${formatUsd(event.costUsd)}, ${formatDuration(event.durationS)}` +
-          (event.best ? `; best trial ${event.best.trial + 1} (${describeValues(event.best.values)}) val_${metric} ${formatMetric(event.best.metric, metric)}` : ''),
-      );
+      out(`sweep ${sweepOutcomeText(event, metric)}`);
       if (event.settingsPath) out(`  its settings, to paste into the notebook: ${event.settingsPath}`);
       if (event.modelPath) out(`  its model: ${event.modelPath}`);
       break;
@@ -174,7 +171,7 @@ function printTable(trials: ReturnType<typeof trialTable>, metric: 'accuracy' | 
     String(t.trial + 1),
     describeValues(t.values),
     String(t.epochs),
-    t.metric !== undefined ? formatMetric(t.metric, metric) : '-',
+    t.metric !== undefined ? formatSweepMetric(t.metric, metric) : '-',
     formatUsd(t.costUsd),
     t.status,
   ]);
@@ -184,6 +181,3 @@ function printTable(trials: ReturnType<typeof trialTable>, metric: 'accuracy' | 
   process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
 }
 
-function formatMetric(value: number, metric: 'accuracy' | 'loss'): string {
-  return metric === 'accuracy' ? formatPercent(value, 2) : value.toFixed(4);
-}

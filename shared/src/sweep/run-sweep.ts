@@ -66,6 +66,7 @@ export interface PreparedSweep {
 /** What a sweep would do and cost, before anything starts (the editors' prompt shows it). */
 export interface SweepEstimate {
   name: string;
+  backend: SweepState['backend'];
   trials: number;
   rungs: number[];
   eta: number;
@@ -88,7 +89,7 @@ export async function prepareSweep(service: LocalRunService, request: SweepReque
 export async function estimateSweep(service: LocalRunService, request: SweepRequest): Promise<SweepEstimate> {
   const { state, driver } = await planSweep(service, request, {});
   const { definition } = state;
-  return { name: state.name, trials: state.values.length, rungs: definition.rungs, eta: definition.eta, objective: definition.objective, constraints: state.constraints, forecast: driver.forecast };
+  return { name: state.name, backend: state.backend, trials: state.values.length, rungs: definition.rungs, eta: definition.eta, objective: definition.objective, constraints: state.constraints, forecast: driver.forecast };
 }
 
 async function planSweep(service: LocalRunService, request: SweepRequest, hooks: SweepHooks): Promise<{ state: SweepState; driver: SweepDriver }> {

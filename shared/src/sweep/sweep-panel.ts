@@ -110,13 +110,24 @@ const STATUS_TEXT: Record<SweepStatus, string> = {
   failed: 'Failed',
 };
 
+export interface SweepPanelOptions {
+  /** `<button data-action="cancel">` while the sweep runs (editors wire buttons by `data-action`). */
+  cancelButton?: boolean;
+  /** `<button data-action="open-report">` once it has ended. */
+  reportButton?: boolean;
+}
+
 /** The panel, for an editor's webview or the report page. */
-export function sweepPanelHtml(state: SweepPanelState): SafeHtml {
+export function sweepPanelHtml(state: SweepPanelState, options: SweepPanelOptions = {}): SafeHtml {
   const best = bestRow(state);
   const metric = `val_${state.objective.metric}`;
   const { budgetUsd, deadlineS } = state.constraints;
+  const buttons = [
+    options.cancelButton && state.status === 'running' ? html`<button type="button" class="smlt-button" data-action="cancel">Cancel sweep</button>` : '',
+    options.reportButton && state.final ? html`<button type="button" class="smlt-button smlt-button-primary" data-action="open-report">Open report</button>` : '',
+  ];
   return html`<section class="smlt-panel smlt-sweep" aria-label="Design sweep">
-  <header class="smlt-section-head"><h2 class="smlt-h">Sweep ${userText(state.name ?? '', 120)}: ${STATUS_TEXT[state.status]}</h2></header>
+  <header class="smlt-section-head smlt-sweep-head"><h2 class="smlt-h">Sweep ${userText(state.name ?? '', 120)}: ${STATUS_TEXT[state.status]}</h2>${buttons}</header>
   <p class="smlt-sweep-summary">${state.trials.length} trials, rungs of ${state.rungs.join(', ')} epochs, the best 1/${state.eta} go on; ${state.objective.direction} ${metric}.
     ${best?.metric !== undefined ? html`Best: trial ${best.trial + 1} (${userText(describeValues(best.values), 200)}), ${metric} ${formatMetric(best.metric, state)}.` : ''}</p>
   ${meter('Spend', state.spentUsd, budgetUsd, formatUsd, state.forecast?.costUsd.expected)}
@@ -133,7 +144,12 @@ export function renderSweepReportPage(state: SweepPanelState): string {
 }
 
 export const SWEEP_CSS = `
+.smlt-sweep-head { display: flex; gap: 8px; align-items: center; }
+.smlt-sweep-head .smlt-h { flex: 1; }
 .smlt-sweep-summary { margin: 4px 0 8px; font-size: 12px; }
+/* Settings wrap between values, numbers never inside one. */
+.smlt-sweep td { overflow-wrap: normal; word-break: normal; }
+.smlt-sweep td.smlt-num { white-space: nowrap; }
 .smlt-sweep-meter { display: grid; grid-template-columns: 4em 1fr auto; gap: 8px; align-items: center; font-size: 12px; margin: 4px 0; }
 .smlt-sweep-meter svg { width: 100%; height: 8px; }
 .smlt-sweep-fill { fill: var(--smlt-accent, #3b82f6); }
@@ -217,5 +233,18 @@ function bestRow(state: SweepPanelState): SweepTrialRow | undefined {
 }
 
 function formatMetric(value: number, state: Pick<SweepPanelState, 'objective'>): string {
-  return state.objective.metric === 'accuracy' ? formatPercent(value, 2) : value.toFixed(4);
+  return formatSweepMetric(value, state.objective.metric);
+}
+
+export function formatSweepMetric(value: number, metric: 'accuracy' | 'loss'): string {
+  return metric === 'accuracy' ? formatPercent(value, 2) : value.toFixed(4);
+}
+
+/** "succeeded (every rung done): $0.0200, 42 s; best trial 3 (lr=0.003, units=128) val_accuracy 95.55 %" */
+export function sweepOutcomeText(finished: SweepEventOf<'sweep_finished'>, metric: 'accuracy' | 'loss'): string {
+  const { best } = finished;
+  return (
+    `${finished.status} (${finished.reason}): ${formatUsd(finished.costUsd)}, ${formatDuration(finished.durationS)}` +
+    (best ? `; best trial ${best.trial + 1} (${describeValues(best.values)}) val_${metric} ${formatSweepMetric(best.metric, metric)}` : '')
+  );
 }

@@ -45,6 +45,20 @@ function mnistWithEpochs(epochs: number): string {
   return JSON.stringify(notebook, null, 1);
 }
 
+/** examples/mnist-sweep.ipynb cut to 4 trials of at most 3 epochs (rungs of 1 and 3): a sweep of a few seconds per trial. */
+function smallSweep(): string {
+  const notebook = JSON.parse(readFileSync(join(repoRoot, 'examples/mnist-sweep.ipynb'), 'utf8')) as { cells: Array<{ source: string[] | string }> };
+  let changed = false;
+  for (const cell of notebook.cells) {
+    const text = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
+    if (!text.startsWith('// smlt: sweep')) continue;
+    cell.source = text.replace(/^trials:\s*\d+/m, 'trials: 4').replace(/^epochs:\s*\d+/m, 'epochs: 3');
+    changed = true;
+  }
+  assert.ok(changed, 'examples/mnist-sweep.ipynb has an `// smlt: sweep` cell');
+  return JSON.stringify(notebook, null, 1);
+}
+
 const kerasSkip = kerasMissing();
 
 describe('VS Code extension in code-server', { skip: missing ? `${missing} (the VS Code e2e host is not set up)` : false }, () => {
@@ -60,6 +74,7 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
       files: {
         'mnist.ipynb': readFileSync(join(repoRoot, 'examples/mnist.ipynb'), 'utf8'),
         'mnist-long.ipynb': mnistWithEpochs(40),
+        'mnist-sweep.ipynb': smallSweep(),
         'keras-quickstart.ipynb': readFileSync(join(repoRoot, 'examples/keras-quickstart.ipynb'), 'utf8'),
         'data/digits.npz': readFileSync(join(repoRoot, 'examples/data/digits.npz')),
       },
@@ -223,7 +238,10 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     const panel = await findFrame(page, (t) => t.includes('Succeeded') && t.includes('All 2 epochs done') && !t.includes('mnist-long'), 'the re-attached mnist run');
     assert.ok((await panel.locator('svg.smlt-chart-svg').count()) > 0, 'the re-attached panel has the loss chart from the run history');
 
-    await panel.locator('button[data-action="open-report"]').click();
+    // The settings opened in the panel's group, which hid (and so unloaded) the panel's webview: show it again.
+    await page.locator('.tabs-container .tab', { hasText: 'SMLT sweep: mnist-sweep' }).first().click();
+    const shown = await findFrame(page, (t) => t.includes('Sweep mnist-sweep: Finished') && t.includes('Open report'), 'the sweep panel, shown again with its history');
+    await shown.locator('button[data-action="open-report"]').click();
     await findFrame(page, (t) => t.includes('Epochs') && t.includes('Costs are what the run would cost'), 'the report page');
     const runsDir = join(editor.workspace, '.smlt/runs');
     assert.ok(readdirSync(runsDir).some((id) => existsSync(join(runsDir, id, 'report.html'))), 'the report page is saved beside report.json');
@@ -301,6 +319,63 @@ describe('VS Code extension in code-server', { skip: missing ? `${missing} (the 
     assert.doesNotMatch(text, /tensorflowjs/);
   });
 
+  it('sweeps the notebook from the toolbar: the forecast, a budget it cannot hold refused with the fix, the live sweep panel, the winning settings and the report', { timeout: RUN_TIMEOUT_MS }, async () => {
+    await openNotebook(page, 'mnist-sweep.ipynb');
+    await page.locator('.notebook-toolbar-container .action-item a[aria-label*="Sweep on Serverless"]').first().click();
+    await step(page, '1/4');
+    assert.match(await promptTitle(page).innerText(), /Sweep mnist-sweep \(1\/4\)/, 'the prompt names the notebook; a sweep has no objective step');
+    await answer(page, 1, '', 4); // no deadline
+    await answer(page, 2, '0.00001', 4);
+    await answer(page, 3, undefined, 4); // local workers
+    await step(page, '4/4');
+    const changeBudget = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Change the budget' });
+    await changeBudget.waitFor({ state: 'visible', timeout: STARTUP_TIMEOUT_MS });
+    const input = page.locator('.quick-input-widget input');
+    assert.match(await input.getAttribute('placeholder') ?? '', /^Not feasible: .*budget of at least \$/, 'the review says what budget the sweep needs');
+    assert.equal(await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start sweep' }).count(), 0, 'a sweep that cannot hold its budget cannot be started');
+    // By keys: the row's long detail pops a hover over it that takes the mouse's click.
+    await page.mouse.move(0, 0);
+    await input.press('ArrowDown'); // from "Change the deadline" to "Change the budget"
+    await page.keyboard.press('Enter');
+    await answer(page, 2, '', 4);
+    await answer(page, 3, undefined, 4);
+    await step(page, '4/4');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start sweep' }).waitFor({ state: 'visible', timeout: STARTUP_TIMEOUT_MS });
+    assert.match(await input.getAttribute('placeholder') ?? '', /^Estimate: 4 trials, rungs of 1, 3 epochs: ≈ .* trials? at once$/, 'the review shows the whole sweep');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'maximize val_accuracy' }).waitFor({ state: 'visible' });
+    await page.screenshot({ path: join(outDir, 'sweep-prompt.png') });
+    await page.keyboard.press('Enter');
+
+    const panel = await findFrame(page, (t) => t.includes('Sweep mnist-sweep') && /: (Finished|Stopped|Failed|Cancelled)/.test(t), 'the mnist-sweep sweep ending', RUN_TIMEOUT_MS);
+    const text = normalizeText(await panel.evaluate(() => document.body.innerText));
+    assert.match(text, /Sweep mnist-sweep: Finished/, `the sweep finished (panel says: ${text.slice(0, 600)})`);
+    assert.match(text, /4 trials, rungs of 1, 3 epochs/);
+    assert.match(text, /Best: trial \d \(learningRate=/);
+    assert.equal(await panel.locator('.smlt-sweep table tbody tr').count(), 4, 'a row per trial');
+    assert.ok((await panel.locator('.smlt-sweep svg circle').count()) >= 5, 'the chart has a point per finished rung (4 first rungs, at least one promotion)');
+    await page.screenshot({ path: join(outDir, 'sweep-panel.png') });
+
+    const sweepsDir = join(editor.workspace, '.smlt/sweeps');
+    const [sweepId] = readdirSync(sweepsDir);
+    assert.ok(sweepId && existsSync(join(sweepsDir, sweepId, 'best-model/model.json')), 'the best model is next to the notebook');
+    const toast = page.locator('.notifications-toasts .notification-list-item', { hasText: 'sweep mnist-sweep succeeded' });
+    await toast.first().waitFor({ state: 'visible' });
+    assert.match(normalizeText(await toast.first().innerText()), /best trial \d \(learningRate=.*\) val_accuracy \d+\.\d\d ?%/);
+    await toast.first().locator('a.monaco-button, .monaco-button', { hasText: 'Open best settings' }).first().click();
+    const settings = page.locator('.editor-instance .view-lines', { hasText: 'learningRate' });
+    await settings.first().waitFor({ state: 'visible' });
+    const learningRate = /^\s*learningRate: .+$/m.exec(readFileSync(join(sweepsDir, sweepId, 'best-settings.yaml'), 'utf8'))?.[0].trim();
+    assert.ok(learningRate, 'best-settings.yaml names the winning learning rate');
+    assert.ok(normalizeText(await settings.first().innerText()).includes(learningRate), `the editor shows ${learningRate}`);
+
+    // The settings opened in the panel's group, which hid (and so unloaded) the panel's webview: show it again.
+    await page.locator('.tabs-container .tab', { hasText: 'SMLT sweep: mnist-sweep' }).first().click();
+    const shown = await findFrame(page, (t) => t.includes('Sweep mnist-sweep: Finished') && t.includes('Open report'), 'the sweep panel, shown again with its history');
+    await shown.locator('button[data-action="open-report"]').click();
+    const report = await findFrame(page, (t) => t.includes('Sweep mnist-sweep: Finished') && !t.includes('Open report'), 'the sweep report page');
+    assert.equal(await report.locator('.smlt-sweep table tbody tr').count(), 4, 'the report shows the same table');
+    assert.ok(existsSync(join(sweepsDir, sweepId, 'report.html')), 'the report page is saved with the sweep');
+  });
 });
 
 async function openNotebook(page: Page, name: string): Promise<void> {
@@ -340,9 +415,9 @@ async function step(page: Page, n: string): Promise<void> {
   await promptTitle(page).filter({ hasText: `(${n})` }).waitFor({ state: 'visible' });
 }
 
-/** Answers step `n` of the train prompt: types `value` over what it offers (when given), then Enter. */
-async function answer(page: Page, n: number, value?: string): Promise<void> {
-  await step(page, `${n}/5`);
+/** Answers step `n` of the train (5 steps) or sweep (4) prompt: types `value` over what it offers (when given), then Enter. */
+async function answer(page: Page, n: number, value?: string, steps = 5): Promise<void> {
+  await step(page, `${n}/${steps}`);
   if (value !== undefined) await page.locator('.quick-input-widget input').fill(value);
   await page.keyboard.press('Enter');
 }

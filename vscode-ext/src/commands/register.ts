@@ -10,6 +10,8 @@ import { insertLoadCell } from './load-cell';
 import { estimate, train } from './train';
 import { cancelRun, openReport, restorePanel, showRuns } from './runs';
 import { RUN_PANEL_VIEW_TYPE } from '../panel/run-panel';
+import { SWEEP_PANEL_VIEW_TYPE } from '../panel/sweep-panel';
+import { announceSweep, restoreSweepPanel, showSweeps, sweep } from './sweep';
 
 export function registerCommands(deps: ExtensionDeps): void {
   const commands: Record<string, (arg?: unknown) => Promise<void>> = {
@@ -18,6 +20,8 @@ export function registerCommands(deps: ExtensionDeps): void {
     'smlt.showRuns': (arg) => showRuns(deps, arg),
     'smlt.cancelRun': (arg) => cancelRun(deps, arg),
     'smlt.openReport': (arg) => openReport(deps, arg),
+    'smlt.sweep': (arg) => sweep(deps, arg),
+    'smlt.showSweeps': (arg) => showSweeps(deps, arg),
   };
   for (const [id, run] of Object.entries(commands)) {
     deps.context.subscriptions.push(vscode.commands.registerCommand(id, (arg?: unknown) => run(arg).catch(reportError)));
@@ -26,17 +30,25 @@ export function registerCommands(deps: ExtensionDeps): void {
     vscode.window.registerWebviewPanelSerializer(RUN_PANEL_VIEW_TYPE, {
       deserializeWebviewPanel: (panel, state) => restorePanel(deps, panel, state).catch(reportError),
     }),
-  );
-  // When a watched run ends: the outcome, with Insert load cell / Open report.
-  deps.context.subscriptions.push(
-    deps.sessions.onDidAdd((session) => {
-      if (!session.announce) return;
-      const once = session.onDidFinish(() => {
-        once.dispose();
-        void announceFinish(session, { insertLoadCell, openReport: (id) => openReport(deps, id) }).catch(reportError);
-      });
+    vscode.window.registerWebviewPanelSerializer(SWEEP_PANEL_VIEW_TYPE, {
+      deserializeWebviewPanel: (panel, state) => restoreSweepPanel(deps, panel, state).catch(reportError),
     }),
   );
+  // When a watched run or sweep ends: the outcome, with its follow-ups (Insert load cell, Open report, ...).
+  deps.context.subscriptions.push(
+    whenWatchedEnds(deps.sessions, (session) => announceFinish(session, { insertLoadCell, openReport: (id) => openReport(deps, id) })),
+    whenWatchedEnds(deps.sweepSessions, (session) => announceSweep(deps, session)),
+  );
+}
+
+function whenWatchedEnds<T extends { announce: boolean; onDidFinish: vscode.Event<unknown> }>(sessions: { onDidAdd: vscode.Event<T> }, then: (session: T) => Promise<void>): vscode.Disposable {
+  return sessions.onDidAdd((session) => {
+    if (!session.announce) return;
+    const once = session.onDidFinish(() => {
+      once.dispose();
+      void then(session).catch(reportError);
+    });
+  });
 }
 
 function reportError(err: unknown): void {

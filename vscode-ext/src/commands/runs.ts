@@ -9,14 +9,15 @@ import type { RunReport } from '@smlt/shared/run/outputs';
 import type { RunSummary } from '@smlt/shared/service/run-service';
 import { formatUsd } from '@smlt/shared/panel/format';
 import type { ExtensionDeps } from '../deps';
-import { RunPanel, type RunPanelActions } from '../panel/run-panel';
+import { LivePanel, type PanelActions } from '../panel/live-panel';
+import { runPanelContent } from '../panel/run-panel';
 import { isRunId } from '../panel/protocol';
 import type { RunSession } from '../runs/run-session';
 
 export async function showRuns(deps: ExtensionDeps, runId?: unknown): Promise<void> {
   const run = await pickRun(deps, runId, 'Show which run?', () => true);
   if (!run) return;
-  RunPanel.show(deps.context.extensionUri, await attach(deps, run), panelActions(deps));
+  LivePanel.show(deps.context.extensionUri, runPanelContent(await attach(deps, run)), panelActions(deps));
 }
 
 /** Re-attaches a panel VS Code restored after a window reload to its run. */
@@ -25,10 +26,10 @@ export async function restorePanel(deps: ExtensionDeps, panel: vscode.WebviewPan
   if (!isRunId(runId)) return panel.dispose();
   const run = await (await deps.service()).get(runId).catch(() => undefined);
   if (!run) return panel.dispose();
-  RunPanel.adopt(panel, deps.context.extensionUri, await attach(deps, run), panelActions(deps));
+  LivePanel.adopt(panel, deps.context.extensionUri, runPanelContent(await attach(deps, run)), panelActions(deps));
 }
 
-export function panelActions(deps: ExtensionDeps): RunPanelActions {
+export function panelActions(deps: ExtensionDeps): PanelActions {
   return { cancel: (id) => cancelRun(deps, id), openReport: (id) => openReport(deps, id) };
 }
 

@@ -7,9 +7,10 @@ import * as vscode from 'vscode';
 import type { ExtensionDeps } from '../deps';
 import { notebookName, notebookSource, targetNotebook } from '../notebook-target';
 import { notebookPython } from '../python-interpreter';
-import { RunPanel } from '../panel/run-panel';
+import { LivePanel } from '../panel/live-panel';
+import { runPanelContent } from '../panel/run-panel';
 import { type TrainChoices, choicesFromStored, describeChoices, requestFromChoices } from '../prompt/choices';
-import { estimateLine, infeasibleText } from '../prompt/estimate-text';
+import { estimateLine, infeasibleText, runPromptEstimate } from '../prompt/estimate-text';
 import { promptTrainChoices } from '../prompt/train-prompt';
 import { showRunProgress } from '../runs/run-notifications';
 import { cancelRun, panelActions } from './runs';
@@ -26,7 +27,7 @@ export async function train(deps: ExtensionDeps, arg: unknown): Promise<void> {
   // Captured again now: the cells may have changed while the prompt was open.
   const { runId } = await service.start(requestFromChoices(choices, notebookSource(doc), python));
   const session = deps.sessions.attach(runId, service, { notebookUri: doc.uri });
-  RunPanel.show(deps.context.extensionUri, session, panelActions(deps));
+  LivePanel.show(deps.context.extensionUri, runPanelContent(session), panelActions(deps));
   showRunProgress(session, notebookName(doc), (id) => cancelRun(deps, id));
 }
 
@@ -50,7 +51,7 @@ async function ask(deps: ExtensionDeps, doc: vscode.NotebookDocument, mode: 'tra
   const choices = await promptTrainChoices({
     title: `${mode === 'train' ? 'Train' : 'Estimate'} ${notebookName(doc)}`,
     initial: choicesFromStored(workspaceState.get(choicesKey(doc))),
-    estimate: (c) => service.estimate(requestFromChoices(c, notebookSource(doc), python)),
+    estimate: (c) => service.estimate(requestFromChoices(c, notebookSource(doc), python)).then(runPromptEstimate),
     mode,
   });
   if (choices) await workspaceState.update(choicesKey(doc), choices);
@@ -58,7 +59,7 @@ async function ask(deps: ExtensionDeps, doc: vscode.NotebookDocument, mode: 'tra
 }
 
 /** Capture runs the notebook's model cell: in an untrusted workspace, only after the user agrees. */
-async function trusted(doc: vscode.NotebookDocument): Promise<boolean> {
+export async function trusted(doc: vscode.NotebookDocument): Promise<boolean> {
   if (vscode.workspace.isTrusted) return true;
   const answer = await vscode.window.showWarningMessage(
     `SMLT runs the model cell of ${notebookName(doc)} on this machine to capture the model. This workspace is not trusted: run its code anyway?`,

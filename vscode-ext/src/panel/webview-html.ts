@@ -1,5 +1,5 @@
 /**
- * The run panel's page: the shared panel stylesheet with VS Code's theme colours mapped onto its
+ * The run or sweep panel's page: the shared panel stylesheet with VS Code's theme colours mapped onto its
  * variables, one nonce-tagged script loaded from the extension's `dist/` (the only folder in
  * `localResourceRoots`), and a Content-Security-Policy that allows nothing else: no inline
  * script or handler, no network. Pure, so the policy is unit-tested.
@@ -14,6 +14,8 @@ export interface WebviewPageInput {
   /** `webview.asWebviewUri(dist/webview.js)`, as a string. */
   scriptUri: string;
   title: string;
+  /** Styles beyond the shared panel stylesheet (a sweep's table and meters). */
+  css?: string;
   nonce?: string;
 }
 
@@ -66,7 +68,7 @@ export function webviewPage(input: WebviewPageInput): string {
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(input.cspSource, nonce))}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(input.title)}</title>
-<style nonce="${nonce}">${PANEL_CSS}${VSCODE_THEME_CSS}</style>
+<style nonce="${nonce}">${PANEL_CSS}${input.css ?? ''}${VSCODE_THEME_CSS}</style>
 </head>
 <body>
 <p class="smlt-notice" id="smlt-notice" role="status" hidden></p>

@@ -6,6 +6,7 @@
  */
 import { parseDuration, parseUsd } from '@smlt/shared/cli/parse';
 import type { NotebookSource, RunRequest } from '@smlt/shared/service/run-service';
+import type { SweepRequest } from '@smlt/shared/sweep/run-sweep';
 
 export type Objective = 'time' | 'cost';
 export type BackendName = 'local' | 'aws';
@@ -69,14 +70,20 @@ export function choicesFromStored(stored: unknown): TrainChoices {
   };
 }
 
-/** A one-line summary for titles and notifications: "fastest, deadline 20m, no budget". */
-export function describeChoices(choices: TrainChoices): string {
+/** A one-line summary for titles and notifications: "fastest, deadline 20m, no budget" (a sweep's without the objective). */
+export function describeChoices(choices: TrainChoices, withObjective = true): string {
   return [
-    choices.objective === 'cost' ? 'cheapest' : 'fastest',
+    ...(withObjective ? [choices.objective === 'cost' ? 'cheapest' : 'fastest'] : []),
     choices.deadline.trim() ? `deadline ${choices.deadline.trim()}` : 'no deadline',
     choices.budget.trim() ? `budget $${choices.budget.trim().replace(/^\$/, '')}` : 'no budget',
     choices.backend === 'aws' ? 'AWS Lambda' : 'local workers',
   ].join(', ');
+}
+
+/** The sweep these choices ask for (a saved notebook's path; its `smlt:sweep` cell says the rest). */
+export function sweepRequestFromChoices(choices: TrainChoices, notebook: string, python?: string): SweepRequest {
+  const { backend, python: interpreter, deadlineS, budgetUsd } = requestFromChoices(choices, { path: notebook }, python);
+  return { notebook, ...(interpreter ? { python: interpreter } : {}), ...(backend ? { backend } : {}), ...(deadlineS ? { deadlineS } : {}), ...(budgetUsd ? { budgetUsd } : {}) };
 }
 
 function problemOf(parse: () => unknown): string | undefined {

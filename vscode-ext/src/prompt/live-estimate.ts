@@ -2,25 +2,25 @@
  * The planner's estimate for the choices being typed, fetched from the run service as the user
  * answers (debounced, cached per choice set, only the latest answer counts).
  */
-import type { Estimate } from '@smlt/shared/service/run-service';
 import { type TrainChoices, budgetProblem, deadlineProblem } from './choices';
+import type { PromptEstimate } from './estimate-text';
 
-export type EstimateState =
+export type EstimateState<E = PromptEstimate> =
   | { kind: 'pending' }
-  | { kind: 'ready'; estimate: Estimate }
+  | { kind: 'ready'; estimate: E }
   | { kind: 'failed'; message: string };
 
 const DEBOUNCE_MS = 400;
 
-export class LiveEstimate {
-  private readonly cache = new Map<string, Promise<Estimate>>();
+export class LiveEstimate<E = PromptEstimate> {
+  private readonly cache = new Map<string, Promise<E>>();
   private latestKey = '';
   private timer: NodeJS.Timeout | undefined;
-  current: EstimateState = { kind: 'pending' };
+  current: EstimateState<E> = { kind: 'pending' };
 
   constructor(
-    private readonly estimate: (choices: TrainChoices) => Promise<Estimate>,
-    private readonly onChange: (state: EstimateState) => void,
+    private readonly estimate: (choices: TrainChoices) => Promise<E>,
+    private readonly onChange: (state: EstimateState<E>) => void,
   ) {}
 
   /** Asks for the estimate of `choices` (invalid ones are skipped: the input box says why). */
@@ -34,7 +34,7 @@ export class LiveEstimate {
   }
 
   /** The estimate of exactly these choices, waiting for it. */
-  async settle(choices: TrainChoices): Promise<EstimateState> {
+  async settle(choices: TrainChoices): Promise<EstimateState<E>> {
     this.update(choices, true);
     const key = keyOf(choices);
     clearTimeout(this.timer);
@@ -45,14 +45,14 @@ export class LiveEstimate {
     clearTimeout(this.timer);
   }
 
-  private async fetch(key: string, choices: TrainChoices): Promise<EstimateState> {
+  private async fetch(key: string, choices: TrainChoices): Promise<EstimateState<E>> {
     if (!this.cache.has(key)) {
       const request = this.estimate(choices);
       request.catch(() => this.cache.delete(key)); // a failure is not remembered: retry next time
       this.cache.set(key, request);
     }
     if (key === this.latestKey && this.current.kind !== 'pending') this.set({ kind: 'pending' });
-    let state: EstimateState;
+    let state: EstimateState<E>;
     try {
       state = { kind: 'ready', estimate: await this.cache.get(key)! };
     } catch (err) {
@@ -62,7 +62,7 @@ export class LiveEstimate {
     return state;
   }
 
-  private set(state: EstimateState): void {
+  private set(state: EstimateState<E>): void {
     this.current = state;
     this.onChange(state);
   }

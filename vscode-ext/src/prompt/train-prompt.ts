@@ -1,25 +1,26 @@
 /**
  * The inline prompt: a multi-step quick input (objective, deadline, budget, backend, review) with
- * the planner's live estimate on every step. An infeasible combination is explained, with the
- * fix, on the review step, and cannot be launched from there. Back buttons return to a step.
+ * the live estimate on every step. An infeasible combination is explained, with the fix, on the
+ * review step, and cannot be launched from there. Back buttons return to a step. A run and a
+ * sweep ask the same way; a sweep skips the objective (its own is the metric to optimise).
  */
 import * as vscode from 'vscode';
-import type { Estimate } from '@smlt/shared/service/run-service';
 import { type BackendName, type Objective, type TrainChoices, budgetProblem, deadlineProblem, describeChoices } from './choices';
-import { estimateLine, foundLines, infeasibleText } from './estimate-text';
+import type { PromptEstimate } from './estimate-text';
 import { type EstimateState, LiveEstimate } from './live-estimate';
 
 export interface TrainPromptOptions {
   /** "Train mnist" */
   title: string;
   initial: TrainChoices;
-  estimate(choices: TrainChoices): Promise<Estimate>;
+  estimate(choices: TrainChoices): Promise<PromptEstimate>;
   /** `estimate`: the review step ends with the estimate instead of a Start button. */
-  mode: 'train' | 'estimate';
+  mode: 'train' | 'sweep' | 'estimate';
 }
 
 type Step = 'objective' | 'deadline' | 'budget' | 'backend' | 'review';
-const STEPS: Step[] = ['objective', 'deadline', 'budget', 'backend', 'review'];
+const ALL_STEPS: Step[] = ['objective', 'deadline', 'budget', 'backend', 'review'];
+const START = { train: '$(rocket) Start training', sweep: '$(beaker) Start sweep', estimate: '$(check) Done' } as const;
 type Outcome = { next: Step | 'done' } | { cancelled: true };
 
 interface Item<T> extends vscode.QuickPickItem {
@@ -28,11 +29,12 @@ interface Item<T> extends vscode.QuickPickItem {
 
 export async function promptTrainChoices(options: TrainPromptOptions): Promise<TrainChoices | undefined> {
   const choices: TrainChoices = { ...options.initial };
+  const STEPS = options.mode === 'sweep' ? ALL_STEPS.filter((s) => s !== 'objective') : ALL_STEPS;
   let refresh: (state: EstimateState) => void = () => {};
   const live = new LiveEstimate(options.estimate, (state) => refresh(state));
   try {
     live.update(choices, true);
-    let step: Step = 'objective';
+    let step: Step = STEPS[0]!;
     for (;;) {
       const outcome = await runStep(step);
       if ('cancelled' in outcome) return undefined;
@@ -50,8 +52,8 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
   function estimateText(state: EstimateState): string {
     if (state.kind === 'pending') return 'Estimating time and cost…';
     if (state.kind === 'failed') return `Cannot estimate: ${state.message}`;
-    const problem = infeasibleText(state.estimate);
-    return problem ? `Not feasible: ${problem}` : `Estimate: ${estimateLine(state.estimate)}`;
+    const { problem, line } = state.estimate;
+    return problem ? `Not feasible: ${problem}` : `Estimate: ${line}`;
   }
 
   function runStep(step: Step): Promise<Outcome> {
@@ -131,15 +133,17 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
 
   async function review(back?: Step): Promise<Outcome> {
     const quickPick = vscode.window.createQuickPick<Item<Step | 'done' | 'found'>>();
-    quickPick.title = `${title('review')}: ${describeChoices(choices)}`;
+    quickPick.title = `${title('review')}: ${describeChoices(choices, options.mode !== 'sweep')}`;
     quickPick.ignoreFocusOut = true;
     if (back) quickPick.buttons = [vscode.QuickInputButtons.Back];
-    const change: Item<Step>[] = [
-      { label: '$(edit) Change the deadline', value: 'deadline' },
-      { label: '$(edit) Change the budget', value: 'budget' },
-      { label: '$(edit) Change the objective', value: 'objective' },
-      { label: '$(edit) Change the backend', value: 'backend' },
-    ];
+    const change: Item<Step>[] = (
+      [
+        { label: '$(edit) Change the deadline', value: 'deadline' },
+        { label: '$(edit) Change the budget', value: 'budget' },
+        { label: '$(edit) Change the objective', value: 'objective' },
+        { label: '$(edit) Change the backend', value: 'backend' },
+      ] satisfies Item<Step>[]
+    ).filter((item) => STEPS.includes(item.value));
     const show = (state: EstimateState) => {
       quickPick.busy = state.kind === 'pending';
       quickPick.placeholder = estimateText(state);
@@ -147,17 +151,14 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
         quickPick.items = state.kind === 'failed' ? change : [];
         return;
       }
-      const problem = infeasibleText(state.estimate);
-      const line = estimateLine(state.estimate);
+      const { problem, line } = state.estimate;
       // What the notebook was read as (for a Keras notebook: model, data, loss, optimizer, fit), to check before starting.
-      const found: Item<'found'>[] = foundLines(state.estimate).map((item) => ({ ...item, value: 'found' }));
+      const found: Item<'found'>[] = state.estimate.found.map((item) => ({ ...item, value: 'found' }));
       const foundSection = found.length > 0 ? [{ label: 'found in the notebook', kind: vscode.QuickPickItemKind.Separator, value: 'found' as const }, ...found] : [];
       quickPick.items = problem
         ? [...change.map((item) => ({ ...item, detail: item.value === 'deadline' || item.value === 'budget' ? problem : undefined })), ...foundSection]
         : [
-            options.mode === 'train'
-              ? { label: '$(rocket) Start training', detail: line, value: 'done' as const }
-              : { label: '$(check) Done', detail: line, value: 'done' as const },
+            { label: START[options.mode], detail: line, value: 'done' as const },
             ...change,
             ...foundSection,
           ];
