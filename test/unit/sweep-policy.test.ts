@@ -188,6 +188,18 @@ describe('Asha', () => {
     }
   });
 
+  it('picks the best among the trials trained furthest, not a stopped trial with a lucky first epoch', () => {
+    const asha = new Asha(options());
+    startAll(asha);
+    firstRung.forEach((metric, trial) => asha.completed(trial, 0, metric));
+    assert.equal(asha.best()?.trial, 4, 'after the first rung: its best');
+    startAll(asha);
+    asha.completed(7, 1, 0.93);
+    asha.completed(1, 1, 0.91);
+    // Trial 4 (0.95 after 1 epoch) has not finished rung 2 yet: 7 leads with 0.93 after 3 epochs.
+    assert.deepEqual(asha.best(), { trial: 7, rung: 1, metric: 0.93 });
+  });
+
   it('lets an interrupted trial be picked again', () => {
     const asha = new Asha(options());
     const [first] = startAll(asha);

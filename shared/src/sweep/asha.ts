@@ -116,14 +116,16 @@ export class Asha {
     return this.trials.filter((t) => t.running).length;
   }
 
-  /** The trial with the best metric at its last finished rung. */
+  /** The trial with the best metric among those that finished the deepest rung reached. */
   best(): { trial: number; rung: number; metric: number } | undefined {
+    // Compared at the deepest rung any trial finished: a trial trained less is not ranked against
+    // one trained more on the strength of a noisy early metric (the deeper one won its rungs).
+    const rung = Math.max(-1, ...this.trials.filter((t) => t.failed === undefined).map((t) => t.metrics.length - 1));
     let best: { trial: number; rung: number; metric: number } | undefined;
     this.trials.forEach((t, trial) => {
-      const rung = t.metrics.length - 1;
-      if (rung < 0 || t.failed !== undefined) return;
+      if (t.failed !== undefined || t.metrics.length - 1 !== rung) return;
       const metric = t.metrics[rung]!;
-      if (!best || this.better(metric, best.metric) || (metric === best.metric && rung > best.rung)) best = { trial, rung, metric };
+      if (!best || this.better(metric, best.metric)) best = { trial, rung, metric };
     });
     return best;
   }
