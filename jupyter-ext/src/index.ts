@@ -148,7 +148,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         console.warn(`SMLT: cannot list runs: ${(err as Error).message}`);
         return;
       }
-      const running = runs.find((r) => r.status === 'running');
+      // A sweep's trial runs show in the sweep's panel (sweep.ts), not as the notebook's run.
+      const running = runs.find((r) => r.status === 'running' && !r.sweepId);
       if (running && !panels.has(notebook) && !notebook.isDisposed) show(notebook, new RunModel(running.runId, { name: running.name }));
     };
 

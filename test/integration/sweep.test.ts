@@ -94,6 +94,12 @@ describe('smlt sweep', () => {
 
     const listed = await cli.smlt(['runs']);
     assert.match(listed.stdout, new RegExp(`${result.sweepId}\\s+succeeded\\s+6 trials\\s+best accuracy`));
+    // Its trials are runs, listed under the sweep rather than one by one.
+    const trialRuns = report.trials.map((t) => t.runId);
+    assert.ok(trialRuns.every((id) => !listed.stdout.includes(id)), listed.stdout);
+    assert.match(listed.stdout, /\(6 trial runs of sweeps not shown: smlt runs --trials\)/);
+    const withTrials = await cli.smlt(['runs', '--trials']);
+    assert.ok(trialRuns.every((id) => new RegExp(`${id}.*\\(trial of ${result.sweepId}\\)`).test(withTrials.stdout)), withTrials.stdout);
     const table = await cli.smlt(['report', result.sweepId]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /trial\s+settings\s+epochs\s+val_accuracy\s+cost\s+status/);

@@ -178,23 +178,27 @@ program
 
 program
   .command('runs')
-  .description('List runs started from this machine')
-  .option('--json', 'print JSON')
-  .action(async (opts: { json?: boolean }) => {
+  .description("List runs and sweeps started from this machine (a sweep's trial runs with --trials)")
+  .option('--trials', "also list each sweep's trial runs")
+  .option('--json', 'print JSON (every run, trials with their sweepId)')
+  .action(async (opts: { json?: boolean; trials?: boolean }) => {
     await withService(900, async (service) => {
-      const runs = await service.list();
+      const all = await service.list();
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(runs)}\n`);
+        process.stdout.write(`${JSON.stringify(all)}\n`);
         return;
       }
+      const runs = opts.trials ? all : all.filter((r) => !r.sweepId);
       const sweeps = await sweepListLines();
       if (sweeps.length > 0) process.stdout.write(`${sweeps.join('\n')}\n`);
-      if (runs.length === 0) process.stdout.write('No runs yet. Start one with `smlt train <notebook>`.\n');
+      const trials = all.length - runs.length;
+      if (trials > 0) process.stdout.write(`(${trials} trial run${trials === 1 ? '' : 's'} of sweeps not shown: smlt runs --trials)\n`);
+      if (all.length === 0) process.stdout.write('No runs yet. Start one with `smlt train <notebook>`.\n');
       for (const r of runs) {
         const accuracy = r.metrics?.valAccuracy !== undefined ? `${(r.metrics.valAccuracy * 100).toFixed(1)}%` : '-';
         process.stdout.write(
           `${r.runId}  ${r.status.padEnd(9)}  epochs ${`${r.epochsDone}/${r.epochs}`.padEnd(5)}  ` +
-            `accuracy ${accuracy.padEnd(6)}  $${r.costUsd.toFixed(4)}  ${r.notebook ?? r.name}\n`,
+            `accuracy ${accuracy.padEnd(6)}  $${r.costUsd.toFixed(4)}  ${r.notebook ?? r.name}${r.sweepId ? `  (trial of ${r.sweepId})` : ''}\n`,
         );
       }
     });

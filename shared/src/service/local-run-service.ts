@@ -86,7 +86,7 @@ export class LocalRunService implements RunService {
   }
 
   /** Starts a run of a job captured already (a sweep's trial: the notebook with the trial's settings). */
-  async startCaptured(captured: Captured, request: RunRequest): Promise<{ runId: string }> {
+  async startCaptured(captured: Captured, request: RunRequest, options: { sweepId?: string } = {}): Promise<{ runId: string }> {
     checkRequestOptions(request);
     validateRunShape(captured, request.workers);
     const notebookDir = notebookDirOf(request.source);
@@ -102,7 +102,7 @@ export class LocalRunService implements RunService {
     const workers = request.workers ?? Math.max(...adaptive.workerCounts.filter((n) => n <= DEFAULT_WORKERS), 1);
     await removeCrashLeftovers();
     const runId = newRunId();
-    const entry: IndexedRun = { runId, store: location, ...backend.indexFields, notebook, createdAt: new Date().toISOString() };
+    const entry: IndexedRun = { runId, store: location, ...backend.indexFields, notebook, ...(options.sweepId ? { sweepId: options.sweepId } : {}), createdAt: new Date().toISOString() };
     const store = withFaults(openStore(location));
     const prepared = await createRun(entry, store, () => prepareTrain(captured, {
       runId,
@@ -257,13 +257,14 @@ export class LocalRunService implements RunService {
     const summaries = await Promise.all(
       (await listIndexedRuns())
         .filter((run) => !run.creating)
-        .map((run) => summarize(storeOfRun(run), run.runId).catch(() => undefined)),
+        .map((run) => summarize(storeOfRun(run), run).catch(() => undefined)),
     );
     return summaries.filter((s): s is RunSummary => s !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
   async get(runId: string): Promise<RunSummary> {
-    return summarize(storeOfRun(await indexedRun(runId)), runId);
+    const run = await indexedRun(runId);
+    return summarize(storeOfRun(run), run);
   }
 
   async artifacts(runId: string): Promise<RunArtifacts> {
@@ -413,7 +414,7 @@ async function indexedRun(runId: string): Promise<IndexedRun> {
   return indexed;
 }
 
-async function summarize(store: ObjectStore, runId: string): Promise<RunSummary> {
+async function summarize(store: ObjectStore, { runId, sweepId }: IndexedRun): Promise<RunSummary> {
   const manifest = await readManifest(store, runId);
   const status = await readStatus(store, runId);
   if (!status) throw new SmltError('RUN_NOT_FOUND', `Run ${runId} has no status yet.`);
@@ -424,6 +425,7 @@ async function summarize(store: ObjectStore, runId: string): Promise<RunSummary>
     runId,
     name: manifest.name,
     ...(manifest.notebook ? { notebook: manifest.notebook } : {}),
+    ...(sweepId ? { sweepId } : {}),
     createdAt: manifest.createdAt,
     status: status.status,
     epochsDone: status.epochsDone,

@@ -21,6 +21,8 @@ export interface IndexedRun {
   /** For `aws`: the smlt.config.json the run's backend came from. */
   configFile?: string;
   notebook?: string;
+  /** The sweep this run is a trial of (`smlt runs` lists it under its sweep). */
+  sweepId?: string;
   createdAt: string;
   /**
    * Set while the run is being created (its store written), by the process creating it: a run

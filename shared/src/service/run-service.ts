@@ -64,6 +64,8 @@ export interface RunSummary {
   runId: string;
   name: string;
   notebook?: string;
+  /** Set for a sweep's trial: the sweep it belongs to. */
+  sweepId?: string;
   createdAt: string;
   status: RunStatusRecord['status'];
   epochsDone: number;

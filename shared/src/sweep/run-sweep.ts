@@ -367,7 +367,7 @@ class SweepDriver {
     if (runId === undefined) {
       const captured = await this.variants.trial(state.values[job.trial]!, job.toEpochs);
       const request: RunRequest = { source: { path: state.notebook }, backend: state.backend, objective, ...bounds };
-      return { ...(await service.startCaptured(captured, request)), fromSeq: 0 };
+      return { ...(await service.startCaptured(captured, request, { sweepId: state.sweepId })), fromSeq: 0 };
     }
     const run = await service.get(runId);
     if (run.epochs < job.toEpochs) return service.extend(runId, { epochs: job.toEpochs, ...bounds });

@@ -87,7 +87,7 @@ async function pickRun(deps: ExtensionDeps, runId: unknown, placeholder: string,
   const picked = await vscode.window.showQuickPick(
     runs.map((run) => ({
       label: `${run.status === 'running' ? '$(sync~spin)' : '$(history)'} ${run.name}`,
-      description: `${run.status}, ${run.epochsDone}/${run.epochs} epochs, ${formatUsd(run.costUsd)}`,
+      description: `${run.status}, ${run.epochsDone}/${run.epochs} epochs, ${formatUsd(run.costUsd)}${run.sweepId ? `, a trial of ${run.sweepId}` : ''}`,
       detail: `${run.runId} · started ${new Date(run.createdAt).toLocaleString()}${run.notebook ? ` · ${run.notebook}` : ''}`,
       run,
     })),
