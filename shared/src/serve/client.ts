@@ -173,7 +173,8 @@ export class RunServiceClient implements RunService {
             yield event;
             resetIdle();
             // Keep reading to the stream's end: the service ends it once the run's outputs are written.
-            if (event.type === endType) finished = true;
+            // Not sticky: a resumed run or sweep has an earlier end in its history, then goes on.
+            finished = event.type === endType;
           }
           lastFailure ??= new ServeError('STREAM_LOST', `The event stream closed before ${what} finished.`);
         }
