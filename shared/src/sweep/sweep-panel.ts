@@ -160,6 +160,14 @@ export const SWEEP_CSS = `
 .smlt-trial-dot { fill: var(--smlt-muted, #888); }
 .smlt-trial-dot.smlt-best { fill: var(--smlt-accent, #3b82f6); }
 .smlt-sweep-log { font-size: 11px; color: var(--smlt-muted); margin: 8px 0 0; padding-inline-start: 16px; }
+/* Narrow panels: each trial a small card of labelled values instead of a row too wide to read. */
+@container smlt-panel (max-width: 460px) {
+  .smlt-stack thead { display: none; }
+  .smlt-stack tr { display: block; padding: 4px 0; border-bottom: 1px solid var(--smlt-border); }
+  .smlt-stack tbody tr:last-child { border-bottom: none; }
+  .smlt-stack th, .smlt-stack td { display: flex; justify-content: space-between; gap: 12px; border: none; padding: 1px 4px; text-align: end; }
+  .smlt-stack [data-label]::before { content: attr(data-label); color: var(--smlt-muted); font-weight: 400; text-align: start; }
+}
 `;
 
 function meter(label: string, value: number, limit: number | undefined, format: (x: number) => string, forecast?: number): SafeHtml {
