@@ -112,6 +112,41 @@ describe('unmodified Keras notebooks', { skip }, () => {
     assert.ok(run.stdout.includes(expected.replace(/^/gm, '  ')), `the load cell is printed:\n${run.stdout}`);
   });
 
+  it('sweeps the unmodified quickstart with one raw sweep cell; the best trial\'s weights load into the notebook\'s model', () => {
+    const dir = join(root, 'quickstart-sweep');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    copyFileSync(DIGITS_NPZ, join(dir, 'data', 'digits.npz'));
+    const notebook = JSON.parse(readFileSync(QUICKSTART, 'utf8')) as { cells: unknown[] };
+    notebook.cells.push({ cell_type: 'raw', metadata: { tags: ['smlt:sweep'] }, source: 'trials: 3\nepochs: 3\nspace:\n  learningRate: {log: [0.0005, 0.005]}\n  batchSize: [32, 64]' });
+    const path = join(dir, 'keras-sweep.ipynb');
+    writeFileSync(path, JSON.stringify(notebook));
+    const run = spawnSync(process.execPath, [CLI, 'sweep', path, '--python', KERAS_PYTHON, '--json'], { encoding: 'utf8', timeout: 600_000 });
+    assert.equal(run.status, 0, `smlt sweep failed:\n${run.stderr.slice(-3000)}`);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { type: string; status: string; best?: { runId: string; values: Record<string, unknown>; metric: number; epochs: number } };
+    assert.equal(result.type, 'result');
+    assert.equal(result.status, 'succeeded');
+    assert.ok(result.best && typeof result.best.values.learningRate === 'number' && result.best.epochs === 3, JSON.stringify(result));
+
+    // The notebook's own cells (fit skipped), then the load cell of the best trial's run: its
+    // weights in the notebook's `model`, evaluated on the notebook's own test split.
+    const runDir = join(dir, '.smlt', 'runs', result.best.runId);
+    const script = join(dir, 'load-best.py');
+    writeFileSync(script, [
+      'import json, sys, keras',
+      'keras.Model.fit = lambda self, *a, **k: None',
+      `cells = [c for c in json.load(open(${JSON.stringify(path)}))["cells"] if c["cell_type"] == "code"]`,
+      'ns = {"__name__": "__main__"}',
+      'for c in cells: exec("".join(c["source"]) if isinstance(c["source"], list) else c["source"], ns)',
+      `exec(${JSON.stringify(loadCellSource({ language: 'python', modelDir: join(runDir, 'model'), runId: result.best.runId, modelVariable: 'model' }))}, ns)`,
+      'print(json.dumps(ns["model"].evaluate(ns["x_test"], ns["y_test"], verbose=0, return_dict=True)))',
+    ].join('\n'));
+    const loaded = spawnSync(KERAS_PYTHON, [script], { cwd: dir, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' }, timeout: 300_000 });
+    assert.equal(loaded.status, 0, loaded.stderr.slice(-2000));
+    const accuracy = (JSON.parse(loaded.stdout.trim().split('\n').at(-1)!) as { accuracy: number }).accuracy;
+    console.log(`quickstart sweep: best ${JSON.stringify(result.best.values)} held-out ${result.best.metric}; loaded into Keras, test accuracy ${accuracy}`);
+    assert.ok(Math.abs(accuracy - result.best.metric) <= 0.03, `the loaded model's test accuracy ${accuracy} is within 3 points of the sweep's held-out ${result.best.metric}`);
+  });
+
   it('an estimate and the start after it run the cells once; an edited cell runs them again', async () => {
     const path = writeNotebook('reuse', CORPUS[0]!.cells);
     const progress: string[] = [];
