@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { formatDuration, formatPercent, formatUsd } from '../panel/format.js';
+import { formatDuration, formatUsd } from '../panel/format.js';
 import type { LocalRunService } from '../service/local-run-service.js';
 import { trialTable } from '../sweep/run-sweep.js';
 import { LocalSweepService } from '../sweep/sweep-service.js';

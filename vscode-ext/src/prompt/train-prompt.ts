@@ -29,12 +29,12 @@ interface Item<T> extends vscode.QuickPickItem {
 
 export async function promptTrainChoices(options: TrainPromptOptions): Promise<TrainChoices | undefined> {
   const choices: TrainChoices = { ...options.initial };
-  const STEPS = options.mode === 'sweep' ? ALL_STEPS.filter((s) => s !== 'objective') : ALL_STEPS;
+  const steps = options.mode === 'sweep' ? ALL_STEPS.filter((s) => s !== 'objective') : ALL_STEPS;
   let refresh: (state: EstimateState) => void = () => {};
   const live = new LiveEstimate(options.estimate, (state) => refresh(state));
   try {
     live.update(choices, true);
-    let step: Step = STEPS[0]!;
+    let step: Step = steps[0]!;
     for (;;) {
       const outcome = await runStep(step);
       if ('cancelled' in outcome) return undefined;
@@ -46,7 +46,7 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
   }
 
   function title(step: Step): string {
-    return `SMLT: ${options.title} (${STEPS.indexOf(step) + 1}/${STEPS.length})`;
+    return `SMLT: ${options.title} (${steps.indexOf(step) + 1}/${steps.length})`;
   }
 
   function estimateText(state: EstimateState): string {
@@ -57,7 +57,7 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
   }
 
   function runStep(step: Step): Promise<Outcome> {
-    const back = STEPS[STEPS.indexOf(step) - 1];
+    const back = steps[steps.indexOf(step) - 1];
     switch (step) {
       case 'objective':
         return pick<Objective>(step, 'What should the scheduler minimise?', [
@@ -143,7 +143,7 @@ export async function promptTrainChoices(options: TrainPromptOptions): Promise<T
         { label: '$(edit) Change the objective', value: 'objective' },
         { label: '$(edit) Change the backend', value: 'backend' },
       ] satisfies Item<Step>[]
-    ).filter((item) => STEPS.includes(item.value));
+    ).filter((item) => steps.includes(item.value));
     const show = (state: EstimateState) => {
       quickPick.busy = state.kind === 'pending';
       quickPick.placeholder = estimateText(state);
