@@ -126,7 +126,12 @@ async function followSweep(service: LocalRunService, sweeps: LocalSweepService, 
   if (json) process.stdout.write(`${JSON.stringify({ type: 'result', sweepId, status, costUsd, durationS, ...(best ? { best } : {}), outDir })}\n`);
   else {
     printTable(trialTable(await readSweep(sweepId)), metric);
-    if (best) await printKerasLoad(service, best.runId);
+    if (best) {
+      // Layer settings (`dense.units`) change the weights' shapes: the notebook's model must have them first.
+      const layers = Object.entries(best.values).filter(([name]) => name.includes('.'));
+      const first = layers.length > 0 ? `the best trial's ${describeValues(Object.fromEntries(layers))} (best-settings.yaml)` : undefined;
+      await printKerasLoad(service, best.runId, first);
+    }
   }
   process.exitCode = status === 'succeeded' || status.startsWith('stopped') ? 0 : 1;
 }
